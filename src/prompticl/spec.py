@@ -1,0 +1,321 @@
+"""Task-mixture specifications: parse, validate and load them.
+
+A spec describes the data model of the paper: features ``x ~ N(0, Σ_x)`` in ``R^d``, a task
+``k`` drawn with probability ``π_k``, a task vector ``β ~ N(μ_k, Σ_k)`` and labels
+``y = xᵀβ + ξ`` with ``ξ ~ N(0, σ²)``.
+
+Specs are YAML files (or the same structure as a dict)::
+
+    d: 10
+    noise: 0.0          # σ, the label-noise standard deviation
+    x_cov: 1            # optional, defaults to the identity
+    tasks:
+      - {weight: 0.3, mean: 1.4, cov: 1}
+      - {weight: 0.7, mean: -0.6, cov: 2}
+
+A scalar ``mean`` is a constant vector, a scalar ``cov``/``x_cov`` a scaled identity, a flat list a
+vector or a diagonal, a nested list a full matrix.  Every field is validated before any work is done;
+a bad spec raises :class:`SpecError` with one line naming the field and the reason.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+__all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "spec_to_dict", "with_overrides"]
+
+#: Tolerance on ``sum(weights) == 1``.
+WEIGHT_TOL = 1e-9
+#: Relative tolerance for symmetry and positive semidefiniteness checks.
+PSD_RTOL = 1e-10
+
+
+class SpecError(ValueError):
+    """A task-mixture spec is invalid; the message is one line naming the field and the reason."""
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """A validated Gaussian task mixture.
+
+    Attributes
+    ----------
+    d : int
+        Feature dimension.
+    noise : float
+        Label-noise standard deviation σ ≥ 0.
+    x_cov : ndarray, shape (d, d)
+        Feature covariance Σ_x (positive definite).
+    weights : ndarray, shape (K,)
+        Task probabilities π_k (positive, summing to one).
+    means : ndarray, shape (K, d)
+        Task means μ_k.
+    covs : ndarray, shape (K, d, d)
+        Task covariances Σ_k (symmetric positive semidefinite).
+    name : str
+        A label used in tables and provenance files.
+    description : str
+        Free text.
+    """
+
+    d: int
+    noise: float
+    x_cov: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    covs: np.ndarray
+    name: str = "custom"
+    description: str = ""
+    _factors: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def K(self) -> int:  # noqa: N802 - the paper's symbol
+        """Number of tasks."""
+        return int(self.weights.shape[0])
+
+    @property
+    def x_sqrt(self) -> np.ndarray:
+        """Symmetric square root Σ_x^{1/2} (used for whitening)."""
+        if "x_sqrt" not in self._factors:
+            self._factors["x_sqrt"] = _psd_sqrt(self.x_cov)
+        return self._factors["x_sqrt"]
+
+    @property
+    def cov_sqrts(self) -> np.ndarray:
+        """Symmetric square roots Σ_k^{1/2}, shape (K, d, d) (PSD-safe, unlike Cholesky)."""
+        if "cov_sqrts" not in self._factors:
+            self._factors["cov_sqrts"] = np.stack([_psd_sqrt(c) for c in self.covs])
+        return self._factors["cov_sqrts"]
+
+    def whitened(self) -> "Spec":
+        """The equivalent spec in whitened coordinates ``g = Σ_x^{-1/2} x``, ``β' = Σ_x^{1/2} β``."""
+        r = self.x_sqrt
+        return Spec(
+            d=self.d,
+            noise=self.noise,
+            x_cov=np.eye(self.d),
+            weights=self.weights.copy(),
+            means=self.means @ r,
+            covs=np.einsum("ij,kjl,lm->kim", r, self.covs, r),
+            name=self.name + " (whitened)",
+            description=self.description,
+        )
+
+
+def _psd_sqrt(a: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(a)
+    return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+
+
+def _fail(source: str, field_name: str, reason: str) -> SpecError:
+    return SpecError(f"invalid spec {source}: {field_name}: {reason}")
+
+
+def _number(value: Any, source: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(source, name, f"expected a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise _fail(source, name, f"must be finite, got {value!r}")
+    return v
+
+
+def _array(value: Any, source: str, name: str) -> np.ndarray:
+    """Parse a scalar, a flat list or a nested list of finite numbers."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            raise _fail(source, name, "empty list")
+        if all(isinstance(v, (list, tuple)) for v in value):
+            lengths = {len(v) for v in value}
+            if len(lengths) != 1:
+                raise _fail(source, name, "rows of the matrix have different lengths")
+            rows = [[_number(x, source, f"{name}[{i}][{j}]") for j, x in enumerate(row)] for i, row in enumerate(value)]
+            return np.array(rows, dtype=float)
+        return np.array([_number(x, source, f"{name}[{i}]") for i, x in enumerate(value)], dtype=float)
+    if isinstance(value, np.ndarray):
+        arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise _fail(source, name, "must be finite")
+        return arr
+    return np.array(_number(value, source, name))
+
+
+def _vector(value: Any, d: int, source: str, name: str) -> np.ndarray:
+    arr = _array(value, source, name)
+    if arr.ndim == 0:
+        return np.full(d, float(arr))
+    if arr.shape != (d,):
+        raise _fail(source, name, f"expected a scalar or a list of length d={d}, got shape {arr.shape}")
+    return arr
+
+
+def _matrix(value: Any, d: int, source: str, name: str, definite: bool) -> np.ndarray:
+    arr = _array(value, source, name)
+    if arr.ndim == 0:
+        mat = float(arr) * np.eye(d)
+    elif arr.ndim == 1:
+        if arr.shape != (d,):
+            raise _fail(source, name, f"a diagonal must have length d={d}, got {arr.shape[0]}")
+        mat = np.diag(arr)
+    elif arr.shape == (d, d):
+        mat = arr
+    else:
+        raise _fail(source, name, f"expected a scalar, a length-{d} diagonal or a {d}x{d} matrix, got shape {arr.shape}")
+    scale = max(1.0, float(np.max(np.abs(mat))))
+    if not np.allclose(mat, mat.T, rtol=0.0, atol=PSD_RTOL * scale):
+        raise _fail(source, name, "matrix is not symmetric")
+    mat = 0.5 * (mat + mat.T)
+    low = float(np.linalg.eigvalsh(mat)[0])
+    if definite and low <= PSD_RTOL * scale:
+        raise _fail(source, name, f"must be positive definite (smallest eigenvalue {low:.3g})")
+    if not definite and low < -PSD_RTOL * scale:
+        raise _fail(source, name, f"must be positive semidefinite (smallest eigenvalue {low:.3g})")
+    return mat
+
+
+_TOP_KEYS = {"d", "noise", "x_cov", "tasks", "name", "description"}
+_TASK_KEYS = {"weight", "mean", "cov", "name"}
+
+
+def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
+    """Validate a spec given as a mapping and return a :class:`Spec`.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed YAML structure.
+    source : str
+        Where the spec came from, used in error messages.
+
+    Raises
+    ------
+    SpecError
+        If any field is missing, malformed or violates its constraint.
+    """
+    if not isinstance(data, Mapping):
+        raise _fail(source, "<top level>", f"expected a mapping, got {type(data).__name__}")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise _fail(source, unknown[0], f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("d", "noise", "tasks"):
+        if key not in data:
+            raise _fail(source, key, "missing")
+    d_raw = data["d"]
+    if isinstance(d_raw, bool) or not isinstance(d_raw, int) or d_raw < 1:
+        raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
+    d = int(d_raw)
+    noise = _number(data["noise"], source, "noise")
+    if noise < 0:
+        raise _fail(source, "noise", f"must be >= 0, got {noise}")
+    x_cov = _matrix(data.get("x_cov", 1.0), d, source, "x_cov", definite=True)
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        raise _fail(source, "tasks", "must be a non-empty list")
+    weights, means, covs = [], [], []
+    for i, task in enumerate(tasks):
+        where = f"tasks[{i}]"
+        if not isinstance(task, Mapping):
+            raise _fail(source, where, f"expected a mapping, got {type(task).__name__}")
+        unknown = sorted(set(task) - _TASK_KEYS)
+        if unknown:
+            raise _fail(source, f"{where}.{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(_TASK_KEYS))})")
+        for key in ("weight", "mean", "cov"):
+            if key not in task:
+                raise _fail(source, f"{where}.{key}", "missing")
+        w = _number(task["weight"], source, f"{where}.weight")
+        if w <= 0:
+            raise _fail(source, f"{where}.weight", f"must be > 0, got {w}")
+        weights.append(w)
+        means.append(_vector(task["mean"], d, source, f"{where}.mean"))
+        covs.append(_matrix(task["cov"], d, source, f"{where}.cov", definite=False))
+    total = sum(weights)
+    if abs(total - 1.0) > WEIGHT_TOL:
+        raise _fail(source, "tasks[*].weight", f"weights must sum to 1, they sum to {total:.12g}")
+    name = data.get("name", Path(source).stem if source not in ("<dict>", "") else "custom")
+    return Spec(
+        d=d,
+        noise=noise,
+        x_cov=x_cov,
+        weights=np.array(weights),
+        means=np.stack(means),
+        covs=np.stack(covs),
+        name=str(name),
+        description=str(data.get("description", "")),
+    )
+
+
+def spec_to_dict(spec: Spec) -> dict:
+    """Serialise a spec to plain Python types (full matrices), inverse of :func:`spec_from_dict`."""
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "d": spec.d,
+        "noise": spec.noise,
+        "x_cov": spec.x_cov.tolist(),
+        "tasks": [
+            {"weight": float(w), "mean": m.tolist(), "cov": c.tolist()}
+            for w, m, c in zip(spec.weights, spec.means, spec.covs)
+        ],
+    }
+
+
+def _builtin_dir():
+    return resources.files("prompticl") / "specs"
+
+
+def spec_names() -> list[str]:
+    """Names of the specs shipped with the package (the paper's mixtures)."""
+    return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
+    """Load a spec by built-in name, by path to a YAML file, or from a mapping.
+
+    Raises
+    ------
+    SpecError
+        If the file is missing or unreadable, the YAML does not parse, or the spec is invalid.
+    """
+    if isinstance(name_or_path, Spec):
+        return name_or_path
+    if isinstance(name_or_path, Mapping):
+        return spec_from_dict(name_or_path)
+    text_name = str(name_or_path)
+    builtin = _builtin_dir() / f"{text_name}.yaml"
+    path = Path(text_name)
+    if path.is_file():
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read spec {source}: {exc}") from None
+    elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
+        source = text_name
+        text = builtin.read_text(encoding="utf-8")
+    else:
+        raise SpecError(
+            f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
+        )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"invalid spec {source}: YAML does not parse{where}: {problem}") from None
+    spec = spec_from_dict(data, source)
+    return spec
+
+
+def with_overrides(spec: Spec, noise: "float | None" = None) -> Spec:
+    """A copy of ``spec`` with some fields replaced (validated like a spec file)."""
+    data = spec_to_dict(spec)
+    if noise is not None:
+        data["noise"] = noise
+    return spec_from_dict(data, spec.name)

@@ -1,0 +1,255 @@
+"""Closed-form theory for the reduced (one-step preconditioned GD) model.
+
+The reduced model predicts ``ŷ = xᵀ (W Xᵀ(y − X m_k) + c_k)`` for a shared matrix ``W``, task biases
+``c_k`` (what a prompt token can add) and task centres ``m_k`` (what a task-specific head can
+subtract; zero without heads).  Everything here is the single source of truth for the formulas that
+the book, the command line and the tests use.
+
+All optima are derived in whitened coordinates (``x = Σ_x^{1/2} g``), where the second moments are
+symmetric; they are mapped back to the original coordinates before being returned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .spec import Spec
+
+__all__ = [
+    "REGIMES",
+    "Moments",
+    "Solution",
+    "moments",
+    "signal",
+    "wishart_sas",
+    "optimal_W_whitened",
+    "optimum",
+    "optimal_losses",
+    "population_loss",
+]
+
+#: The four training regimes, from fully coupled to fully decoupled.
+REGIMES: tuple[str, ...] = ("plain", "finetune", "joint", "joint-heads")
+
+REGIME_TITLES = {
+    "plain": "plain training",
+    "finetune": "prompts fine-tuned after pretraining",
+    "joint": "prompts and attention trained jointly",
+    "joint-heads": "prompts, heads and attention trained jointly",
+}
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Second moments of the task vector in whitened coordinates.
+
+    Attributes
+    ----------
+    sigma_bar : ndarray, shape (d, d)
+        Σ̄ = Σ_x^{1/2} (Σ_k π_k Σ_k) Σ_x^{1/2}, the mixture's within-task covariance.
+    mean_part : ndarray, shape (d, d)
+        M = Σ_x^{1/2} (Σ_k π_k μ_k μ_kᵀ) Σ_x^{1/2}, the part due to the task means.
+    sigma_tilde : ndarray, shape (d, d)
+        Σ̃ = Σ̄ + M, the biased second moment E[ββᵀ] that plain training sees.
+    """
+
+    sigma_bar: np.ndarray
+    mean_part: np.ndarray
+    sigma_tilde: np.ndarray
+
+
+def moments(spec: Spec) -> Moments:
+    """Σ̄, M and Σ̃ of ``spec`` (whitened, hence symmetric)."""
+    w = spec.whitened()
+    sigma_bar = np.einsum("k,kij->ij", w.weights, w.covs)
+    mean_part = np.einsum("k,ki,kj->ij", w.weights, w.means, w.means)
+    return Moments(sigma_bar, mean_part, sigma_bar + mean_part)
+
+
+def signal(spec: Spec) -> float:
+    """E[(xᵀβ)²] = tr Σ̃, the normaliser of the paper's figures (label noise excluded)."""
+    return float(np.trace(moments(spec).sigma_tilde))
+
+
+def wishart_sas(a: np.ndarray, n: int, cov: "np.ndarray | None" = None) -> np.ndarray:
+    """E[S A S] for ``S = XᵀX`` with ``n`` rows ``N(0, Σ)`` and symmetric ``A``.
+
+    Equals ``n(n+1) Σ A Σ + n tr(A Σ) Σ``; with ``Σ = I`` this is the identity the whole theory
+    rests on.
+    """
+    d = a.shape[0]
+    cov = np.eye(d) if cov is None else cov
+    return n * (n + 1) * cov @ a @ cov + n * np.trace(a @ cov) * cov
+
+
+def _as_ns(ns: "int | Iterable[int]") -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(ns))
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 1):
+        raise ValueError(f"context lengths must be integers >= 1, got {ns!r}")
+    return arr.astype(int)
+
+
+def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
+    """The optimal ``W`` of a regime in whitened coordinates.
+
+    * plain and finetune: ``W_PT = Σ̃((n+1)Σ̃ + (tr Σ̃ + σ²) I)⁻¹``
+    * joint: ``W_JT = Σ̄((n+1)Σ̄ + (tr Σ̃ + σ²) I + M)⁻¹``
+    * joint-heads: ``W_D = Σ̄((n+1)Σ̄ + (tr Σ̄ + σ²) I)⁻¹``
+    """
+    d = mom.sigma_bar.shape[0]
+    eye = np.eye(d)
+    s2 = noise**2
+    if regime in ("plain", "finetune"):
+        st = mom.sigma_tilde
+        q = (n + 1) * st + (np.trace(st) + s2) * eye
+        return np.linalg.solve(q.T, st.T).T
+    if regime == "joint":
+        sb = mom.sigma_bar
+        q = (n + 1) * sb + (np.trace(mom.sigma_tilde) + s2) * eye + mom.mean_part
+        return np.linalg.solve(q.T, sb.T).T
+    if regime == "joint-heads":
+        sb = mom.sigma_bar
+        q = (n + 1) * sb + (np.trace(sb) + s2) * eye
+        return np.linalg.solve(q.T, sb.T).T
+    raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+
+
+def _optimal_loss_whitened(regime: str, mom: Moments, n: int, noise: float) -> float:
+    w = optimal_W_whitened(regime, mom, n, noise)
+    s2 = noise**2
+    if regime == "plain":
+        st = mom.sigma_tilde
+        return float(np.trace(st) - n * np.trace(w @ st) + s2)
+    if regime == "finetune":
+        st = mom.sigma_tilde
+        l_pt = np.trace(st) - n * np.trace(w @ st) + s2
+        r = n * w - np.eye(w.shape[0])
+        return float(l_pt - np.trace(mom.mean_part @ r.T @ r))
+    sb = mom.sigma_bar
+    return float(np.trace(sb) - n * np.trace(w @ sb) + s2)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The optimum of one regime at one context length, in the spec's original coordinates.
+
+    Attributes
+    ----------
+    regime : str
+    n : int
+    W : ndarray, shape (d, d)
+        Preconditioner of the reduced model ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.
+    biases : ndarray, shape (K, d)
+        Optimal task biases ``c_k`` (zero for plain training).
+    centres : ndarray, shape (K, d)
+        Task centres ``m_k`` (the task means with heads, zero otherwise).
+    loss : float
+        The optimal population loss E[(ŷ − y)²], label noise included.
+    """
+
+    regime: str
+    n: int
+    W: np.ndarray
+    biases: np.ndarray
+    centres: np.ndarray
+    loss: float
+
+
+def optimum(spec: Spec, n: int, regime: str) -> Solution:
+    """Closed-form optimum of ``regime`` for context length ``n``.
+
+    With ``R = Σ_x^{1/2}`` and whitened optimum ``W'``, the original-coordinate preconditioner is
+    ``W = R⁻¹ W' R⁻¹`` and the biases are ``c_k = R⁻¹(I − nW')Rμ_k`` (prompt regimes).
+    """
+    (n_arr,) = _as_ns([n])
+    n = int(n_arr)
+    mom = moments(spec)
+    w_white = optimal_W_whitened(regime, mom, n, spec.noise)
+    r = spec.x_sqrt
+    r_inv = np.linalg.inv(r)
+    W = r_inv @ w_white @ r_inv
+    d, k = spec.d, spec.K
+    eye = np.eye(d)
+    centres = np.zeros((k, d))
+    if regime == "plain":
+        biases = np.zeros((k, d))
+    elif regime in ("finetune", "joint"):
+        # c_k minimises ||(n W Σ_x − I) μ_k + c_k||: it cancels the mean of the one-step estimate.
+        biases = ((eye - n * W @ spec.x_cov) @ spec.means.T).T
+    elif regime == "joint-heads":
+        biases = spec.means.copy()
+        centres = spec.means.copy()
+    else:  # pragma: no cover - optimal_W_whitened has raised already
+        raise AssertionError(regime)
+    loss = _optimal_loss_whitened(regime, mom, n, spec.noise)
+    return Solution(regime, n, W, biases, centres, loss)
+
+
+def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarray]:
+    """Optimal population losses of all four regimes for each context length in ``ns``.
+
+    Returns
+    -------
+    dict
+        ``{regime: ndarray of shape (len(ns),)}`` for every regime in :data:`REGIMES`.
+    """
+    n_arr = _as_ns(ns)
+    mom = moments(spec)
+    return {
+        regime: np.array([_optimal_loss_whitened(regime, mom, int(n), spec.noise) for n in n_arr])
+        for regime in REGIMES
+    }
+
+
+def population_loss(
+    spec: Spec,
+    n: int,
+    W: np.ndarray,
+    biases: "np.ndarray | None" = None,
+    centres: "np.ndarray | None" = None,
+) -> float:
+    """Exact population loss E[(ŷ − y)²] of the reduced model at any ``W``, biases and centres.
+
+    The model is ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` in the spec's original coordinates.  For task
+    ``k`` write ``a = μ_k − m_k``, ``B = WᵀΣ_xW`` and use E[S] = nΣ_x and the Wishart identity
+    :func:`wishart_sas`:
+
+    ``L_k = tr(E[(WS − I)ᵀΣ_x(WS − I)] Σ_k) + ||nWΣ_x a + c_k − μ_k||²_{Σ_x}
+    + aᵀ(E[SBS] − n²Σ_xBΣ_x)a + nσ² tr(BΣ_x) + σ²``,
+
+    and the loss is Σ_k π_k L_k.
+
+    Parameters
+    ----------
+    spec : Spec
+    n : int
+        Context length.
+    W : ndarray, shape (d, d)
+    biases, centres : ndarray, shape (K, d), optional
+        Default to zero.
+    """
+    (n,) = (int(v) for v in _as_ns([n]))
+    d, k = spec.d, spec.K
+    if W.shape != (d, d):
+        raise ValueError(f"W must have shape ({d}, {d}), got {W.shape}")
+    biases = np.zeros((k, d)) if biases is None else np.asarray(biases, dtype=float)
+    centres = np.zeros((k, d)) if centres is None else np.asarray(centres, dtype=float)
+    for label, arr in (("biases", biases), ("centres", centres)):
+        if arr.shape != (k, d):
+            raise ValueError(f"{label} must have shape ({k}, {d}), got {arr.shape}")
+    sx = spec.x_cov
+    s2 = spec.noise**2
+    b = W.T @ sx @ W
+    esbs = wishart_sas(b, n, sx)
+    # E[(WS − I)ᵀ Σ_x (WS − I)]
+    m1 = esbs - n * sx @ W.T @ sx - n * sx @ W @ sx + sx
+    var_mean = esbs - n**2 * sx @ b @ sx
+    noise_term = n * s2 * np.trace(b @ sx) + s2
+    total = 0.0
+    for pi, mu, cov, c, m in zip(spec.weights, spec.means, spec.covs, biases, centres):
+        a = mu - m
+        offset = n * W @ sx @ a + c - mu
+        total += pi * (np.trace(m1 @ cov) + offset @ sx @ offset + a @ var_mean @ a + noise_term)
+    return float(total)
