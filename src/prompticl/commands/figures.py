@@ -1,0 +1,143 @@
+"""``prompticl figures``: list the book's figures, or regenerate some of them with your parameters.
+
+Everything is validated before any notebook runs (exit status 2, one line, nothing written); a
+chapter that fails while running ends with exit status 1 and leaves the output folder as it was.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import CLIError
+from ..figures import (
+    ChapterFailed,
+    FigureError,
+    build_registry,
+    check_out_dir,
+    default_out_dir,
+    load_params_file,
+    plan_run,
+    registry_text,
+    run_plan,
+)
+
+__all__ = ["register", "run"]
+
+EPILOG = """\
+examples:
+  prompticl figures --list
+  prompticl figures loss-vs-n -p spec_name nonzero-mean -p ns 5,10,20 --out my-figures
+  prompticl figures --all --jobs 2
+parameters:
+  VALUE is read as YAML ('3', '0.5', 'true', '[5, 10]'; lists also as '5,10,20'); str parameters
+  take the text as is.  A parameter applies to every selected chapter that declares it.
+  PARAMS.yaml maps names to values; a key naming a chapter may hold that chapter's own values.
+  Precedence: defaults < --smoke < PARAMS.yaml < -p.
+output:
+  DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
+  provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
+  the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
+  new run has succeeded.
+"""
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _command_line(args: argparse.Namespace, out: Path) -> list[str]:
+    """A command that reproduces this run (recorded in provenance.json)."""
+    cmd = ["prompticl", "figures", *(["--all"] if args.all else args.names)]
+    for key, value in args.param:
+        cmd += ["-p", key, value]
+    for flag, value in (("-f", args.params_file), ("--book", args.book)):
+        if value:
+            cmd += [flag, value]
+    cmd += ["--smoke"] if args.smoke else []
+    cmd += ["--jobs", str(args.jobs)] if args.jobs != 1 else []
+    return cmd + ["--out", str(out)]
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    """Add the ``figures`` subcommand."""
+    parser = subparsers.add_parser(
+        "figures",
+        help="list or regenerate the book's figures (papermill)",
+        description="List the book's figures, or regenerate figures by executing their chapters with "
+        "your parameters (papermill).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="figure names (or chapter names: all their figures)")
+    parser.add_argument("--list", action="store_true", help="list every figure with its chapter and parameters")
+    parser.add_argument("--json", action="store_true", help="with --list: print JSON")
+    parser.add_argument("--all", action="store_true", help="regenerate every figure")
+    parser.add_argument(
+        "-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"), help="set a parameter"
+    )
+    parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="read parameters from a YAML file")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: a fresh folder under _build/figures/)")
+    parser.add_argument("--force", action="store_true", help="replace DIR if it exists and is not empty")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N", help="chapters run in parallel (default 1)")
+    parser.add_argument("--smoke", action="store_true", help="start from each chapter's fast smoke parameters")
+    parser.add_argument("--book", metavar="DIR", help="the book folder (default: book/ of this repository)")
+    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List, or validate everything and then run; see the module docstring for exit statuses."""
+    try:
+        registry = build_registry(args.book)
+        if args.list:
+            if args.names or args.all or args.param or args.params_file or args.out:
+                raise CLIError("--list takes no figure names, parameters or output options")
+            if args.json:
+                print(json.dumps(registry.to_list(), indent=2))
+            else:
+                sys.stdout.write(registry_text(registry))
+            return 0
+        if args.json:
+            raise CLIError("--json goes with --list")
+        if args.all and args.names:
+            raise CLIError("give figure names or --all, not both")
+        file_params = load_params_file(args.params_file) if args.params_file else None
+        plan = plan_run(registry, args.names, args.param, file_params, run_all=args.all, smoke=args.smoke)
+        out = Path(args.out) if args.out else default_out_dir()
+        check_out_dir(out, args.force)
+    except FigureError as exc:
+        raise CLIError(str(exc)) from None
+
+    command = _command_line(args, out)
+    try:
+        provenance = run_plan(
+            plan, out, jobs=args.jobs, force=args.force, progress=not args.quiet, command=command, timeout=args.timeout
+        )
+    except FigureError as exc:
+        raise CLIError(str(exc)) from None
+    except ChapterFailed as exc:
+        print(f"prompticl: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    n_figs = sum(len(v) for v in provenance["figures"].values())
+    total = provenance["timings_seconds"]["total"]
+    print(f"wrote {n_figs} figure(s) from {len(plan.chapters)} chapter(s) to {out} in {total:.1f} s")
+    return 0
