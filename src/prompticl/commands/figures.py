@@ -134,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None
-    except ChapterFailed as exc:
-        print(f"prompticl: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    except (ChapterFailed, OSError) as exc:  # failed while running: DIR is as it was
+        message = str(exc) if isinstance(exc, ChapterFailed) else f"cannot write the figures: {exc}"
+        print(f"prompticl: error: {' '.join(message.split())}", file=sys.stderr)
         return 1
     n_figs = sum(len(v) for v in provenance["figures"].values())
     total = provenance["timings_seconds"]["total"]
