@@ -101,6 +101,9 @@ def test_parameters_cell_rejects_non_literals(src, fragment):
         ("list", "float", [1, 2.5], "[1, 2.5]", [1.0, 2.5]),
         ("list", "str", "a,b", "a,b", ["a", "b"]),
         ("list", None, ["x", 1], None, ["x", 1]),
+        ("float", None, "1e-3", "1e-3", 0.001),  # YAML 1.1 would read this as a string
+        ("list", "float", "1e-3", "1e-3,2", [0.001, 2.0]),
+        ("list", "int", 5, "5", [5]),  # one item is a list of one on the command line
     ],
 )
 def test_coerce_accepts(type_, item, value, raw, expected):

@@ -392,12 +392,15 @@ def coerce(param: Parameter, value: Any, raw: "str | None" = None, where: str = 
         If the type does not match.
     """
     label = f"parameter {param.name!r}{where}"
-    if raw is not None and param.type == "str":
-        return raw
-    if raw is not None and param.type == "list" and isinstance(value, str) and "," in raw:
-        value = [parse_cli_value(item.strip()) for item in raw.split(",") if item.strip()]
-        if param.item_type == "str":
-            value = [item.strip() for item in raw.split(",") if item.strip()]
+    if raw is not None:
+        if param.type == "str":
+            return raw
+        if param.type == "list" and not isinstance(value, list):
+            # '5,10,20' and a single item '5' are lists too on the command line
+            items = [t.strip() for t in raw.split(",")] if "," in raw else [raw.strip()]
+            value = [_from_text(t, param.item_type) for t in items if t]
+        else:
+            value = _from_text(raw, param.type) if isinstance(value, str) else value
     if not _is_type(value, param.type):
         raise FigureError(f"{label} expects {_article(param.type)}, got {_show(value)}")
     if param.type == "float" and not _finite(value):
@@ -410,6 +413,20 @@ def coerce(param: Parameter, value: Any, raw: "str | None" = None, where: str = 
                 )
         return [_normalise(item, param.item_type) for item in value]
     return _normalise(value, param.type)
+
+
+def _from_text(text: str, type_name: "str | None") -> Any:
+    """One command-line item: the text itself for str, Python's number syntax for numbers
+    (YAML 1.1 reads ``1e-3`` as a string), YAML otherwise."""
+    if type_name == "str":
+        return text
+    if type_name in ("int", "float"):
+        for parse in (int, float) if type_name == "float" else (int,):
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+    return parse_cli_value(text)
 
 
 def _finite(value: float) -> bool:
