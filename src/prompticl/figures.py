@@ -515,7 +515,8 @@ def plan_run(
     """Resolve figure names and validate every parameter; raise before anything runs.
 
     A name may be a figure or a chapter (all its figures).  A parameter applies to every selected
-    chapter that declares it, and must be declared by at least one.  Precedence: the chapter's
+    chapter that declares it; a ``-p`` key must be declared by one of them, a file key by some
+    chapter of the book (a file may serve several runs).  Precedence: the chapter's
     defaults < its smoke parameters (``smoke``) < the file's top-level keys < the file's section
     for that chapter < ``-p``.
 
@@ -544,16 +545,13 @@ def plan_run(
 
     file_params = dict(file_params or {})
     sections = {k: file_params.pop(k) for k in list(file_params) if k in registry.chapters and isinstance(file_params[k], dict)}
-    for key in sections:
-        if key not in wanted:
-            raise FigureError(f"parameters file has a section for chapter {key!r}, which is not being run")
 
-    def declared_somewhere(key: str) -> bool:
-        return any(key in c.parameters and key not in HIDDEN_PARAMETERS for c in chapters)
+    def declared_somewhere(key: str, among: Iterable[Chapter] = chapters) -> bool:
+        return any(key in c.parameters and key not in HIDDEN_PARAMETERS for c in among)
 
     def unknown(key: str, source: str) -> FigureError:
         names_ = sorted({p.name for c in chapters for p in c.public_parameters})
-        return FigureError(f"unknown parameter {key!r}{source} (parameters of the selected chapters: {', '.join(names_)})")
+        return FigureError(f"unknown parameter {key!r}{source} (parameters of the selected chapters: {', '.join(names_) or 'none'})")
 
     for key, _ in cli_params:
         if key in HIDDEN_PARAMETERS:
@@ -563,12 +561,15 @@ def plan_run(
     for key in file_params:
         if key in HIDDEN_PARAMETERS:
             raise FigureError(f"parameter {key!r} is set by 'prompticl figures' itself; use --out")
-        if not declared_somewhere(key):
+        # A parameters file may be shared by several runs: its keys need only exist in the book.
+        if not declared_somewhere(key, registry.chapters.values()):
             raise unknown(key, " in the parameters file")
 
     effective: dict[str, dict] = {}
     specs: dict[str, dict] = {}
-    for chapter in chapters:
+    # Sections for chapters not being run are checked too (typos), but not used.
+    checked = chapters + [c for c in registry.chapters.values() if c.name in sections and c.name not in wanted]
+    for chapter in checked:
         where = f" of chapter {chapter.name}"
         values = {p.name: p.default for p in chapter.public_parameters}
         layers: list[tuple[str, Any, "str | None"]] = []
@@ -594,6 +595,8 @@ def plan_run(
                 values[key] = [c[0] for c in checked]
                 specs.setdefault(chapter.name, {})[key] = [c[1] for c in checked]
         effective[chapter.name] = values
+    effective = {c.name: effective[c.name] for c in chapters}
+    specs = {c: v for c, v in specs.items() if c in wanted}
     return RunPlan(registry.book, chapters, effective, wanted, specs)
 
 
