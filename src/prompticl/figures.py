@@ -527,6 +527,8 @@ def plan_run(
     """
     if run_all:
         names = list(registry.figures)
+        if not names:
+            raise FigureError(f"no chapter in {registry.book} declares figures")
     if not names:
         raise FigureError("name at least one figure (see 'prompticl figures --list') or pass --all")
     wanted: dict[str, list[str]] = {}
