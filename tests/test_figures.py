@@ -150,6 +150,15 @@ def test_registry_from_fixture_book():
     assert reg.chapters["beta"].parameters["offset"].meaning == "shift added to every value"
 
 
+def test_registry_follows_the_table_of_contents(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    for name in ("alpha", "beta"):
+        (book / f"{name}.ipynb").write_text((FIXTURES / f"{name}.ipynb").read_text())
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/beta\n")
+    assert list(build_registry(book).chapters) == ["beta", "alpha"]  # alpha is not in the toc: last
+
+
 def test_list_text_shows_chapters_figures_defaults_meanings(capsys):
     status, out, err = cli(capsys, "--list")
     assert status == 0 and err == ""

@@ -320,8 +320,32 @@ def load_chapter(path: "str | os.PathLike") -> "Chapter | None":
     )
 
 
+def _toc_order(book_dir: Path) -> Callable[[Path], tuple]:
+    """Sort key: the order of ``_toc.yml`` next to the book folder, then the rest by name."""
+    files: list[str] = []
+    try:
+        toc = yaml.safe_load((book_dir.parent / "_toc.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        toc = None
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(Path(node["file"]).with_suffix("").name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    rank = {name: i for i, name in enumerate(files)}
+    return lambda path: (rank.get(path.stem, len(rank)), path.name)
+
+
 def build_registry(book: "str | os.PathLike | None" = None) -> Registry:
-    """Build the registry from every ``*.ipynb`` directly in the book folder (sorted by name).
+    """Build the registry from every ``*.ipynb`` directly in the book folder, in table-of-contents
+    order (``_toc.yml`` beside the book folder), notebooks not in it last, by name.
 
     Raises
     ------
@@ -331,7 +355,7 @@ def build_registry(book: "str | os.PathLike | None" = None) -> Registry:
     book_dir = find_book(book)
     chapters: dict[str, Chapter] = {}
     figures: dict[str, Figure] = {}
-    for path in sorted(book_dir.glob("*.ipynb")):
+    for path in sorted(book_dir.glob("*.ipynb"), key=_toc_order(book_dir)):
         chapter = load_chapter(path)
         if chapter is None:
             continue
