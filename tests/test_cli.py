@@ -231,6 +231,16 @@ def test_python_dash_m_errors(tmp_path, args):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.parametrize("args, status", [(("specs",), 0), (("theory", "zero-mean", "--n", "x"), 2)])
+def test_console_script_wrapper_exit_status(tmp_path, args, status):
+    """The generated ``prompticl`` script runs ``sys.exit(main())``: main's return is the status."""
+    code = "import sys; from prompticl.cli import main; sys.exit(main())"
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == status
+    if status:
+        assert_clean_error(proc.returncode, proc.stdout, proc.stderr)
+
+
 def test_console_script_entry_point():
     (ep,) = entry_points(group="console_scripts", name="prompticl")
     assert ep.value == "prompticl.cli:main"

@@ -77,8 +77,9 @@ def mc_check(request):
             request.config.pluginmanager.register(_GapSummary(line), "prompticl-mc-gap-summary")
         else:  # e.g. an xdist worker: no terminal of its own
             print(line, file=sys.stderr)
-        if request.config.cache is not None:
-            request.config.cache.set(
+        cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+        if cache is not None:
+            cache.set(
                 "prompticl/max_mc_gap_se", {"max_se": round(z, 3), "where": label, "comparisons": len(gaps)}
             )
 
@@ -293,7 +294,7 @@ def test_perturbing_the_optimum_raises_the_loss(name, n, regime):
     grad = _fd_gradient(f, x0, h)
     nearby = _fd_gradient(f, x0 + 0.05 * scale * rng.standard_normal(x0.size) / np.sqrt(x0.size), h)
     assert np.linalg.norm(nearby) > 0
-    assert np.linalg.norm(grad) <= 1e-6 * np.linalg.norm(nearby), (np.linalg.norm(grad), np.linalg.norm(nearby))
+    assert np.linalg.norm(grad) <= 1e-8 * np.linalg.norm(nearby), (np.linalg.norm(grad), np.linalg.norm(nearby))
 
 
 def test_finetuned_attention_is_not_optimal_for_the_prompted_model():
