@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import prompticl as p
-from prompticl.families import DEFAULT_ENERGY, mean_share, mean_share_family
+from prompticl.families import DEFAULT_ENERGY, mean_share, mean_share_family, scale_means
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.1, 0.5, 0.9, 1.0])
@@ -53,3 +53,13 @@ def test_bad_input_raises_one_line(kwargs):
 def test_mean_share_of_builtins():
     assert mean_share(p.load_spec("zero-mean")) == pytest.approx(8.4 / 25.4)
     assert mean_share(p.load_spec("nonzero-mean")) == pytest.approx(10.0 / 27.0)
+
+
+def test_scale_means_scales_only_the_mean_part():
+    spec = p.load_spec("three-task")
+    scaled = scale_means(spec, 2.0)
+    a, b = p.moments(spec), p.moments(scaled)
+    np.testing.assert_allclose(b.sigma_bar, a.sigma_bar, atol=1e-12)
+    np.testing.assert_allclose(b.mean_part, 4 * a.mean_part, atol=1e-12)
+    with pytest.raises(ValueError):
+        scale_means(spec, float("inf"))

@@ -4,6 +4,7 @@ import pytest
 
 import prompticl as p
 from prompticl.profiles import (
+    centring_cost,
     finetune_gap,
     finetune_gap_unwhitened,
     joint_gap,
@@ -78,3 +79,20 @@ def test_no_means_no_gaps_and_gaps_positive_otherwise():
     for n in (1, 10):
         assert abs(finetune_gap(zero, n)) < 1e-12 and abs(joint_gap(zero, n)) < 1e-12
         assert finetune_gap(single, n) > 1e-6 and joint_gap(single, n) > 1e-6
+
+
+@pytest.mark.parametrize("name", ["zero-mean", "three-task"])
+def test_centring_cost_is_what_heads_remove(name):
+    spec = p.load_spec(name)
+    n = 7
+    rng = np.random.default_rng(4)
+    for w in (p.optimum(spec, n, "plain").W, 0.05 * rng.standard_normal((spec.d, spec.d))):
+        without = profiled_loss(spec, n, w)
+        with_heads = p.population_loss(spec, n, w, spec.means, spec.means)
+        assert without - with_heads == pytest.approx(centring_cost(spec, n, w), rel=1e-9)
+    # whitened closed form n tr(M WᵀW) + n tr(WᵀW) tr M on an isotropic spec
+    iso = p.load_spec("zero-mean")
+    w = p.optimum(iso, n, "plain").W
+    mom = p.moments(iso)
+    expected = n * np.trace(mom.mean_part @ w.T @ w) + n * np.trace(w.T @ w) * np.trace(mom.mean_part)
+    assert centring_cost(iso, n, w) == pytest.approx(expected, rel=1e-10)

@@ -18,10 +18,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .spec import Spec, spec_from_dict
+from .spec import Spec, spec_from_dict, spec_to_dict
 from .theory import moments
 
-__all__ = ["DEFAULT_ENERGY", "mean_share", "mean_share_family"]
+__all__ = ["DEFAULT_ENERGY", "mean_share", "mean_share_family", "scale_means"]
 
 #: tr Σ̃ of the paper's Figure 1 mixture (``zero-mean``): 10·(0.3·1 + 0.7·2) + 10·(0.3·1.4² + 0.7·0.6²).
 DEFAULT_ENERGY = 25.4
@@ -106,3 +106,14 @@ def mean_share_family(
             ],
         }
     )
+
+
+def scale_means(spec: Spec, factor: float) -> Spec:
+    """A copy of ``spec`` with every task mean multiplied by ``factor`` (Σ̄ unchanged, M scaled by factor²)."""
+    if not math.isfinite(factor):
+        raise ValueError(f"factor must be finite, got {factor!r}")
+    data = spec_to_dict(spec)
+    for task in data["tasks"]:
+        task["mean"] = [factor * m for m in task["mean"]]
+    data["name"] = f"{spec.name}-means-x{factor:.4g}"
+    return spec_from_dict(data, spec.name)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import Spec
-from .theory import Moments, moments, optimal_W_whitened, population_loss
+from .theory import Moments, moments, optimal_W_whitened, population_loss, wishart_sas
 
 __all__ = [
     "optimal_biases",
     "profiled_loss",
     "profiled_hessian",
+    "centring_cost",
     "finetune_gap",
     "joint_gap",
     "finetune_gap_unwhitened",
@@ -42,6 +43,18 @@ def profiled_hessian(mom: Moments, n: int, noise: float) -> np.ndarray:
     """``Q = (n+1)Σ̄ + (tr Σ̃ + σ²) I + M``: the profiled loss is ``n tr(WQWᵀ) − 2n tr(WΣ̄) + tr Σ̄ + σ²``."""
     d = mom.sigma_bar.shape[0]
     return (n + 1) * mom.sigma_bar + (np.trace(mom.sigma_tilde) + noise**2) * np.eye(d) + mom.mean_part
+
+
+def centring_cost(spec: Spec, n: int, W: np.ndarray) -> float:
+    """What not centring the labels costs at ``W``: ``Σ_k π_k μ_kᵀ(E[SBS] − n²Σ_xBΣ_x)μ_k``, ``B = WᵀΣ_xW``.
+
+    Original coordinates, ``S = XᵀX``.  Whitened it is ``n tr(M WᵀW) + n tr(WᵀW) tr M``: the variance of
+    ``W(S − nΣ_x)μ_k``, which no bias can remove and a centred head removes entirely.
+    """
+    sx = spec.x_cov
+    b = W.T @ sx @ W
+    var_mean = wishart_sas(b, n, sx) - n**2 * sx @ b @ sx
+    return float(np.einsum("k,ki,ij,kj->", spec.weights, spec.means, var_mean, spec.means))
 
 
 def finetune_gap(spec: Spec, n: int) -> float:
