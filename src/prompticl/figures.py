@@ -496,7 +496,7 @@ def _is_spec_parameter(name: str) -> bool:
 
 
 def _is_spec_list(name: str) -> bool:
-    return name == "spec_names" or name.endswith("_spec_names")
+    return name.endswith(("spec_names", "specs"))
 
 
 def _check_spec(value: str, where: str) -> tuple[str, dict]:
