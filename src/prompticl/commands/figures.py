@@ -28,7 +28,7 @@ __all__ = ["register", "run"]
 EPILOG = """\
 examples:
   prompticl figures --list
-  prompticl figures loss-vs-n -p spec_name nonzero-mean -p ns 5,10,20 --out my-figures
+  prompticl figures joint-losses -p spec_name nonzero-mean -p ns 5,10,20 --out my-figures
   prompticl figures --all --jobs 2
 parameters:
   VALUE is read as YAML ('3', '0.5', 'true', '[5, 10]'; lists also as '5,10,20'); str parameters
