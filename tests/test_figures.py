@@ -305,6 +305,19 @@ def test_failure_midway_leaves_out_as_it_was(capsys, tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_failure_in_parallel_run_leaves_out_as_it_was(capsys, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("old results")
+    before = snapshot(tmp_path)
+    status, stdout, stderr = cli(capsys, "--all", "-p", "fail_midway", "true", "--jobs", "2", "--out", str(out), "--force", "-q")
+    assert status == 1 and stdout == ""
+    assert stderr.splitlines() == [
+        "prompticl: error: chapter alpha failed at cell 4/6: RuntimeError: fixture failure requested"
+    ]
+    assert snapshot(tmp_path) == before  # beta's files (if it finished first) went with the temporary folder
+
+
 def test_failure_midway_creates_no_out(capsys, tmp_path):
     out = tmp_path / "new" / "deeper" / "o"
     status, _, _ = cli(capsys, "alpha-lines", "-p", "fail_midway", "true", "--out", str(out), "-q")
