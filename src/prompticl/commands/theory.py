@@ -1,0 +1,82 @@
+"""``prompticl theory SPEC --n N [N ...] [--json]``: the four regimes' optimal losses.
+
+Every number comes from :mod:`prompticl.theory`; this module only formats them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..spec import Spec
+from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
+from ._common import add_n_argument, add_spec_argument
+
+__all__ = ["register", "run", "theory_report", "format_table"]
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    """Add the ``theory`` subcommand."""
+    parser = subparsers.add_parser(
+        "theory",
+        help="optimal population losses of the four regimes (closed forms)",
+        description="Print the optimal population loss E[(y_hat - y)^2] (label noise included) of "
+        "each regime at each context length n, and the same divided by the signal "
+        "E[(x'beta)^2] = tr(Sigma_tilde).",
+    )
+    add_spec_argument(parser)
+    add_n_argument(parser)
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object {n, plain, finetune, joint, joint-heads, signal} "
+        "(losses not normalised)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def theory_report(spec: Spec, ns: "list[int]") -> dict:
+    """The JSON payload: context lengths, each regime's optimal losses, and the signal.
+
+    Returns
+    -------
+    dict
+        ``{"n": [...], "plain": [...], "finetune": [...], "joint": [...], "joint-heads": [...],
+        "signal": float}`` with plain Python numbers; losses are population losses (label noise
+        included, not normalised) and ``signal`` is tr Σ̃ = E[(xᵀβ)²].
+    """
+    losses = optimal_losses(spec, ns)
+    report: dict = {"n": [int(n) for n in ns]}
+    report.update({regime: [float(v) for v in losses[regime]] for regime in REGIMES})
+    report["signal"] = signal(spec)
+    return report
+
+
+def format_table(spec: Spec, report: dict) -> str:
+    """A readable table of :func:`theory_report`: raw losses, then losses divided by the signal."""
+    sig = report["signal"]
+    lines = [
+        f"spec {spec.name}: d = {spec.d}, K = {spec.K} tasks, label noise sigma = {spec.noise:g}",
+        "optimal population loss E[(y_hat - y)^2] per regime (label noise included);",
+        f"'/signal' columns divide it by the signal E[(x'beta)^2] = tr(Sigma_tilde) = {sig:.6g}",
+        "regimes: " + "; ".join(f"{r} = {REGIME_TITLES[r]}" for r in REGIMES),
+        "",
+    ]
+    width = 12
+    head = [f"{'n':>6}"] + [f"{r:>{width}}" for r in REGIMES] + [f"{r + '/signal':>{width + 7}}" for r in REGIMES]
+    lines.append("  ".join(head))
+    for i, n in enumerate(report["n"]):
+        row = [f"{n:>6d}"]
+        row += [f"{report[r][i]:>{width}.6g}" for r in REGIMES]
+        row += [f"{report[r][i] / sig:>{width + 7}.6g}" if sig > 0 else f"{'nan':>{width + 7}}" for r in REGIMES]
+        lines.append("  ".join(row))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute (everything is validated by then) and print."""
+    report = theory_report(args.spec, args.n)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_table(args.spec, report))
+    return 0
