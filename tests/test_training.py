@@ -124,3 +124,30 @@ def test_bad_arguments():
         train(spec, 0, "plain")
     with pytest.raises(ValueError):
         train(spec, 5, "plain", method="sgd")
+
+
+@pytest.mark.parametrize("spec_name,n", [("noisy", 30), ("three-task", 9)])
+def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
+    """The O(d²) Gram sampler has the law of Σ z zᵀ over sampled tokens: compare quartic statistics
+    (what the training risk depends on) with a two-sample z-test at 4 standard errors."""
+    from prompticl.training import sample_grams
+
+    spec = load_spec(spec_name)
+    m = 60_000
+    G1, b1 = sample_grams(spec, n, m, np.random.default_rng(0), 1)
+    data = sample_batch(spec, n, m, np.random.default_rng(1), task=1)
+    G2, b2 = gram(tokens_of(data.X, data.y)), data.beta
+    rng = np.random.default_rng(2)
+    D = spec.d + 1
+    eff = Effective(0.1 * rng.standard_normal((spec.d, D)), rng.standard_normal((spec.K, D)), np.zeros((spec.K, spec.d)))
+    stats = [
+        lambda G, b: G[:, -1, -1],
+        lambda G, b: G[:, -1, -1] ** 2,
+        lambda G, b: np.einsum("bi,bi->b", G[:, :-1, -1], b),
+        lambda G, b: G[:, 0, 0] * G[:, -1, -1],
+        lambda G, b: ((effective_estimate(eff, G, np.ones(m, int)) - b) ** 2).sum(1),
+    ]
+    for f in stats:
+        a, c = f(G1, b1), f(G2, b2)
+        z = (a.mean() - c.mean()) / np.sqrt(a.var() / m + c.var() / m)
+        assert abs(z) < 4, z

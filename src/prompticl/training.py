@@ -35,6 +35,7 @@ __all__ = [
     "SampleStats",
     "TrainResult",
     "sample_stats",
+    "sample_grams",
     "empirical_risk",
     "train",
     "train_als",
@@ -51,6 +52,49 @@ CHUNK = 16_384
 def tokens_of(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Context tokens ``[x_i; y_i]``: (B, n, d), (B, n) -> (B, n, d + 1)."""
     return np.concatenate([X, y[..., None]], axis=-1)
+
+
+def sample_grams(
+    spec: Spec, n: int, batch: int, rng: np.random.Generator, task: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
+
+    Distributed exactly as ``gram(tokens_of(X, y))`` of :func:`prompticl.sampling.sample_batch`, but
+    for ``n > d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
+    (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
+    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L``.  Then
+    ``XᵀX = R L Lᵀ R``, ``Xᵀξ = R L a`` with ``a = Uᵀξ ~ N(0, σ²I)``, and
+    ``‖ξ‖² = ‖a‖² + σ² χ²_{n−d}``.  The cost per prompt is ``O(d²)`` instead of ``O(n d²)``.
+
+    Returns
+    -------
+    G : ndarray, shape (batch, d + 1, d + 1)
+    beta : ndarray, shape (batch, d)
+    """
+    d = spec.d
+    if n <= d:
+        data = sample_batch(spec, n, batch, rng, task=task)
+        return gram(tokens_of(data.X, data.y)), data.beta
+    beta = spec.means[task] + rng.standard_normal((batch, d)) @ spec.cov_sqrts[task].T
+    L = np.zeros((batch, d, d))
+    rows, cols = np.tril_indices(d, -1)
+    L[:, rows, cols] = rng.standard_normal((batch, rows.size))
+    diag = np.arange(d)
+    L[:, diag, diag] = np.sqrt(rng.chisquare(n - diag, size=(batch, d)))
+    v = spec.x_sqrt @ L  # (batch, d, d): R L
+    S = v @ v.transpose(0, 2, 1)
+    a = spec.noise * rng.standard_normal((batch, d))
+    Sb = np.einsum("bij,bj->bi", S, beta)
+    va = np.einsum("bij,bj->bi", v, a)
+    xty = Sb + va
+    rest = spec.noise**2 * rng.chisquare(n - d, size=batch) if n > d else 0.0
+    yty = np.einsum("bi,bi->b", beta, Sb) + 2 * np.einsum("bi,bi->b", beta, va) + np.einsum("bi,bi->b", a, a) + rest
+    G = np.empty((batch, d + 1, d + 1))
+    G[:, :d, :d] = S
+    G[:, :d, d] = xty
+    G[:, d, :d] = xty
+    G[:, d, d] = yty
+    return G, beta
 
 
 def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -121,13 +165,13 @@ def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, pro
         done = 0
         while done < counts[k]:
             m = int(min(CHUNK, counts[k] - done))
-            data = sample_batch(spec, n, m, rng, task=k)
-            Gf = gram(tokens_of(data.X, data.y))[:, iu, ju]
+            G, beta = sample_grams(spec, n, m, rng, k)
+            Gf = G[:, iu, ju]
             GG[k] += Gf.T @ Gf
-            BG[k] += data.beta.T @ Gf
+            BG[k] += beta.T @ Gf
             Gm[k] += Gf.sum(0)
-            bm[k] += data.beta.sum(0)
-            BB[k] += data.beta.T @ data.beta
+            bm[k] += beta.sum(0)
+            BB[k] += beta.T @ beta
             done += m
             if bar is not None:
                 bar.update(m)
