@@ -126,7 +126,7 @@ def test_bad_arguments():
         train(spec, 5, "plain", method="sgd")
 
 
-@pytest.mark.parametrize("spec_name,n", [("noisy", 30), ("three-task", 9)])
+@pytest.mark.parametrize("spec_name,n", [("noisy", 30), ("noisy", 10), ("three-task", 9)])
 def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
     """The O(d²) Gram sampler has the law of Σ z zᵀ over sampled tokens: compare quartic statistics
     (what the training risk depends on) with a two-sample z-test at 4 standard errors."""

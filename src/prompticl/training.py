@@ -60,9 +60,10 @@ def sample_grams(
     """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
 
     Distributed exactly as ``gram(tokens_of(X, y))`` of :func:`prompticl.sampling.sample_batch`, but
-    for ``n > d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
+    for ``n ≥ d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
     (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
-    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L``.  Then
+    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L`` (valid for
+    ``n ≥ d``).  Then
     ``XᵀX = R L Lᵀ R``, ``Xᵀξ = R L a`` with ``a = Uᵀξ ~ N(0, σ²I)``, and
     ``‖ξ‖² = ‖a‖² + σ² χ²_{n−d}``.  The cost per prompt is ``O(d²)`` instead of ``O(n d²)``.
 
@@ -72,7 +73,7 @@ def sample_grams(
     beta : ndarray, shape (batch, d)
     """
     d = spec.d
-    if n <= d:
+    if n < d:
         data = sample_batch(spec, n, batch, rng, task=task)
         return gram(tokens_of(data.X, data.y)), data.beta
     beta = spec.means[task] + rng.standard_normal((batch, d)) @ spec.cov_sqrts[task].T
