@@ -83,8 +83,8 @@ def adam(steps: int) -> dict:
     out = {}
     for n in (10, 50):
         t0 = time.perf_counter()
-        train_adam(spec, n, "joint-heads", seed=0, steps=20)
-        per_step = (time.perf_counter() - t0) / 20
+        train_adam(spec, n, "joint-heads", seed=0, steps=100)
+        per_step = (time.perf_counter() - t0) / 100
         out[f"seconds_per_step_n{n}"] = per_step
         out[f"extrapolated_100k_steps_minutes_n{n}"] = per_step * 100_000 / 60
     t0 = time.perf_counter()
@@ -110,6 +110,9 @@ def main() -> None:
     gaps = np.array([r["rel_gap"] for r in rows])
     print(f"\nper point: median {np.median(secs):.2f} s, max {secs.max():.2f} s (target < 10 s); "
           f"|gap| <= 1% at {np.mean(np.abs(gaps) <= 0.01):.0%} of points, max |gap| {np.abs(gaps).max():.2%}")
+    above = int(np.sum(gaps > 0.01))
+    print(f"points more than 1% above their closed form: {above}; more than 1% below: {int(np.sum(gaps < -0.01))} "
+          f"(the full attention layer is richer than the reduced model of the closed forms, see the experiments chapter)")
     n10 = [r["seconds"] for r in rows if r["n"] == 10]
     print(f"speed-up vs the authors' ~26 min per point at n = 10: about {BASELINE_SECONDS_N10 / np.median(n10):.0f}x")
     fig = figure1_set(1 if args.quick else 3)
