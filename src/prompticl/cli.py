@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from . import __version__
 from .commands import CLIError, UsageError, one_line
@@ -33,7 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 class ArgumentParser(argparse.ArgumentParser):
     """An argument parser whose usage errors raise instead of printing usage and exiting."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]  # noqa: F821
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 

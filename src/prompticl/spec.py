@@ -200,7 +200,7 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     """
     if not isinstance(data, Mapping):
         raise _fail(source, "<top level>", f"expected a mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - _TOP_KEYS)
+    unknown = sorted(set(data) - _TOP_KEYS, key=str)  # key=str: YAML keys may be non-strings
     if unknown:
         raise _fail(source, unknown[0], f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
     for key in ("d", "noise", "tasks"):
@@ -222,7 +222,7 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         where = f"tasks[{i}]"
         if not isinstance(task, Mapping):
             raise _fail(source, where, f"expected a mapping, got {type(task).__name__}")
-        unknown = sorted(set(task) - _TASK_KEYS)
+        unknown = sorted(set(task) - _TASK_KEYS, key=str)
         if unknown:
             raise _fail(source, f"{where}.{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(_TASK_KEYS))})")
         for key in ("weight", "mean", "cov"):

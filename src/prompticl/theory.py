@@ -102,18 +102,19 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
     eye = np.eye(d)
     s2 = noise**2
     if regime in ("plain", "finetune"):
-        st = mom.sigma_tilde
-        q = (n + 1) * st + (np.trace(st) + s2) * eye
-        return np.linalg.solve(q.T, st.T).T
-    if regime == "joint":
-        sb = mom.sigma_bar
-        q = (n + 1) * sb + (np.trace(mom.sigma_tilde) + s2) * eye + mom.mean_part
-        return np.linalg.solve(q.T, sb.T).T
-    if regime == "joint-heads":
-        sb = mom.sigma_bar
-        q = (n + 1) * sb + (np.trace(sb) + s2) * eye
-        return np.linalg.solve(q.T, sb.T).T
-    raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+        num, scale, extra = mom.sigma_tilde, np.trace(mom.sigma_tilde) + s2, 0.0
+    elif regime == "joint":
+        num, scale, extra = mom.sigma_bar, np.trace(mom.sigma_tilde) + s2, mom.mean_part
+    elif regime == "joint-heads":
+        num, scale, extra = mom.sigma_bar, np.trace(mom.sigma_bar) + s2, 0.0
+    else:
+        raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+    if scale <= 0.0:
+        # Nothing random to learn (the relevant second moment and σ vanish): the matrix below is
+        # zero, every W is optimal with zero loss, and W = 0 is the minimum-norm choice.
+        return np.zeros((d, d))
+    q = (n + 1) * num + scale * eye + extra  # ⪰ scale·I, hence invertible
+    return np.linalg.solve(q.T, num.T).T  # num · q⁻¹
 
 
 def _optimal_loss_whitened(regime: str, mom: Moments, n: int, noise: float) -> float:

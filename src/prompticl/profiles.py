@@ -1,0 +1,89 @@
+"""The reduced model's loss with the task biases profiled out, and the gaps between the regimes.
+
+``prompticl.theory`` gives each regime's optimum.  The derivation chapters also need the loss at a
+*given* preconditioner ``W`` when only the prompts (biases ``c_k``) are optimised, the quadratic that
+this profiled loss is in ``W``, and the exact size of the gaps between the regimes.  Everything is in
+whitened coordinates unless a docstring says otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import Spec
+from .theory import Moments, moments, optimal_W_whitened, population_loss, wishart_sas
+
+__all__ = [
+    "optimal_biases",
+    "profiled_loss",
+    "profiled_hessian",
+    "centring_cost",
+    "finetune_gap",
+    "joint_gap",
+    "finetune_gap_unwhitened",
+]
+
+
+def optimal_biases(spec: Spec, n: int, W: np.ndarray, centres: "np.ndarray | None" = None) -> np.ndarray:
+    """The biases ``c_k`` minimising the loss at a fixed ``W`` (and fixed centres), shape (K, d).
+
+    In the spec's original coordinates ``c_k = μ_k − nWΣ_x(μ_k − m_k)``: the bias cancels the mean
+    of the one-step estimate's error.  At the optimal ``W`` this is the bias that
+    :func:`prompticl.theory.optimum` returns.
+    """
+    centres = np.zeros_like(spec.means) if centres is None else np.asarray(centres, dtype=float)
+    return spec.means - n * (W @ spec.x_cov @ (spec.means - centres).T).T
+
+
+def profiled_loss(spec: Spec, n: int, W: np.ndarray) -> float:
+    """``min over c_k`` of the population loss at ``W`` (no centres), original coordinates."""
+    return population_loss(spec, n, W, optimal_biases(spec, n, W))
+
+
+def profiled_hessian(mom: Moments, n: int, noise: float) -> np.ndarray:
+    """``Q = (n+1)Σ̄ + (tr Σ̃ + σ²) I + M``: the profiled loss is ``n tr(WQWᵀ) − 2n tr(WΣ̄) + tr Σ̄ + σ²``."""
+    d = mom.sigma_bar.shape[0]
+    return (n + 1) * mom.sigma_bar + (np.trace(mom.sigma_tilde) + noise**2) * np.eye(d) + mom.mean_part
+
+
+def centring_cost(spec: Spec, n: int, W: np.ndarray) -> float:
+    """What not centring the labels costs at ``W``: ``Σ_k π_k μ_kᵀ(E[SBS] − n²Σ_xBΣ_x)μ_k``, ``B = WᵀΣ_xW``.
+
+    Original coordinates, ``S = XᵀX``.  Whitened it is ``n tr(M WᵀW) + n tr(WᵀW) tr M``: the variance of
+    ``W(S − nΣ_x)μ_k``, which no bias can remove and a centred head removes entirely.
+    """
+    sx = spec.x_cov
+    b = W.T @ sx @ W
+    var_mean = wishart_sas(b, n, sx) - n**2 * sx @ b @ sx
+    return float(np.einsum("k,ki,ij,kj->", spec.weights, spec.means, var_mean, spec.means))
+
+
+def finetune_gap(spec: Spec, n: int) -> float:
+    """``L_PT − L_FT = tr(M (nW_PT − I)ᵀ(nW_PT − I))`` with whitened M and W_PT."""
+    mom = moments(spec)
+    r = n * optimal_W_whitened("plain", mom, n, spec.noise) - np.eye(spec.d)
+    return float(np.trace(mom.mean_part @ r.T @ r))
+
+
+def joint_gap(spec: Spec, n: int) -> float:
+    """``L_FT − L_JT = n tr((W_PT − W_JT) Q (W_PT − W_JT)ᵀ)``, whitened, Q from :func:`profiled_hessian`."""
+    mom = moments(spec)
+    delta = optimal_W_whitened("plain", mom, n, spec.noise) - optimal_W_whitened("joint", mom, n, spec.noise)
+    return float(n * np.trace(delta @ profiled_hessian(mom, n, spec.noise) @ delta.T))
+
+
+def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
+    """The fine-tuning gap evaluated with the *non-symmetric* products ``Σ_x(·)``, no whitening.
+
+    ``tr(M' (nW' − I)ᵀ(nW' − I))`` with ``Σ̃' = Σ_x E[ββᵀ]``, ``M' = Σ_x Σ_k π_k μ_kμ_kᵀ`` and
+    ``W' = Σ̃'((n+1)Σ̃' + (tr Σ̃' + σ²)I)⁻¹``.  It is **not** the fine-tuning gain in general (it is when
+    Σ_x is a multiple of the identity); it exists so the book can show the difference.
+    """
+    sx = spec.x_cov
+    m_raw = np.einsum("k,ki,kj->ij", spec.weights, spec.means, spec.means)
+    b_raw = np.einsum("k,kij->ij", spec.weights, spec.covs) + m_raw
+    st = sx @ b_raw
+    mp = sx @ m_raw
+    q = (n + 1) * st + (np.trace(st) + spec.noise**2) * np.eye(spec.d)
+    w = np.linalg.solve(q.T, st.T).T
+    r = n * w - np.eye(spec.d)
+    return float(np.trace(mp @ r.T @ r))

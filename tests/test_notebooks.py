@@ -1,0 +1,112 @@
+"""Every chapter notebook (``book/*.ipynb``): stored outputs equal a fresh run (nbval), and a
+papermill run with the notebook's small ``smoke_parameters`` completes."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+CELL_TIMEOUT = 600  # seconds, as in _config.yml (execute.timeout)
+
+notebook = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+
+
+def _tail(text: str, lines: int = 80) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _parameters(nb: nbformat.NotebookNode, name: str) -> dict:
+    """Check the parameters-cell convention (CONTRIBUTING.md) and return the defaults it sets."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{name}: no code cell"
+    cell = code[0]
+    assert "parameters" in cell.metadata.get("tags", []), (
+        f"{name}: the first code cell must be tagged 'parameters'"
+    )
+    tree = ast.parse(cell.source)
+    lines = cell.source.splitlines()
+    defaults = {}
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
+            stmt.targets[0], ast.Name
+        ), f"{name}: parameters cell line {stmt.lineno} is not a plain 'name = literal' assignment"
+        value = ast.literal_eval(stmt.value)  # raises on anything but a literal
+        assert "#" in lines[stmt.end_lineno - 1].split("=", 1)[1], (
+            f"{name}: parameter {stmt.targets[0].id!r} has no trailing '# meaning' comment"
+        )
+        defaults[stmt.targets[0].id] = value
+    return defaults
+
+
+def test_chapters_discovered():
+    """Every notebook is in the table of contents (only_build_toc_files would drop it silently)."""
+    toc = (ROOT / "_toc.yml").read_text()
+    files = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.add(str(node["file"]).removesuffix(".ipynb").removesuffix(".md"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(yaml.safe_load(toc))
+    missing = [p.name for p in NOTEBOOKS if f"book/{p.stem}" not in files]
+    assert not missing, f"notebooks missing from _toc.yml: {missing}"
+    absent = sorted(f for f in files if not any((ROOT / f"{f}{s}").is_file() for s in (".md", ".ipynb")))
+    assert not absent, f"_toc.yml lists files that do not exist: {absent}"
+
+
+@notebook
+def test_stored_outputs_match_fresh_run(path: Path):
+    """nbval re-executes the notebook in this environment and compares every cell's outputs."""
+    cmd = [
+        sys.executable, "-m", "pytest", str(path.relative_to(ROOT)),
+        "--nbval", "--nbval-current-env", f"--nbval-sanitize-with={SANITIZE}",
+        f"--nbval-cell-timeout={CELL_TIMEOUT}",
+        "-p", "no:randomly", "-p", "no:xdist", "-p", "no:cacheprovider",
+        "-o", "addopts=", "-q", "--color=no",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, f"nbval failed for {path.name}:\n{_tail(proc.stdout + proc.stderr)}"
+
+
+@notebook
+def test_smoke_run_with_papermill(path: Path, tmp_path: Path):
+    """The notebook runs to the end with its small smoke parameters injected by papermill."""
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("prompticl")
+    assert isinstance(meta, dict) and isinstance(meta.get("smoke_parameters"), dict), (
+        f"{path.name}: notebook metadata lacks a 'prompticl.smoke_parameters' object"
+    )
+    assert isinstance(meta.get("figures"), dict), f"{path.name}: metadata lacks 'prompticl.figures'"
+    smoke = meta["smoke_parameters"]
+    defaults = _parameters(nb, path.name)
+    unknown = sorted(set(smoke) - set(defaults))
+    assert not unknown, f"{path.name}: smoke_parameters not in the parameters cell: {unknown}"
+    for key, value in smoke.items():
+        want = type(defaults[key])
+        ok = isinstance(value, want) or (want is float and type(value) is int)
+        assert ok and not (want is not bool and type(value) is bool), (
+            f"{path.name}: smoke parameter {key}={value!r} does not match the default's type {want.__name__}"
+        )
+    out = tmp_path / path.name
+    papermill.execute_notebook(
+        str(path), str(out), parameters=smoke, cwd=str(path.parent),
+        progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
+    )
+    ran = nbformat.read(out, as_version=4)
+    injected = [c for c in ran.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 or not smoke, f"{path.name}: papermill did not inject the parameters"

@@ -1,0 +1,166 @@
+"""The seeded sampler and the reduced model's predictions (prompticl.sampling).
+
+Empirical moments are compared with the spec at 4 standard errors, each standard error estimated
+from the same sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prompticl.sampling import Batch, mc_loss, reduced_estimate, reduced_predict, sample_batch
+from prompticl.spec import load_spec, spec_from_dict
+from prompticl.theory import signal
+
+N_SE = 4.0
+
+
+def assert_within_se(label: str, samples: np.ndarray, expected: np.ndarray) -> float:
+    """Means over axis 0 of ``samples`` equal ``expected`` within 4 standard errors, entrywise.
+
+    Returns the largest gap in standard errors (printed, for ``-s`` runs).
+    """
+    samples = np.asarray(samples, dtype=float)
+    mean = samples.mean(axis=0)
+    se = samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
+    expected = np.broadcast_to(expected, mean.shape)
+    degenerate = se == 0  # a constant sample must be exactly right
+    np.testing.assert_array_equal(mean[degenerate], expected[degenerate], err_msg=label)
+    z = np.abs(mean - expected)[~degenerate] / se[~degenerate]
+    worst = float(z.max()) if z.size else 0.0
+    print(f"[MC] {label}: largest gap {worst:.2f} SE over {z.size} entries")
+    assert worst <= N_SE, f"{label}: {worst:.2f} SE > {N_SE}"
+    return worst
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A large batch of the general spec (correlated features, three tasks, label noise)."""
+    spec = load_spec("three-task")
+    return spec, sample_batch(spec, 3, 200_000, np.random.default_rng(2024))
+
+
+def test_same_seed_same_batch_other_seed_other_batch():
+    spec = load_spec("three-task")
+    a = sample_batch(spec, 5, 64, np.random.default_rng(1))
+    b = sample_batch(spec, 5, 64, np.random.default_rng(1))
+    c = sample_batch(spec, 5, 64, np.random.default_rng(2))
+    for field in ("X", "y", "x", "y_query", "beta", "task"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert not np.array_equal(getattr(a, field), getattr(c, field)), field
+
+
+def test_mc_loss_is_deterministic_given_the_seed():
+    spec = load_spec("noisy")
+    W = 0.01 * np.eye(spec.d)
+    first = mc_loss(spec, 4, W, samples=5_000, rng=np.random.default_rng(9), chunk=1_500)
+    again = mc_loss(spec, 4, W, samples=5_000, rng=np.random.default_rng(9), chunk=1_500)
+    other = mc_loss(spec, 4, W, samples=5_000, rng=np.random.default_rng(10), chunk=1_500)
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_shapes_and_types(n):
+    spec = load_spec("three-task")
+    batch = sample_batch(spec, n, 13, np.random.default_rng(0))
+    assert isinstance(batch, Batch)
+    d = spec.d
+    assert batch.X.shape == (13, n, d) and batch.y.shape == (13, n)
+    assert batch.x.shape == (13, d) and batch.y_query.shape == (13,)
+    assert batch.beta.shape == (13, d) and batch.task.shape == (13,)
+    assert np.issubdtype(batch.task.dtype, np.integer)
+    assert set(np.unique(batch.task)) <= set(range(spec.K))
+
+
+def test_single_task_draws_and_bad_arguments():
+    spec = load_spec("three-task")
+    batch = sample_batch(spec, 2, 50, np.random.default_rng(0), task=2)
+    np.testing.assert_array_equal(batch.task, np.full(50, 2))
+    for kwargs, pattern in (
+        ({"n": -1, "batch": 5}, "need n >= 0 and batch >= 1"),
+        ({"n": 2, "batch": 0}, "need n >= 0 and batch >= 1"),
+        ({"n": 2, "batch": 5, "task": 3}, r"task must be in 0\.\.2"),
+        ({"n": 2, "batch": 5, "task": -1}, r"task must be in 0\.\.2"),
+    ):
+        with pytest.raises(ValueError, match=pattern):
+            sample_batch(spec, rng=np.random.default_rng(0), **kwargs)
+
+
+def test_task_frequencies(big):
+    spec, batch = big
+    onehot = (batch.task[:, None] == np.arange(spec.K)).astype(float)
+    assert_within_se("task frequencies", onehot, spec.weights)
+
+
+def test_task_vector_moments(big):
+    spec, batch = big
+    for k in range(spec.K):
+        beta = batch.beta[batch.task == k]
+        assert_within_se(f"task {k} mean of beta", beta, spec.means[k])
+        centred = beta - spec.means[k]
+        outer = np.einsum("bi,bj->bij", centred, centred)
+        assert_within_se(f"task {k} covariance of beta", outer, spec.covs[k])
+
+
+def test_feature_moments(big):
+    spec, batch = big
+    # Context rows and queries share the distribution N(0, Σ_x).
+    for label, feats in (("context x", batch.X.reshape(-1, spec.d)), ("query x", batch.x)):
+        assert_within_se(f"{label} mean", feats, np.zeros(spec.d))
+        assert_within_se(f"{label} covariance", np.einsum("bi,bj->bij", feats, feats), spec.x_cov)
+
+
+def test_label_noise_moments(big):
+    spec, batch = big
+    context_noise = (batch.y - np.einsum("bnd,bd->bn", batch.X, batch.beta)).ravel()
+    query_noise = batch.y_query - np.einsum("bd,bd->b", batch.x, batch.beta)
+    for label, xi in (("context noise", context_noise), ("query noise", query_noise)):
+        assert_within_se(f"{label} mean", xi, 0.0)
+        assert_within_se(f"{label} variance", xi**2, spec.noise**2)
+    # Independent of the features.
+    assert_within_se("query noise x feature", query_noise[:, None] * batch.x, np.zeros(spec.d))
+
+
+def test_zero_covariance_and_zero_noise_are_exact():
+    spec = spec_from_dict({"d": 3, "noise": 0.0, "tasks": [
+        {"weight": 0.4, "mean": [1.0, 2.0, 3.0], "cov": 0}, {"weight": 0.6, "mean": -1.0, "cov": [0, 1, 0]}]})
+    batch = sample_batch(spec, 4, 500, np.random.default_rng(3))
+    first = batch.task == 0
+    np.testing.assert_array_equal(batch.beta[first], np.broadcast_to(spec.means[0], batch.beta[first].shape))
+    # Only the second coordinate of task 1 varies.
+    np.testing.assert_array_equal(batch.beta[~first][:, [0, 2]], -1.0)
+    assert np.std(batch.beta[~first][:, 1]) > 0.5
+    np.testing.assert_allclose(batch.y, np.einsum("bnd,bd->bn", batch.X, batch.beta), rtol=0, atol=1e-12)
+
+
+def test_reduced_model_matches_an_explicit_loop():
+    spec = load_spec("three-task")
+    rng = np.random.default_rng(5)
+    batch = sample_batch(spec, 6, 9, rng)
+    W = rng.standard_normal((spec.d, spec.d))
+    biases = rng.standard_normal((spec.K, spec.d))
+    centres = rng.standard_normal((spec.K, spec.d))
+    est = reduced_estimate(batch, W, biases, centres)
+    pred = reduced_predict(batch, W, biases, centres)
+    for b in range(9):
+        k = batch.task[b]
+        X, y = batch.X[b], batch.y[b]
+        e = W @ X.T @ (y - X @ centres[k]) + biases[k]
+        np.testing.assert_allclose(est[b], e, rtol=1e-12, atol=1e-12)
+        assert pred[b] == pytest.approx(batch.x[b] @ e, rel=1e-12, abs=1e-12)
+    # Without biases and centres: plain one-step preconditioned GD.
+    plain = reduced_predict(batch, W)
+    for b in range(9):
+        assert plain[b] == pytest.approx(batch.x[b] @ W @ batch.X[b].T @ batch.y[b], rel=1e-12, abs=1e-12)
+
+
+def test_mc_loss_of_the_zero_predictor_is_signal_plus_noise():
+    """ŷ = 0 has loss E[y²] = tr Σ̃ + σ²; also exercises a final partial chunk."""
+    spec = load_spec("three-task")
+    mean, se = mc_loss(spec, 2, np.zeros((spec.d, spec.d)), samples=50_001, rng=np.random.default_rng(8), chunk=20_000)
+    expected = signal(spec) + spec.noise**2
+    z = abs(mean - expected) / se
+    print(f"[MC] zero predictor: {mean:.4f} +- {se:.4f} vs {expected:.4f} ({z:.2f} SE)")
+    assert 0 < se < 0.05 * expected
+    assert z <= N_SE
