@@ -26,6 +26,7 @@ PROG = "prompticl"
 COMMAND_MODULES: tuple[str, ...] = (
     "theory",
     "specs",
+    "train",
     "figures",
 )
 

@@ -1,0 +1,325 @@
+"""The one-layer linear attention model with task-specific prompts and heads.
+
+Tokens are ``z_i = [x_i; y_i] ∈ R^D`` with ``D = d + 1``; the query token is ``[x; 0]``.  Task ``k``
+prepends its prompt tokens ``p_{k1}, …, p_{km}`` to the context, and the query attends to prompt and
+context tokens (not to itself), as in the authors' ``LinearAttn``::
+
+    ŷ = s · h_kᵀ Σ_t (Q q)ᵀ(K z_t) · V z_t = s · h_kᵀ V H Kᵀ Q q,   s = 1/√D,
+
+where ``H = G + P_k``, ``G = Σ_t z_t z_tᵀ`` over the context, ``P_k = Σ_j p_kj p_kjᵀ``, and ``h_k`` is
+the task's head (the fixed read-out ``e_D`` without heads).  Because the query's label slot is zero,
+
+    ŷ = xᵀ (A G b_k + c_k),   A = s (Q[:, :d])ᵀ K  (d × D),   b_k = Vᵀ h_k,   c_k = A P_k b_k.
+
+This module holds the raw forward pass on token sequences, the fast path that uses only ``G``, the
+analytic gradients of the mean squared error, and the exact maps between the raw parameters and the
+*effective* parameters ``(A, b_k, c_k)`` in which :mod:`prompticl.training` optimises.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = [
+    "AttentionParams",
+    "Effective",
+    "ReducedView",
+    "init_params",
+    "gram",
+    "forward_tokens",
+    "forward_gram",
+    "effective",
+    "to_params",
+    "effective_estimate",
+    "effective_predict",
+    "mse_and_grad",
+    "to_reduced",
+]
+
+
+@dataclass(frozen=True)
+class AttentionParams:
+    """Raw parameters of the one-layer linear attention model.
+
+    Attributes
+    ----------
+    Q, K, V : ndarray, shape (D, D)
+        Query, key and value maps (``D = d + 1``), acting as ``Q @ token``.
+    prompts : ndarray, shape (K, m, D) or None
+        ``m`` prompt tokens per task, prepended to the context; ``None`` means no prompts.
+    heads : ndarray, shape (K, D) or None
+        Task-specific linear read-outs of the attention output; ``None`` reads the label coordinate.
+    """
+
+    Q: np.ndarray
+    K: np.ndarray
+    V: np.ndarray
+    prompts: "np.ndarray | None" = None
+    heads: "np.ndarray | None" = None
+
+    @property
+    def D(self) -> int:  # noqa: N802 - token dimension
+        """Token dimension ``d + 1``."""
+        return int(self.Q.shape[0])
+
+    @property
+    def scale(self) -> float:
+        """The attention normalisation ``1/√D`` of the authors' model (it only rescales ``A``)."""
+        return 1.0 / np.sqrt(self.D)
+
+    def readouts(self, num_tasks: int) -> np.ndarray:
+        """The read-out vector of each task, shape (K, D): the heads, or ``e_D`` for every task."""
+        if self.heads is not None:
+            return self.heads
+        e = np.zeros((num_tasks, self.D))
+        e[:, -1] = 1.0
+        return e
+
+    def prompt_grams(self, num_tasks: int) -> np.ndarray:
+        """``P_k = Σ_j p_kj p_kjᵀ`` for each task, shape (K, D, D) (zero without prompts)."""
+        if self.prompts is None:
+            return np.zeros((num_tasks, self.D, self.D))
+        return np.einsum("kmi,kmj->kij", self.prompts, self.prompts)
+
+
+@dataclass(frozen=True)
+class Effective:
+    """Effective parameters: ``ŷ = xᵀ(A G b_k + c_k)``.
+
+    Attributes
+    ----------
+    A : ndarray, shape (d, D)
+    b : ndarray, shape (K, D)
+        Per-task value read-outs ``b_k = Vᵀh_k`` (all rows equal without heads).
+    c : ndarray, shape (K, d)
+        Per-task biases ``c_k = A P_k b_k`` contributed by the prompt tokens (zero without prompts).
+    """
+
+    A: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+
+
+def init_params(
+    d: int, num_tasks: int, rng: np.random.Generator, *, prompt_len: int = 1, prompts: bool = True, heads: bool = False
+) -> AttentionParams:
+    """Random initial parameters distributed as in the authors' PyTorch model.
+
+    Linear maps are uniform on ``±1/√D`` (PyTorch's default for ``nn.Linear``), prompt tokens are
+    standard normal, heads uniform on ``±1/√D``.
+    """
+    D = d + 1
+    bound = 1.0 / np.sqrt(D)
+    Q, K, V = (rng.uniform(-bound, bound, (D, D)) for _ in range(3))
+    p = rng.standard_normal((num_tasks, prompt_len, D)) if prompts and prompt_len > 0 else None
+    h = rng.uniform(-bound, bound, (num_tasks, D)) if heads else None
+    return AttentionParams(Q, K, V, p, h)
+
+
+def gram(tokens: np.ndarray) -> np.ndarray:
+    """``G = Σ_t z_t z_tᵀ`` of each sequence: tokens (B, T, D) -> (B, D, D)."""
+    return np.einsum("bti,btj->bij", tokens, tokens, optimize=True)
+
+
+def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarray, task: np.ndarray) -> np.ndarray:
+    """The model on raw token sequences, written as attention (for clarity and for the tests).
+
+    Parameters
+    ----------
+    params : AttentionParams
+    tokens : ndarray, shape (B, n, D)
+        Context tokens ``[x_i; y_i]``.
+    query : ndarray, shape (B, D)
+        Query tokens ``[x; 0]``.
+    task : ndarray of int, shape (B,)
+        Task index of each sequence (selects its prompt tokens and head).
+
+    Returns
+    -------
+    ndarray, shape (B,)
+    """
+    task = np.asarray(task)
+    if params.prompts is not None:
+        tokens = np.concatenate([params.prompts[task], tokens], axis=1)
+    q = query @ params.Q.T  # (B, D)
+    k = tokens @ params.K.T  # (B, T, D)
+    v = tokens @ params.V.T  # (B, T, D)
+    scores = np.einsum("bd,btd->bt", q, k) * params.scale  # linear attention: no softmax
+    out = np.einsum("bt,btd->bd", scores, v)
+    num_tasks = int(task.max()) + 1 if params.heads is None else params.heads.shape[0]
+    read = params.readouts(num_tasks)[task]
+    return np.einsum("bd,bd->b", out, read)
+
+
+def forward_gram(params: AttentionParams, G: np.ndarray, x: np.ndarray, task: np.ndarray) -> np.ndarray:
+    """Fast path: the same predictions from the context Gram matrices ``G`` (B, D, D) and queries x (B, d)."""
+    num_tasks = _num_tasks(params, task)
+    return effective_predict(effective(params, num_tasks), G, x, task)
+
+
+def _num_tasks(params: AttentionParams, task: np.ndarray) -> int:
+    if params.heads is not None:
+        return params.heads.shape[0]
+    if params.prompts is not None:
+        return params.prompts.shape[0]
+    return int(np.max(task)) + 1
+
+
+def effective(params: AttentionParams, num_tasks: int) -> Effective:
+    """The effective parameters ``(A, b_k, c_k)`` of raw parameters (exact)."""
+    d = params.D - 1
+    A = params.scale * params.Q[:, :d].T @ params.K
+    b = params.readouts(num_tasks) @ params.V  # rows b_kᵀ = h_kᵀ V
+    P = params.prompt_grams(num_tasks)
+    c = np.einsum("ij,kjl,kl->ki", A, P, b)
+    return Effective(A, b, c)
+
+
+def to_params(eff: Effective, *, heads: bool, prompt_len: int = 1, prompts: bool = True) -> AttentionParams:
+    """Raw parameters that realise the effective parameters exactly.
+
+    ``Q = [I_d 0; 0 0]`` and ``K = √D [A; 0]`` give ``s Q[:, :d]ᵀ K = A``.  Without heads ``V`` is the
+    identity with last row ``bᵀ``; with heads ``V = I`` and ``h_k = b_k``.  A prompt must add
+    ``c_k = A P_k b_k``: with ``M_k = [A; b_kᵀ]`` invertible, the token ``p = M_k⁻¹ [c_k/t; t]`` has
+    ``A p = c_k/t`` and ``b_kᵀp = t``, so ``A p pᵀ b_k = c_k`` for any ``t ≠ 0``; ``m`` copies of
+    ``p/√m`` give the same ``P_k``.
+
+    Raises
+    ------
+    ValueError
+        If a non-zero bias is requested without prompts, or ``M_k`` is singular.
+    """
+    A, b, c = eff.A, eff.b, eff.c
+    d, D = A.shape
+    num_tasks = b.shape[0]
+    if not heads and not np.allclose(b, b[0]):
+        raise ValueError("without heads all tasks share one read-out b")
+    Q = np.zeros((D, D))
+    Q[:d, :d] = np.eye(d)
+    K = np.zeros((D, D))
+    K[:d] = np.sqrt(D) * A
+    if heads:
+        V = np.eye(D)
+        h = b.copy()
+    else:
+        V = np.eye(D)
+        V[-1] = b[0]
+        h = None
+    p = None
+    if prompts and prompt_len > 0:
+        p = np.zeros((num_tasks, prompt_len, D))
+        for k in range(num_tasks):
+            if not np.any(c[k]):
+                continue
+            M = np.vstack([A, b[k][None, :]])
+            t = np.sqrt(np.linalg.norm(c[k]))  # balances the two factors of c_k = (A p)(b_kᵀp)
+            if np.linalg.cond(M) > 1e12:
+                raise ValueError(f"task {k}: [A; b_kᵀ] is singular, its bias is not reachable by a prompt")
+            token = np.linalg.solve(M, np.concatenate([c[k] / t, [t]]))
+            p[k] = token / np.sqrt(prompt_len)
+    elif np.any(c):
+        raise ValueError("non-zero biases need prompt tokens")
+    return AttentionParams(Q, K, V, p, h)
+
+
+def effective_estimate(eff: Effective, G: np.ndarray, task: np.ndarray) -> np.ndarray:
+    """The model's implied task vector ``w = A G b_k + c_k`` for each sequence, shape (B, d)."""
+    Gb = np.einsum("bij,bj->bi", G, eff.b[task])
+    return Gb @ eff.A.T + eff.c[task]
+
+
+def effective_predict(eff: Effective, G: np.ndarray, x: np.ndarray, task: np.ndarray) -> np.ndarray:
+    """``ŷ = xᵀ(A G b_k + c_k)``, shape (B,)."""
+    return np.einsum("bi,bi->b", x, effective_estimate(eff, G, task))
+
+
+def mse_and_grad(
+    params: AttentionParams,
+    G: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    task: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[float, AttentionParams]:
+    """Weighted squared error ``Σ_i ω_i (ŷ_i − y_i)²`` and its analytic gradient.
+
+    With ``q = [x; 0]``, ``a = Qq``, ``u_k = Vᵀh_k``, ``e = Kᵀa`` and ``H = G + P_k``,
+    ``ŷ = s eᵀ H u_k``, hence (``g_i = 2ω_i(ŷ_i − y_i)``)
+    ``∂/∂Q = s Σ g K H u qᵀ``, ``∂/∂K = s Σ g a (H u)ᵀ``, ``∂/∂V = s Σ g h_k (H e)ᵀ``,
+    ``∂/∂h_k = s V Σ_{i∈k} g H e`` and, for a prompt token, ``∂/∂p = (Γ_k + Γ_kᵀ) p`` with
+    ``Γ_k = s Σ_{i∈k} g e u_kᵀ``.
+
+    Returns
+    -------
+    (loss, grad) : float and AttentionParams of gradients (``None`` where the parameter is absent)
+    """
+    num_tasks = _num_tasks(params, task)
+    D = params.D
+    d = D - 1
+    s = params.scale
+    q = np.zeros((x.shape[0], D))
+    q[:, :d] = x
+    H = G + params.prompt_grams(num_tasks)[task] if params.prompts is not None else G
+    read = params.readouts(num_tasks)
+    u = read @ params.V  # (K, D)
+    a = q @ params.Q.T
+    e = a @ params.K  # rows (Kᵀ a)ᵀ
+    Hu = np.einsum("bij,bj->bi", H, u[task])
+    He = np.einsum("bij,bj->bi", H, e)
+    pred = s * np.einsum("bi,bi->b", e, Hu)
+    resid = pred - y
+    loss = float(np.sum(weights * resid**2))
+    g = 2.0 * weights * resid
+    gQ = s * params.K @ (Hu * g[:, None]).T @ q
+    gK = s * (a * g[:, None]).T @ Hu
+    gHe = np.zeros((num_tasks, D))
+    np.add.at(gHe, task, He * g[:, None])
+    gV = s * read.T @ gHe
+    gh = s * gHe @ params.V.T if params.heads is not None else None
+    gp = None
+    if params.prompts is not None:
+        ge = np.zeros((num_tasks, D))
+        np.add.at(ge, task, e * g[:, None])
+        gamma = s * np.einsum("ki,kj->kij", ge, u)
+        gp = np.einsum("kij,kmj->kmi", gamma + gamma.transpose(0, 2, 1), params.prompts)
+    return loss, AttentionParams(gQ, gK, gV, gp, gh)
+
+
+@dataclass(frozen=True)
+class ReducedView:
+    """The trained model read as the reduced model ``ŷ = xᵀ(W_k Xᵀ(y − X m_k) + c_k) + extra``.
+
+    With ``A = [A_x, a_y]`` and ``b_k = [b_kx; b_ky]``: ``W_k = b_ky A_x``, ``m_k = −b_kx / b_ky`` and the
+    features the reduced model lacks are ``a_y (yᵀX b_kx + yᵀy b_ky)``, measured by ``extra``.
+
+    Attributes
+    ----------
+    W : ndarray, shape (K, d, d)
+    centres : ndarray, shape (K, d)
+    biases : ndarray, shape (K, d)
+    extra : float
+        ``‖a_y‖ · max_k ‖b_k‖ / ‖A‖``: zero when the model is exactly a reduced model.
+    """
+
+    W: np.ndarray
+    centres: np.ndarray
+    biases: np.ndarray
+    extra: float
+
+
+def to_reduced(eff: Effective) -> ReducedView:
+    """Read effective parameters as the reduced model (see :class:`ReducedView`)."""
+    d = eff.A.shape[0]
+    Ax, ay = eff.A[:, :d], eff.A[:, d]
+    by = eff.b[:, d]
+    W = by[:, None, None] * Ax[None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centres = -eff.b[:, :d] / by[:, None]
+    extra = float(np.linalg.norm(ay) * np.max(np.linalg.norm(eff.b, axis=1)) / max(np.linalg.norm(eff.A), 1e-300))
+    return ReducedView(W, centres, eff.c.copy(), extra)
+
+
+def with_prompts(params: AttentionParams, prompts: "np.ndarray | None") -> AttentionParams:
+    """A copy of ``params`` with other prompt tokens."""
+    return replace(params, prompts=prompts)

@@ -1,0 +1,246 @@
+"""Test loss of a trained model with a 95% confidence interval, and summaries across seeds.
+
+The test loss is estimated on fresh prompts, stratified over tasks (``N_k ∝ π_k``), with the query
+integrated out analytically (Rao–Blackwellisation): for a prompt with task vector ``β`` and implied
+estimate ``w = A G b_k + c_k``, ``E_x[(ŷ − y)²] = (w − β)ᵀΣ_x(w − β) + σ²``.  This is unbiased for the
+population loss and has a much smaller variance than squared errors of sampled queries.  The sample
+size is chosen from a pilot so that the 95% half-width is at most ``rel_halfwidth`` (0.5%) of the loss.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .attention import AttentionParams, Effective, effective, effective_estimate
+from .spec import Spec
+from .theory import REGIMES, optimum
+from .training import DEFAULT_TRAIN_SAMPLES, sample_grams, sample_stats, seed_streams, train_als
+
+__all__ = ["TestLoss", "SeedSummary", "test_loss", "test_losses", "per_prompt_losses", "summarize", "run_grid", "Z95"]
+
+#: Two-sided 95% normal quantile.
+Z95 = 1.959963984540054
+#: Largest test sample drawn (prompts), whatever the pilot asks for.
+MAX_TEST_SAMPLES = 2_000_000
+CHUNK = 32_768
+
+
+@dataclass(frozen=True)
+class TestLoss:
+    """A test-loss estimate.
+
+    Attributes
+    ----------
+    loss : float
+    ci95 : tuple of float
+        95% confidence interval ``loss ± 1.96·se``.
+    se : float
+        Standard error.
+    samples : int
+        Test prompts used (pilot excluded).
+    """
+
+    __test__ = False  # not a pytest class
+
+    loss: float
+    ci95: tuple[float, float]
+    se: float
+    samples: int
+
+    @property
+    def rel_halfwidth(self) -> float:
+        """Half-width of the 95% interval relative to the loss."""
+        return (self.ci95[1] - self.ci95[0]) / 2 / self.loss
+
+
+def per_prompt_losses(
+    spec: Spec, n: int, effs: "list[Effective]", task: int, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Rao–Blackwellised losses ``(w − β)ᵀΣ_x(w − β)`` of ``count`` fresh prompts of one task (σ² excluded).
+
+    Every model in ``effs`` is evaluated on the same prompts; returns shape (len(effs), count).
+    """
+    out = []
+    done = 0
+    while done < count:
+        m = min(CHUNK, count - done)
+        G, beta = sample_grams(spec, n, m, rng, task)
+        tasks = np.full(m, task)
+        rows = []
+        for eff in effs:
+            err = effective_estimate(eff, G, tasks) - beta
+            rows.append(np.einsum("bi,ij,bj->b", err, spec.x_cov, err))
+        out.append(np.stack(rows))
+        done += m
+    return np.concatenate(out, axis=1)
+
+
+def _stratified(spec: Spec, n: int, effs: "list[Effective]", per_task: np.ndarray, rng: np.random.Generator):
+    means, variances = [], []
+    for k, m in enumerate(per_task):
+        losses = per_prompt_losses(spec, n, effs, k, int(m), rng)
+        means.append(losses.mean(axis=1))
+        variances.append(losses.var(axis=1, ddof=1))
+    pi = spec.weights
+    mean = pi @ np.array(means) + spec.noise**2
+    se = np.sqrt((pi**2 / per_task) @ np.array(variances))
+    return mean, se
+
+
+def test_losses(
+    spec: Spec,
+    n: int,
+    models: "list[Effective | AttentionParams]",
+    rng: np.random.Generator,
+    *,
+    rel_halfwidth: float = 0.005,
+    pilot: int = 4000,
+    max_samples: int = MAX_TEST_SAMPLES,
+) -> "list[TestLoss]":
+    """Test losses of several models on shared fresh prompts, each with a 95% interval of relative
+    half-width ≤ ``rel_halfwidth``.
+
+    A pilot of ``pilot`` prompts estimates the per-prompt variances; the main sample (fresh, so the
+    estimate is not conditioned on the pilot) is sized for the most demanding model with 20% margin,
+    capped at ``max_samples``.  Sharing prompts makes differences between models more precise
+    (common random numbers); each interval is valid on its own.  Deterministic given ``rng``'s state.
+    """
+    if not 0 < rel_halfwidth < 1:
+        raise ValueError(f"rel_halfwidth must be in (0, 1), got {rel_halfwidth}")
+    effs = [effective(m, spec.K) if isinstance(m, AttentionParams) else m for m in models]
+    pi = spec.weights
+    pilot_k = np.maximum(np.round(pi * pilot).astype(int), 2)
+    mean, se = _stratified(spec, n, effs, pilot_k, rng)
+    # se scales as 1/√N under proportional allocation: N = N_pilot·(se/target)²
+    target = rel_halfwidth * mean / Z95
+    ratio = np.max(np.where(target > 0, se / np.maximum(target, 1e-300), 0.0))
+    need = int(math.ceil(1.2 * pilot_k.sum() * ratio**2))
+    total = int(min(max(need, pilot), max_samples))
+    per_task = np.maximum(np.round(pi * total).astype(int), 2)
+    mean, se = _stratified(spec, n, effs, per_task, rng)
+    return [
+        TestLoss(float(m), (float(m - Z95 * s), float(m + Z95 * s)), float(s), int(per_task.sum()))
+        for m, s in zip(mean, se)
+    ]
+
+
+def test_loss(
+    spec: Spec,
+    n: int,
+    model: "Effective | AttentionParams",
+    rng: np.random.Generator,
+    *,
+    rel_halfwidth: float = 0.005,
+    pilot: int = 4000,
+    max_samples: int = MAX_TEST_SAMPLES,
+) -> TestLoss:
+    """Test loss of one model on fresh prompts, with a 95% interval of relative half-width ≤ ``rel_halfwidth``.
+
+    See :func:`test_losses`.
+    """
+    return test_losses(spec, n, [model], rng, rel_halfwidth=rel_halfwidth, pilot=pilot, max_samples=max_samples)[0]
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """Test losses of several runs (seeds) of one configuration.
+
+    Attributes
+    ----------
+    mean, sd : float
+        Mean and sample standard deviation across seeds.
+    best : float
+        Smallest test loss (the paper's figures show the minimum over 50 runs).
+    best_seed : int
+    count : int
+    """
+
+    mean: float
+    sd: float
+    best: float
+    best_seed: int
+    count: int
+
+
+def summarize(losses: "list[float] | np.ndarray", seeds: "list[int] | None" = None) -> SeedSummary:
+    """Mean, spread and best of per-seed test losses."""
+    arr = np.asarray(losses, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError("need a non-empty list of losses")
+    seeds = list(range(arr.size)) if seeds is None else list(seeds)
+    i = int(np.argmin(arr))
+    sd = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return SeedSummary(float(arr.mean()), sd, float(arr[i]), int(seeds[i]), int(arr.size))
+
+
+test_loss.__test__ = False  # library functions, not pytest tests, when imported into test modules
+test_losses.__test__ = False
+
+
+def run_grid(
+    spec: Spec,
+    ns: "list[int]",
+    regimes: "tuple[str, ...] | list[str]" = REGIMES,
+    seeds: "list[int] | range" = (0,),
+    *,
+    samples: int = DEFAULT_TRAIN_SAMPLES,
+    reduced: bool = False,
+    rel_halfwidth: float = 0.005,
+    progress: bool = False,
+) -> "list[dict]":
+    """Train and test every (n, seed, regime) of a grid; the experiments chapter and the benchmark use it.
+
+    For each ``(n, seed)`` the regimes share one training sample (its moments are computed once) and
+    one test sample, both seeded by :func:`prompticl.training.seed_streams`, so every record is the
+    same as a separate ``prompticl train`` run with that seed, except that the test sample is sized
+    for the most demanding regime.
+
+    Returns
+    -------
+    list of dict
+        One record per run: ``regime, n, seed, test_loss, ci_low, ci_high, se, theory, rel_gap,
+        seconds`` (training, with the shared sampling time split evenly), ``iterations``,
+        ``W_rel_distance``.
+    """
+    from .attention import to_reduced
+
+    records = []
+    combos = [(int(n), int(s)) for n in ns for s in seeds]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(combos), desc=f"{spec.name}: (n, seed)", leave=False)
+    for n, seed in combos:
+        rng_train, _, rng_test = seed_streams(seed, n)
+        t0 = time.perf_counter()
+        st = sample_stats(spec, n, samples, rng_train)
+        share = (time.perf_counter() - t0) / len(regimes)
+        results = [train_als(spec, n, r, seed, stats=st, reduced=reduced) for r in regimes]
+        tests = test_losses(spec, n, [r.params for r in results], rng_test, rel_halfwidth=rel_halfwidth)
+        for res, est in zip(results, tests):
+            opt = optimum(spec, n, res.regime)
+            view = to_reduced(res.eff)
+            wn = np.linalg.norm(opt.W)
+            records.append({
+                "regime": res.regime,
+                "n": n,
+                "seed": seed,
+                "test_loss": est.loss,
+                "ci_low": est.ci95[0],
+                "ci_high": est.ci95[1],
+                "se": est.se,
+                "theory": opt.loss,
+                "rel_gap": est.loss / opt.loss - 1.0,
+                "seconds": res.seconds + share,
+                "iterations": res.iterations,
+                "W_rel_distance": float(max(np.linalg.norm(W - opt.W) for W in view.W) / wn) if wn > 0 else float("nan"),
+            })
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return records

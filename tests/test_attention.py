@@ -1,0 +1,128 @@
+"""The linear attention model: raw forward pass vs the G fast path, exact maps, analytic gradients."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from prompticl import load_spec
+from prompticl.attention import (
+    Effective,
+    effective,
+    forward_gram,
+    forward_tokens,
+    gram,
+    init_params,
+    mse_and_grad,
+    to_params,
+    to_reduced,
+)
+from prompticl.sampling import sample_batch
+from prompticl.training import tokens_of
+
+
+def _data(spec_name="three-task", n=6, batch=9, seed=0):
+    spec = load_spec(spec_name)
+    rng = np.random.default_rng(seed)
+    data = sample_batch(spec, n, batch, rng)
+    tokens = tokens_of(data.X, data.y)
+    query = np.concatenate([data.x, np.zeros((batch, 1))], axis=1)
+    return spec, rng, data, tokens, query
+
+
+@pytest.mark.parametrize("heads", [False, True])
+@pytest.mark.parametrize("prompt_len", [0, 1, 3])
+def test_fast_path_matches_raw_forward(heads, prompt_len):
+    spec, rng, data, tokens, query = _data()
+    params = init_params(spec.d, spec.K, rng, prompt_len=prompt_len, prompts=prompt_len > 0, heads=heads)
+    raw = forward_tokens(params, tokens, query, data.task)
+    fast = forward_gram(params, gram(tokens), data.x, data.task)
+    assert np.max(np.abs(raw - fast)) <= 1e-12 * max(1.0, np.max(np.abs(raw)))
+    # and the explicit attention is not trivially zero
+    assert np.std(raw) > 1e-3
+
+
+def test_forward_is_attention_over_prompt_and_context_only():
+    """Adding a token to the context changes ŷ by exactly that token's attention contribution."""
+    spec, rng, data, tokens, query = _data(batch=4)
+    params = init_params(spec.d, spec.K, rng, prompt_len=1)
+    base = forward_tokens(params, tokens, query, data.task)
+    extra = rng.standard_normal((4, 1, spec.d + 1))
+    more = forward_tokens(params, np.concatenate([tokens, extra], axis=1), query, data.task)
+    z = extra[:, 0]
+    s = 1 / np.sqrt(spec.d + 1)
+    contrib = s * np.einsum("bi,bi->b", query @ params.Q.T, z @ params.K.T) * (z @ params.V.T)[:, -1]
+    np.testing.assert_allclose(more - base, contrib, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("heads", [False, True])
+@pytest.mark.parametrize("prompt_len", [1, 2])
+def test_effective_roundtrip_is_exact(heads, prompt_len):
+    spec, rng, data, tokens, query = _data()
+    d, D, K = spec.d, spec.d + 1, spec.K
+    b = rng.standard_normal((K, D)) if heads else np.tile(rng.standard_normal(D), (K, 1))
+    eff = Effective(rng.standard_normal((d, D)), b, rng.standard_normal((K, d)))
+    params = to_params(eff, heads=heads, prompt_len=prompt_len)
+    back = effective(params, K)
+    for name in ("A", "b", "c"):
+        np.testing.assert_allclose(getattr(back, name), getattr(eff, name), rtol=1e-9, atol=1e-10)
+    # the raw forward pass on tokens computes xᵀ(A G b_k + c_k)
+    raw = forward_tokens(params, tokens, query, data.task)
+    Gb = np.einsum("bij,bj->bi", gram(tokens), eff.b[data.task])
+    expected = np.einsum("bi,bi->b", data.x, Gb @ eff.A.T + eff.c[data.task])
+    np.testing.assert_allclose(raw, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_to_params_rejects_unreachable_biases():
+    eff = Effective(np.ones((2, 3)), np.ones((1, 3)), np.ones((1, 2)))
+    with pytest.raises(ValueError):
+        to_params(eff, heads=False, prompts=False)
+    with pytest.raises(ValueError):
+        to_params(eff, heads=False, prompt_len=1)  # [A; bᵀ] has rank 1
+
+
+@pytest.mark.parametrize("heads", [False, True])
+@pytest.mark.parametrize("prompt_len", [0, 2])
+def test_gradients_match_finite_differences(heads, prompt_len):
+    spec, rng, data, tokens, query = _data(n=4, batch=7)
+    params = init_params(spec.d, spec.K, rng, prompt_len=prompt_len, prompts=prompt_len > 0, heads=heads)
+    G = gram(tokens)
+    w = rng.uniform(0.5, 1.5, data.task.shape[0])
+    loss, grad = mse_and_grad(params, G, data.x, data.y_query, data.task, w)
+    pred = forward_tokens(params, tokens, query, data.task)
+    assert loss == pytest.approx(float(np.sum(w * (pred - data.y_query) ** 2)), rel=1e-12)
+    h = 1e-6
+    for name in ("Q", "K", "V", "prompts", "heads"):
+        arr = getattr(params, name)
+        if arr is None:
+            assert getattr(grad, name) is None
+            continue
+        num = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            up, down = arr.copy(), arr.copy()
+            up[idx] += h
+            down[idx] -= h
+            lp, _ = mse_and_grad(replace(params, **{name: up}), G, data.x, data.y_query, data.task, w)
+            lm, _ = mse_and_grad(replace(params, **{name: down}), G, data.x, data.y_query, data.task, w)
+            num[idx] = (lp - lm) / (2 * h)
+        # central differences have error O(h²·f''') ~ 1e-8 relative here
+        err = np.max(np.abs(num - getattr(grad, name))) / np.max(np.abs(num))
+        assert err < 1e-6, (name, err)
+
+
+def test_reduced_view_recovers_reduced_model():
+    """A reduced-model attention (a_y = 0) is read back as W Xᵀ(y − X m_k) + c_k."""
+    spec, rng, data, tokens, query = _data(batch=5)
+    d, D, K = spec.d, spec.d + 1, spec.K
+    W = rng.standard_normal((d, d))
+    m = rng.standard_normal((K, d))
+    A = np.hstack([W, np.zeros((d, 1))])
+    b = np.hstack([-m, np.ones((K, 1))])
+    c = rng.standard_normal((K, d))
+    view = to_reduced(Effective(A, b, c))
+    assert view.extra == 0.0
+    np.testing.assert_allclose(view.W, np.broadcast_to(W, (K, d, d)))
+    np.testing.assert_allclose(view.centres, m)
+    resid = data.y - np.einsum("bnd,bd->bn", data.X, m[data.task])
+    est = np.einsum("ij,bnj,bn->bi", W, data.X, resid) + c[data.task]
+    G = gram(tokens)
+    np.testing.assert_allclose(np.einsum("bij,bj->bi", G, b[data.task]) @ A.T + c[data.task], est, rtol=1e-10)
