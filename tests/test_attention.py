@@ -1,31 +1,37 @@
-"""The linear attention model: raw forward pass vs the G fast path, exact maps, analytic gradients."""
+"""The linear attention model: raw forward pass vs the G fast path, exact maps, analytic gradients,
+and the explicit weights that realise the reduced model."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+import prompticl as p
 from prompticl import load_spec
 from prompticl.attention import (
+    AttentionParams,
     Effective,
+    context_tokens,
     effective,
     forward_gram,
     forward_tokens,
     gram,
     init_params,
     mse_and_grad,
+    query_token,
+    reduced_effective,
+    reduced_to_params,
     to_params,
     to_reduced,
 )
-from prompticl.sampling import sample_batch
-from prompticl.training import tokens_of
+from prompticl.sampling import reduced_predict, sample_batch
 
 
 def _data(spec_name="three-task", n=6, batch=9, seed=0):
     spec = load_spec(spec_name)
     rng = np.random.default_rng(seed)
     data = sample_batch(spec, n, batch, rng)
-    tokens = tokens_of(data.X, data.y)
-    query = np.concatenate([data.x, np.zeros((batch, 1))], axis=1)
+    tokens = context_tokens(data.X, data.y)
+    query = query_token(data.x)
     return spec, rng, data, tokens, query
 
 
@@ -115,10 +121,10 @@ def test_reduced_view_recovers_reduced_model():
     d, D, K = spec.d, spec.d + 1, spec.K
     W = rng.standard_normal((d, d))
     m = rng.standard_normal((K, d))
-    A = np.hstack([W, np.zeros((d, 1))])
-    b = np.hstack([-m, np.ones((K, 1))])
     c = rng.standard_normal((K, d))
-    view = to_reduced(Effective(A, b, c))
+    eff = reduced_effective(W, c, m)
+    A, b = eff.A, eff.b
+    view = to_reduced(eff)
     assert view.extra == 0.0
     np.testing.assert_allclose(view.W, np.broadcast_to(W, (K, d, d)))
     np.testing.assert_allclose(view.centres, m)
@@ -126,3 +132,70 @@ def test_reduced_view_recovers_reduced_model():
     est = np.einsum("ij,bnj,bn->bi", W, data.X, resid) + c[data.task]
     G = gram(tokens)
     np.testing.assert_allclose(np.einsum("bij,bj->bi", G, b[data.task]) @ A.T + c[data.task], est, rtol=1e-10)
+
+
+def test_attention_depends_on_data_through_gram_matrix():
+    # ŷ = s xᵀ A G b with A = first d rows of W_Qᵀ W_K, b = last row of W_V and s = 1/√(d+1).
+    rng = np.random.default_rng(10)
+    d, n, B = 3, 5, 20
+    z = rng.standard_normal((B, n, d + 1))
+    x = rng.standard_normal((B, d))
+    wq, wk, wv = (rng.standard_normal((d + 1, d + 1)) for _ in range(3))
+    G = np.einsum("bti,btj->bij", z, z)
+    A = (wq.T @ wk)[:d]
+    b = wv[-1]
+    expected = np.einsum("bi,ij,bjk,k->b", x, A, G, b) / np.sqrt(d + 1)
+    got = forward_tokens(AttentionParams(wq, wk, wv), z, query_token(x), np.zeros(B, dtype=int))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_attention_reduces_to_preconditioned_gd():
+    spec = load_spec("three-task")
+    rng = np.random.default_rng(9)
+    data = sample_batch(spec, 6, 40, rng)
+    W = rng.standard_normal((4, 4))
+    z = context_tokens(data.X, data.y)
+    q = query_token(data.x)
+    params = reduced_to_params(W)
+    assert params.prompts is None and params.heads is None
+    out = forward_tokens(params, z, q, data.task)
+    np.testing.assert_allclose(out, reduced_predict(data, W), rtol=1e-10, atol=1e-10)
+    # including the query token among the attended tokens changes nothing (its value is 0)
+    with_query = np.concatenate([z, q[:, None, :]], axis=1)
+    np.testing.assert_allclose(forward_tokens(params, with_query, q, data.task), out, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["zero-mean", "nonzero-mean-wide", "three-task"])
+@pytest.mark.parametrize("regime", p.REGIMES)
+def test_reduced_to_params_reproduces_the_reduced_model(name, regime):
+    spec = p.load_spec(name)
+    sol = p.optimum(spec, 8, regime)
+    params = reduced_to_params(sol.W, sol.biases, sol.centres)
+    data = sample_batch(spec, 8, 500, np.random.default_rng(0))
+    expected = reduced_predict(data, sol.W, sol.biases, sol.centres)
+    got = forward_tokens(params, context_tokens(data.X, data.y), query_token(data.x), data.task)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    # the fast path on the Gram matrix agrees
+    np.testing.assert_allclose(forward_gram(params, gram(context_tokens(data.X, data.y)), data.x, data.task), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_forward_tokens_matches_a_token_loop():
+    rng = np.random.default_rng(2)
+    spec = p.load_spec("three-task")
+    d = spec.d
+    Q, K, V = rng.standard_normal((3, d + 1, d + 1))
+    params = AttentionParams(Q, K, V, rng.standard_normal((spec.K, 1, d + 1)), rng.standard_normal((spec.K, d + 1)))
+    data = sample_batch(spec, 4, 3, rng)
+    got = forward_tokens(params, context_tokens(data.X, data.y), query_token(data.x), data.task)
+    s = 1 / np.sqrt(d + 1)
+    for b in range(3):
+        k = data.task[b]
+        tokens = [params.prompts[k, 0]] + [np.append(data.X[b, i], data.y[b, i]) for i in range(4)]
+        q = np.append(data.x[b], 0.0)
+        out = sum((V @ z) * float((K @ z) @ (Q @ q)) for z in tokens)
+        assert got[b] == pytest.approx(s * params.heads[k] @ out, rel=1e-10)
+
+
+def test_singular_w_is_refused():
+    with pytest.raises(ValueError, match="singular"):
+        reduced_to_params(np.zeros((2, 2)), np.ones((1, 2)), np.zeros((1, 2)))

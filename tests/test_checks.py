@@ -7,24 +7,18 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, moments, optimum, population_loss, signal, spec_names
+from prompticl.attention import reduced_to_params
 from prompticl.checks import (
-    attention_readout,
     max_z_score,
     mc_signal,
     mc_task_second_moment,
     mc_wishart_sas,
     mean_and_se,
 )
-from prompticl.plain import (
-    context_tokens,
-    plain_curvature,
-    plain_excess_loss,
-    query_token,
-    reduction_weights,
-)
+from prompticl.plain import plain_excess_loss
 from prompticl.sampling import mc_loss, reduced_predict, sample_batch
 from prompticl.spec import with_overrides
-from prompticl.theory import wishart_sas
+from prompticl.theory import curvature, wishart_sas
 from prompticl.whitening import unwhiten_parameters, whiten_parameters
 
 Z_TOL = 4.0  # four standard errors
@@ -131,7 +125,7 @@ def test_curvature_gives_the_theory_optimum():
     spec = load_spec("anisotropic")
     mom = moments(spec)
     n = 9
-    q = plain_curvature(mom.sigma_tilde, n, spec.noise)
+    q = curvature("plain", mom, n, spec.noise)
     np.testing.assert_allclose(mom.sigma_tilde @ np.linalg.inv(q), optimum(spec, n, "plain").W, atol=1e-12)
 
 
@@ -143,34 +137,6 @@ def test_population_loss_matches_monte_carlo_at_plain_optimum():
     assert abs(mean - sol.loss) < Z_TOL * se
 
 
-def test_attention_reduces_to_preconditioned_gd():
-    spec = load_spec("three-task")
-    rng = np.random.default_rng(9)
-    data = sample_batch(spec, 6, 40, rng)
-    W = rng.standard_normal((4, 4))
-    z = context_tokens(data.X, data.y)
-    q = query_token(data.x)
-    out = attention_readout(z, q, *reduction_weights(W))
-    np.testing.assert_allclose(out, reduced_predict(data, W), rtol=1e-10, atol=1e-10)
-    # including the query token among the attended tokens changes nothing (its value is 0)
-    with_query = np.concatenate([z, q[:, None, :]], axis=1)
-    np.testing.assert_allclose(attention_readout(with_query, q, *reduction_weights(W)), out, rtol=1e-10, atol=1e-10)
-
-
-def test_attention_depends_on_data_through_gram_matrix():
-    # ŷ = xᵀ A G b with A = first d rows of W_Qᵀ W_K and b = last row of W_V.
-    rng = np.random.default_rng(10)
-    d, n, B = 3, 5, 20
-    z = rng.standard_normal((B, n, d + 1))
-    x = rng.standard_normal((B, d))
-    wq, wk, wv = (rng.standard_normal((d + 1, d + 1)) for _ in range(3))
-    G = np.einsum("bti,btj->bij", z, z)
-    A = (wq.T @ wk)[:d]
-    b = wv[-1]
-    expected = np.einsum("bi,ij,bjk,k->b", x, A, G, b)
-    np.testing.assert_allclose(attention_readout(z, query_token(x), wq, wk, wv), expected, rtol=1e-10, atol=1e-10)
-
-
 def test_bad_inputs_raise():
     spec = load_spec("zero-mean")
     with pytest.raises(ValueError):
@@ -180,7 +146,7 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError):
         mc_wishart_sas(np.ones((2, 3)), 2, 10, np.random.default_rng(0))
     with pytest.raises(ValueError):
-        reduction_weights(np.ones((2, 3)))
+        reduced_to_params(np.ones((2, 3)))
 
 
 @pytest.mark.parametrize("name", ["zero-mean", "noisy", "anisotropic", "three-task"])

@@ -3,18 +3,9 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum, population_loss
-from prompticl.attention import Effective, effective_predict, gram
+from prompticl.attention import Effective, context_tokens, effective_predict, gram, reduced_effective
 from prompticl.evaluation import Z95, summarize, test_loss
 from prompticl.sampling import sample_batch
-from prompticl.training import tokens_of
-
-
-def _reduced_as_effective(sol, K):
-    """The reduced model W Xᵀ(y − X m_k) + c_k written as attention parameters (a_y = 0)."""
-    d = sol.W.shape[0]
-    A = np.hstack([sol.W, np.zeros((d, 1))])
-    b = np.hstack([-sol.centres, np.ones((K, 1))])
-    return Effective(A, b, sol.biases.copy())
 
 
 @pytest.mark.parametrize("spec_name", ["three-task", "noisy", "nonzero-mean"])
@@ -28,7 +19,7 @@ def test_estimate_matches_exact_population_loss(spec_name, regime):
     W = sol.W * (1 + 0.2 * rng.standard_normal(sol.W.shape))
     sol = type(sol)(sol.regime, n, W, sol.biases, sol.centres, sol.loss)
     exact = population_loss(spec, n, sol.W, sol.biases, sol.centres)
-    est = test_loss(spec, n, _reduced_as_effective(sol, spec.K), np.random.default_rng(0))
+    est = test_loss(spec, n, reduced_effective(sol.W, sol.biases, sol.centres), np.random.default_rng(0))
     assert est.rel_halfwidth <= 0.005
     assert abs(est.loss - exact) <= 4 * est.se, (est.loss, exact, est.se)
     assert est.ci95[0] < est.loss < est.ci95[1]
@@ -43,7 +34,7 @@ def test_estimate_matches_sampled_queries():
                     rng.standard_normal((2, spec.d)))
     est = test_loss(spec, n, eff, np.random.default_rng(2), rel_halfwidth=0.01)
     data = sample_batch(spec, n, 200_000, np.random.default_rng(4))
-    err = (effective_predict(eff, gram(tokens_of(data.X, data.y)), data.x, data.task) - data.y_query) ** 2
+    err = (effective_predict(eff, gram(context_tokens(data.X, data.y)), data.x, data.task) - data.y_query) ** 2
     mc, mc_se = err.mean(), err.std(ddof=1) / np.sqrt(err.size)
     assert abs(est.loss - mc) <= 4 * np.hypot(est.se, mc_se)
 
@@ -51,7 +42,7 @@ def test_estimate_matches_sampled_queries():
 def test_deterministic_and_interval():
     spec = load_spec("zero-mean")
     sol = optimum(spec, 3, "joint")
-    eff = _reduced_as_effective(sol, spec.K)
+    eff = reduced_effective(sol.W, sol.biases, sol.centres)
     a = test_loss(spec, 3, eff, np.random.default_rng(5))
     b = test_loss(spec, 3, eff, np.random.default_rng(5))
     assert a == b

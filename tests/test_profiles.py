@@ -9,11 +9,10 @@ from prompticl.profiles import (
     finetune_gap_unwhitened,
     joint_gap,
     optimal_biases,
-    profiled_hessian,
     profiled_loss,
 )
 from prompticl.sampling import mc_loss
-from prompticl.theory import optimal_W_whitened
+from prompticl.theory import curvature, optimal_W_whitened
 
 SPECS = ["zero-mean", "nonzero-mean", "noisy", "anisotropic", "three-task"]
 
@@ -48,7 +47,7 @@ def test_profiled_loss_is_the_stated_quadratic_and_minimised_at_w_jt():
     spec = p.load_spec("noisy")
     n = 5
     mom = p.moments(spec)
-    q = profiled_hessian(mom, n, spec.noise)
+    q = curvature("joint", mom, n, spec.noise)
     np.testing.assert_allclose(mom.sigma_bar @ np.linalg.inv(q), optimal_W_whitened("joint", mom, n, spec.noise), atol=1e-12)
     rng = np.random.default_rng(0)
     for _ in range(5):

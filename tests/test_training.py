@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum
-from prompticl.attention import Effective, effective_estimate, gram
+from prompticl.attention import Effective, context_tokens, effective_estimate, gram
 from prompticl.evaluation import test_loss
 from prompticl.sampling import sample_batch
 from prompticl.training import (
@@ -14,7 +14,6 @@ from prompticl.training import (
     sample_stats,
     seed_streams,
     task_counts,
-    tokens_of,
     train,
     train_adam,
     train_als,
@@ -137,7 +136,7 @@ def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
     m = 60_000
     G1, b1 = sample_grams(spec, n, m, np.random.default_rng(0), 1)
     data = sample_batch(spec, n, m, np.random.default_rng(1), task=1)
-    G2, b2 = gram(tokens_of(data.X, data.y)), data.beta
+    G2, b2 = gram(context_tokens(data.X, data.y)), data.beta
     rng = np.random.default_rng(2)
     D = spec.d + 1
     eff = Effective(0.1 * rng.standard_normal((spec.d, D)), rng.standard_normal((spec.K, D)), np.zeros((spec.K, spec.d)))

@@ -26,11 +26,15 @@ __all__ = [
     "Effective",
     "ReducedView",
     "init_params",
+    "context_tokens",
+    "query_token",
     "gram",
     "forward_tokens",
     "forward_gram",
     "effective",
     "to_params",
+    "reduced_effective",
+    "reduced_to_params",
     "effective_estimate",
     "effective_predict",
     "mse_and_grad",
@@ -115,6 +119,16 @@ def init_params(
     p = rng.standard_normal((num_tasks, prompt_len, D)) if prompts and prompt_len > 0 else None
     h = rng.uniform(-bound, bound, (num_tasks, D)) if heads else None
     return AttentionParams(Q, K, V, p, h)
+
+
+def context_tokens(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Context tokens ``z_i = [x_i; y_i]``: (B, n, d), (B, n) -> (B, n, d + 1)."""
+    return np.concatenate([X, y[..., None]], axis=-1)
+
+
+def query_token(x: np.ndarray) -> np.ndarray:
+    """Query token ``[x; 0]``: (B, d) -> (B, d + 1); its label slot is empty."""
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
 
 
 def gram(tokens: np.ndarray) -> np.ndarray:
@@ -221,6 +235,56 @@ def to_params(eff: Effective, *, heads: bool, prompt_len: int = 1, prompts: bool
     elif np.any(c):
         raise ValueError("non-zero biases need prompt tokens")
     return AttentionParams(Q, K, V, p, h)
+
+
+def reduced_effective(
+    W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
+) -> Effective:
+    """The reduced model ``xᵀ(W Xᵀ(y − X m_k) + c_k)`` as effective parameters (inverse of :func:`to_reduced`).
+
+    ``A = [W, 0]``, ``b_k = [−m_k; 1]`` and ``c_k`` the biases; ``None`` means zero, and with neither
+    biases nor centres there is one task.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` is not square or the biases and centres do not have shape ``(K, d)``.
+    """
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be square, got shape {W.shape}")
+    d = W.shape[0]
+    given = [np.asarray(a, dtype=float) for a in (biases, centres) if a is not None]
+    num_tasks = given[0].shape[0] if given and given[0].ndim == 2 else 1
+    for label, arr in (("biases", biases), ("centres", centres)):
+        if arr is not None and np.shape(arr) != (num_tasks, d):
+            raise ValueError(f"{label} must have shape ({num_tasks}, {d}), got {np.shape(arr)}")
+    c = np.zeros((num_tasks, d)) if biases is None else np.array(biases, dtype=float)
+    m = np.zeros((num_tasks, d)) if centres is None else np.asarray(centres, dtype=float)
+    A = np.hstack([W, np.zeros((d, 1))])
+    b = np.hstack([-m, np.ones((num_tasks, 1))])
+    return Effective(A, b, c)
+
+
+def reduced_to_params(
+    W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
+) -> AttentionParams:
+    """Raw parameters whose prediction is the reduced model ``xᵀ(W Xᵀ(y − X m_k) + c_k)`` exactly.
+
+    :func:`to_params` of :func:`reduced_effective`: ``K = √D [[W, 0], [0, 0]]`` (the ``√D`` cancels
+    the model's scale ``1/√D``, so ``A = [W, 0]``); with centres, task heads ``h_k = [−m_k; 1]``,
+    otherwise the fixed read-out ``e_D``; with biases, one prompt token per task,
+    ``p_k = (u_k/t, t + m_kᵀu_k/t)`` with ``u_k = W⁻¹c_k`` and a balancing ``t > 0``, which adds
+    ``c_k``; without biases, no prompts.
+
+    Raises
+    ------
+    ValueError
+        If the shapes are wrong, or a non-zero bias is requested with a singular ``W`` (only biases
+        in the range of ``W`` are reachable by a prompt token).
+    """
+    eff = reduced_effective(W, biases, centres)
+    return to_params(eff, heads=centres is not None, prompts=biases is not None)
 
 
 def effective_estimate(eff: Effective, G: np.ndarray, task: np.ndarray) -> np.ndarray:

@@ -18,7 +18,6 @@ __all__ = [
     "mc_task_second_moment",
     "mc_signal",
     "mc_wishart_sas",
-    "attention_readout",
 ]
 
 
@@ -138,29 +137,3 @@ def mc_wishart_sas(
     mean = total / samples
     var = np.clip(total_sq / samples - mean**2, 0.0, None) * samples / (samples - 1)
     return mean, np.sqrt(var / samples)
-
-
-def attention_readout(
-    tokens: np.ndarray, query: np.ndarray, wq: np.ndarray, wk: np.ndarray, wv: np.ndarray
-) -> np.ndarray:
-    """Last coordinate of one-layer linear attention at the query, straight from its definition.
-
-    ``out = Σ_t (W_V z_t)(W_K z_t)ᵀ(W_Q q)``, summed over the tokens ``z_t`` (no softmax, no
-    normalisation), and the prediction is its last entry.  A reference for checking the algebra of
-    chapter 2 (``ŷ = xᵀ A G b``); the trainable model lives elsewhere.
-
-    Parameters
-    ----------
-    tokens : ndarray, shape (B, T, d+1)
-    query : ndarray, shape (B, d+1)
-    wq, wk, wv : ndarray, shape (d+1, d+1)
-
-    Returns
-    -------
-    ndarray, shape (B,)
-    """
-    keys = tokens @ wk.T
-    values = tokens @ wv.T
-    q = query @ wq.T
-    scores = np.einsum("btj,bj->bt", keys, q)
-    return np.einsum("bt,bt->b", values[:, :, -1], scores)

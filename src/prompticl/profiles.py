@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import Spec
-from .theory import Moments, moments, optimal_W_whitened, population_loss, wishart_sas
+from .theory import Moments, curvature, moments, optimal_W_whitened, population_loss, wishart_sas
 
 __all__ = [
     "optimal_biases",
     "profiled_loss",
-    "profiled_hessian",
     "centring_cost",
     "finetune_gap",
     "joint_gap",
@@ -39,12 +38,6 @@ def profiled_loss(spec: Spec, n: int, W: np.ndarray) -> float:
     return population_loss(spec, n, W, optimal_biases(spec, n, W))
 
 
-def profiled_hessian(mom: Moments, n: int, noise: float) -> np.ndarray:
-    """``Q = (n+1)Σ̄ + (tr Σ̃ + σ²) I + M``: the profiled loss is ``n tr(WQWᵀ) − 2n tr(WΣ̄) + tr Σ̄ + σ²``."""
-    d = mom.sigma_bar.shape[0]
-    return (n + 1) * mom.sigma_bar + (np.trace(mom.sigma_tilde) + noise**2) * np.eye(d) + mom.mean_part
-
-
 def centring_cost(spec: Spec, n: int, W: np.ndarray) -> float:
     """What not centring the labels costs at ``W``: ``Σ_k π_k μ_kᵀ(E[SBS] − n²Σ_xBΣ_x)μ_k``, ``B = WᵀΣ_xW``.
 
@@ -65,10 +58,14 @@ def finetune_gap(spec: Spec, n: int) -> float:
 
 
 def joint_gap(spec: Spec, n: int) -> float:
-    """``L_FT − L_JT = n tr((W_PT − W_JT) Q (W_PT − W_JT)ᵀ)``, whitened, Q from :func:`profiled_hessian`."""
+    """``L_FT − L_JT = n tr((W_PT − W_JT) Q (W_PT − W_JT)ᵀ)``, whitened, ``Q = curvature("joint", …)``.
+
+    ``Q`` is the matrix of the profiled loss ``n tr(WQWᵀ) − 2n tr(WΣ̄) + tr Σ̄ + σ²``
+    (:func:`prompticl.theory.curvature`), whose minimiser is ``W_JT``.
+    """
     mom = moments(spec)
     delta = optimal_W_whitened("plain", mom, n, spec.noise) - optimal_W_whitened("joint", mom, n, spec.noise)
-    return float(n * np.trace(delta @ profiled_hessian(mom, n, spec.noise) @ delta.T))
+    return float(n * np.trace(delta @ curvature("joint", mom, n, spec.noise) @ delta.T))
 
 
 def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
@@ -83,7 +80,7 @@ def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
     b_raw = np.einsum("k,kij->ij", spec.weights, spec.covs) + m_raw
     st = sx @ b_raw
     mp = sx @ m_raw
-    q = (n + 1) * st + (np.trace(st) + spec.noise**2) * np.eye(spec.d)
-    w = np.linalg.solve(q.T, st.T).T
+    # the plain formula fed with the non-symmetric products (no means part: Σ̄' = Σ̃')
+    w = optimal_W_whitened("plain", Moments(st, np.zeros_like(st), st), n, spec.noise)
     r = n * w - np.eye(spec.d)
     return float(np.trace(mp @ r.T @ r))

@@ -24,6 +24,7 @@ __all__ = [
     "moments",
     "signal",
     "wishart_sas",
+    "curvature",
     "optimal_W_whitened",
     "optimum",
     "optimal_losses",
@@ -91,29 +92,51 @@ def _as_ns(ns: "int | Iterable[int]") -> np.ndarray:
     return arr.astype(int)
 
 
+def _numerator(regime: str, mom: Moments) -> np.ndarray:
+    """The second moment a regime fits: Σ̃ with shared biases only, Σ̄ once the prompts absorb the means."""
+    if regime in ("plain", "finetune"):
+        return mom.sigma_tilde
+    if regime in ("joint", "joint-heads"):
+        return mom.sigma_bar
+    raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+
+
+def curvature(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
+    """The matrix ``Q`` of a regime's loss, quadratic in the whitened ``W``: ``W* = num · Q⁻¹``.
+
+    The loss (biases profiled out where the regime trains them) is
+    ``n tr(W Q Wᵀ) − 2n tr(W num) + tr num + σ²`` with
+
+    * plain and finetune: ``num = Σ̃``, ``Q = (n+1)Σ̃ + (tr Σ̃ + σ²) I``
+    * joint: ``num = Σ̄``, ``Q = (n+1)Σ̄ + (tr Σ̃ + σ²) I + M``
+    * joint-heads: ``num = Σ̄``, ``Q = (n+1)Σ̄ + (tr Σ̄ + σ²) I``
+
+    Returns
+    -------
+    ndarray, shape (d, d)
+        Symmetric and ``⪰ (tr + σ²) I``, hence invertible unless the relevant trace and σ vanish.
+    """
+    num = _numerator(regime, mom)
+    d = num.shape[0]
+    s2 = noise**2
+    if regime == "joint":
+        return (n + 1) * num + (np.trace(mom.sigma_tilde) + s2) * np.eye(d) + mom.mean_part
+    return (n + 1) * num + (np.trace(num) + s2) * np.eye(d)
+
+
 def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
-    """The optimal ``W`` of a regime in whitened coordinates.
+    """The optimal ``W`` of a regime in whitened coordinates, ``num · Q⁻¹`` (see :func:`curvature`).
 
     * plain and finetune: ``W_PT = Σ̃((n+1)Σ̃ + (tr Σ̃ + σ²) I)⁻¹``
     * joint: ``W_JT = Σ̄((n+1)Σ̄ + (tr Σ̃ + σ²) I + M)⁻¹``
     * joint-heads: ``W_D = Σ̄((n+1)Σ̄ + (tr Σ̄ + σ²) I)⁻¹``
     """
-    d = mom.sigma_bar.shape[0]
-    eye = np.eye(d)
-    s2 = noise**2
-    if regime in ("plain", "finetune"):
-        num, scale, extra = mom.sigma_tilde, np.trace(mom.sigma_tilde) + s2, 0.0
-    elif regime == "joint":
-        num, scale, extra = mom.sigma_bar, np.trace(mom.sigma_tilde) + s2, mom.mean_part
-    elif regime == "joint-heads":
-        num, scale, extra = mom.sigma_bar, np.trace(mom.sigma_bar) + s2, 0.0
-    else:
-        raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
-    if scale <= 0.0:
-        # Nothing random to learn (the relevant second moment and σ vanish): the matrix below is
-        # zero, every W is optimal with zero loss, and W = 0 is the minimum-norm choice.
-        return np.zeros((d, d))
-    q = (n + 1) * num + scale * eye + extra  # ⪰ scale·I, hence invertible
+    num = _numerator(regime, mom)
+    if not np.any(num):
+        # Nothing random to learn: num·Q⁻¹ = 0 whenever Q is invertible, and when it is not (the
+        # relevant trace and σ vanish) every W is optimal with zero loss; W = 0 is the minimum-norm choice.
+        return np.zeros_like(num)
+    q = curvature(regime, mom, n, noise)
     return np.linalg.solve(q.T, num.T).T  # num · q⁻¹
 
 

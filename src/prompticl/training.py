@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attention import AttentionParams, Effective, effective, gram, init_params, mse_and_grad, to_params
+from .attention import (
+    AttentionParams,
+    Effective,
+    context_tokens,
+    effective,
+    gram,
+    init_params,
+    mse_and_grad,
+    to_params,
+)
 from .sampling import sample_batch
 from .spec import Spec
 from .theory import REGIMES
@@ -49,17 +58,12 @@ DEFAULT_TRAIN_SAMPLES = 100_000
 CHUNK = 16_384
 
 
-def tokens_of(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Context tokens ``[x_i; y_i]``: (B, n, d), (B, n) -> (B, n, d + 1)."""
-    return np.concatenate([X, y[..., None]], axis=-1)
-
-
 def sample_grams(
     spec: Spec, n: int, batch: int, rng: np.random.Generator, task: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
 
-    Distributed exactly as ``gram(tokens_of(X, y))`` of :func:`prompticl.sampling.sample_batch`, but
+    Distributed exactly as ``gram(context_tokens(X, y))`` of :func:`prompticl.sampling.sample_batch`, but
     for ``n ≥ d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
     (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
     normal entries below the diagonal, ``U`` orthonormal columns independent of ``L`` (valid for
@@ -75,7 +79,7 @@ def sample_grams(
     d = spec.d
     if n < d:
         data = sample_batch(spec, n, batch, rng, task=task)
-        return gram(tokens_of(data.X, data.y)), data.beta
+        return gram(context_tokens(data.X, data.y)), data.beta
     beta = spec.means[task] + rng.standard_normal((batch, d)) @ spec.cov_sqrts[task].T
     L = np.zeros((batch, d, d))
     rows, cols = np.tril_indices(d, -1)
@@ -530,7 +534,7 @@ def _adam_phase(
         Gs, xs, ys, ts, ws = [], [], [], [], []
         for k in range(K):
             data = sample_batch(spec, n, batch, rng, task=k)
-            Gs.append(gram(tokens_of(data.X, data.y)))
+            Gs.append(gram(context_tokens(data.X, data.y)))
             xs.append(data.x)
             ys.append(data.y_query)
             ts.append(np.full(batch, k))
