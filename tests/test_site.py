@@ -2,8 +2,10 @@
 headless Chromium without network access (MathJax included), errors or broken images."""
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +27,10 @@ CHROMIUM_ARGS = [
 # Same flags as `make book`; --all so that warnings of unchanged pages are reported again.
 BUILD = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going", "--all"]
 
-# All site tests run in one xdist worker: they share one build.
+# The site tests share one build. Under pytest-xdist each worker has its own session fixtures, and
+# `xdist_group` is not honoured with pytest 9 (the group suffix no longer reaches the scheduler), so
+# the build itself is serialised with a file lock and its result shared through a file named after
+# the test run: whichever worker comes first builds, the others wait and reuse the result.
 pytestmark = pytest.mark.xdist_group("site")
 
 
@@ -33,13 +38,33 @@ def _tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def build() -> subprocess.CompletedProcess:
+def _run_build() -> subprocess.CompletedProcess:
     # Start from an empty output folder: Sphinx never deletes pages that left the toc.
     # The execution cache (_build/.jupyter_cache) is kept.
     shutil.rmtree(HTML, ignore_errors=True)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run(BUILD, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def build() -> subprocess.CompletedProcess:
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:  # a single process: nothing to share
+        return _run_build()
+    ROOT.joinpath("_build").mkdir(exist_ok=True)
+    result_file = ROOT / "_build" / f".site-build-{run_id}.json"
+    with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if result_file.is_file():
+            done = json.loads(result_file.read_text())
+            return subprocess.CompletedProcess(BUILD, done["returncode"], done["stdout"], done["stderr"])
+        for stale in ROOT.joinpath("_build").glob(".site-build-*.json"):
+            stale.unlink()
+        result = _run_build()
+        result_file.write_text(
+            json.dumps({"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr})
+        )
+        return result
 
 
 @pytest.fixture(scope="session")
