@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import Spec
-from .theory import Moments, curvature, moments, optimal_W_whitened, population_loss, wishart_sas
+from .theory import Moments, curvature, mean_fluctuation, moments, optimal_W_whitened, population_loss
 
 __all__ = [
     "optimal_biases",
@@ -44,9 +44,7 @@ def centring_cost(spec: Spec, n: int, W: np.ndarray) -> float:
     Original coordinates, ``S = XᵀX``.  Whitened it is ``n tr(M WᵀW) + n tr(WᵀW) tr M``: the variance of
     ``W(S − nΣ_x)μ_k``, which no bias can remove and a centred head removes entirely.
     """
-    sx = spec.x_cov
-    b = W.T @ sx @ W
-    var_mean = wishart_sas(b, n, sx) - n**2 * sx @ b @ sx
+    var_mean = mean_fluctuation(W, n, spec.x_cov)
     return float(np.einsum("k,ki,ij,kj->", spec.weights, spec.means, var_mean, spec.means))
 
 

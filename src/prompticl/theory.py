@@ -24,6 +24,7 @@ __all__ = [
     "moments",
     "signal",
     "wishart_sas",
+    "mean_fluctuation",
     "curvature",
     "optimal_W_whitened",
     "optimum",
@@ -83,6 +84,17 @@ def wishart_sas(a: np.ndarray, n: int, cov: "np.ndarray | None" = None) -> np.nd
     d = a.shape[0]
     cov = np.eye(d) if cov is None else cov
     return n * (n + 1) * cov @ a @ cov + n * np.trace(a @ cov) * cov
+
+
+def mean_fluctuation(W: np.ndarray, n: int, cov: np.ndarray) -> np.ndarray:
+    """``E[SBS] − n²ΣBΣ`` with ``B = WᵀΣW``: the matrix ``F`` such that ``aᵀFa`` is the variance of
+    ``W(S − nΣ)a`` measured in ``Σ`` (``S = XᵀX``, rows ``N(0, Σ)``).
+
+    It is what an uncentred task mean ``a`` costs the one-step estimate: a bias cannot remove it, a
+    task centre (head) can.
+    """
+    b = W.T @ cov @ W
+    return wishart_sas(b, n, cov) - n**2 * cov @ b @ cov
 
 
 def _as_ns(ns: "int | Iterable[int]") -> np.ndarray:
@@ -269,7 +281,7 @@ def population_loss(
     esbs = wishart_sas(b, n, sx)
     # E[(WS − I)ᵀ Σ_x (WS − I)]
     m1 = esbs - n * sx @ W.T @ sx - n * sx @ W @ sx + sx
-    var_mean = esbs - n**2 * sx @ b @ sx
+    var_mean = mean_fluctuation(W, n, sx)
     noise_term = n * s2 * np.trace(b @ sx) + s2
     total = 0.0
     for pi, mu, cov, c, m in zip(spec.weights, spec.means, spec.covs, biases, centres):

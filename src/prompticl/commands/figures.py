@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import CLIError
+from ._common import positive_int
 from ..figures import (
     ChapterFailed,
     FigureError,
@@ -41,16 +42,6 @@ output:
   the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
   new run has succeeded.
 """
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def _seconds(text: str) -> float:
@@ -96,7 +87,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="read parameters from a YAML file")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a fresh folder under _build/figures/)")
     parser.add_argument("--force", action="store_true", help="replace DIR if it exists and is not empty")
-    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N", help="chapters run in parallel (default 1)")
+    parser.add_argument("--jobs", "-j", type=positive_int, default=1, metavar="N", help="chapters run in parallel (default 1)")
     parser.add_argument("--smoke", action="store_true", help="start from each chapter's fast smoke parameters")
     parser.add_argument("--book", metavar="DIR", help="the book folder (default: book/ of this repository)")
     parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this")
