@@ -1,6 +1,7 @@
 # prompticl: set-up, book and tests. Needs only python3 (>= 3.10), pip and npm.
 #   make book   build the site into _build/html
 #   make test   run the whole test-suite (notebooks, site build, browser check included)
+#   make check  the fast unit tier only (tests/unit: no notebooks, no site, no browser)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -28,11 +29,12 @@ PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup mathjax book test clean
+.PHONY: help setup mathjax book test check clean
 
 help:
 	@echo "make book   build the site into _build/html (creates .venv on first use)"
 	@echo "make test   run every test, including notebooks, site build and browser check"
+	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
 
 setup: $(VENV_STAMP)
@@ -60,6 +62,10 @@ book: $(VENV_STAMP) $(MATHJAX_STAMP)
 
 test: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VPY) -m pytest $(PYTEST_FLAGS)
+
+# The fast tier while editing: tests/unit, nothing marked slow.
+check: $(VENV_STAMP)
+	$(VPY) -m pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
 
 clean:
 	rm -rf _build .cache/site-extra $(MATHJAX_STAMP)

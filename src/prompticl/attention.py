@@ -17,9 +17,13 @@ analytic gradients of the mean squared error, and the exact maps between the raw
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for type hints: sampling imports this module
+    from .sampling import Batch
 
 __all__ = [
     "AttentionParams",
@@ -39,6 +43,8 @@ __all__ = [
     "effective_predict",
     "mse_and_grad",
     "to_reduced",
+    "reduced_estimate",
+    "reduced_predict",
 ]
 
 
@@ -384,6 +390,21 @@ def to_reduced(eff: Effective) -> ReducedView:
     return ReducedView(W, centres, eff.c.copy(), extra)
 
 
-def with_prompts(params: AttentionParams, prompts: "np.ndarray | None") -> AttentionParams:
-    """A copy of ``params`` with other prompt tokens."""
-    return replace(params, prompts=prompts)
+def reduced_estimate(
+    data: "Batch", W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
+) -> np.ndarray:
+    """The reduced model's effective task estimate ``W Xᵀ(y − X m_k) + c_k``, shape (B, d)."""
+    resid = data.y
+    if centres is not None:
+        resid = resid - np.einsum("bnd,bd->bn", data.X, centres[data.task])
+    est = np.einsum("ij,bnj,bn->bi", W, data.X, resid, optimize=True)
+    if biases is not None:
+        est = est + biases[data.task]
+    return est
+
+
+def reduced_predict(
+    data: "Batch", W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
+) -> np.ndarray:
+    """Predictions ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` of the reduced model, shape (B,)."""
+    return np.einsum("bd,bd->b", data.x, reduced_estimate(data, W, biases, centres))

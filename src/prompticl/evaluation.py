@@ -14,12 +14,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attention import AttentionParams, Effective, effective, effective_estimate
+from .attention import AttentionParams, Effective, effective, effective_estimate, to_reduced
 from .spec import Spec
-from .theory import REGIMES, optimum
-from .training import DEFAULT_TRAIN_SAMPLES, sample_grams, sample_stats, seed_streams, train_als
+from .theory import REGIMES, Solution, optimum
+from .sampling import sample_grams, seed_streams, task_counts
+from .sufficient_stats import sample_stats
+from .training import DEFAULT_TRAIN_SAMPLES, train_als
 
-__all__ = ["TestLoss", "SeedSummary", "test_loss", "test_losses", "per_prompt_losses", "summarize", "run_grid", "Z95"]
+__all__ = [
+    "TestLoss",
+    "SeedSummary",
+    "test_loss",
+    "test_losses",
+    "per_prompt_losses",
+    "summarize",
+    "distance_to_optimum",
+    "run_grid",
+    "Z95",
+]
 
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
@@ -112,14 +124,14 @@ def test_losses(
         raise ValueError(f"rel_halfwidth must be in (0, 1), got {rel_halfwidth}")
     effs = [effective(m, spec.K) if isinstance(m, AttentionParams) else m for m in models]
     pi = spec.weights
-    pilot_k = np.maximum(np.round(pi * pilot).astype(int), 2)
+    pilot_k = task_counts(pi, pilot)
     mean, se = _stratified(spec, n, effs, pilot_k, rng)
     # se scales as 1/√N under proportional allocation: N = N_pilot·(se/target)²
     target = rel_halfwidth * mean / Z95
     ratio = np.max(np.where(target > 0, se / np.maximum(target, 1e-300), 0.0))
     need = int(math.ceil(1.2 * pilot_k.sum() * ratio**2))
     total = int(min(max(need, pilot), max_samples))
-    per_task = np.maximum(np.round(pi * total).astype(int), 2)
+    per_task = task_counts(pi, total)
     mean, se = _stratified(spec, n, effs, per_task, rng)
     return [
         TestLoss(float(m), (float(m - Z95 * s), float(m + Z95 * s)), float(s), int(per_task.sum()))
@@ -180,6 +192,24 @@ test_loss.__test__ = False  # library functions, not pytest tests, when imported
 test_losses.__test__ = False
 
 
+def distance_to_optimum(eff: Effective, opt: Solution) -> dict:
+    """Distances of a trained model, read as the reduced model, to a regime's optimum (chapter 07).
+
+    Returns ``W_rel_distance`` = ``max_k ‖W_k − W*‖_F / ‖W*‖_F`` with ``W_k = b_ky A_x``,
+    ``bias_rel_distance`` = ``‖c − c*‖_F / ‖c*‖_F`` (``None`` when the denominator is zero) and
+    ``extra_features``, the size of the label column of ``A`` that the reduced model lacks
+    (:class:`prompticl.attention.ReducedView`).
+    """
+    view = to_reduced(eff)
+    w_norm = np.linalg.norm(opt.W)
+    c_norm = np.linalg.norm(opt.biases)
+    return {
+        "W_rel_distance": float(max(np.linalg.norm(W - opt.W) for W in view.W) / w_norm) if w_norm > 0 else None,
+        "bias_rel_distance": float(np.linalg.norm(view.biases - opt.biases) / c_norm) if c_norm > 0 else None,
+        "extra_features": float(view.extra),
+    }
+
+
 def run_grid(
     spec: Spec,
     ns: "list[int]",
@@ -194,7 +224,7 @@ def run_grid(
     """Train and test every (n, seed, regime) of a grid; the experiments chapter and the benchmark use it.
 
     For each ``(n, seed)`` the regimes share one training sample (its moments are computed once) and
-    one test sample, both seeded by :func:`prompticl.training.seed_streams`, so every record is the
+    one test sample, both seeded by :func:`prompticl.sampling.seed_streams`, so every record is the
     same as a separate ``prompticl train`` run with that seed, except that the test sample is sized
     for the most demanding regime.
 
@@ -205,8 +235,6 @@ def run_grid(
         seconds`` (training, with the shared sampling time split evenly), ``iterations``,
         ``W_rel_distance``.
     """
-    from .attention import to_reduced
-
     records = []
     combos = [(int(n), int(s)) for n in ns for s in seeds]
     bar = None
@@ -223,8 +251,7 @@ def run_grid(
         tests = test_losses(spec, n, [r.params for r in results], rng_test, rel_halfwidth=rel_halfwidth)
         for res, est in zip(results, tests):
             opt = optimum(spec, n, res.regime)
-            view = to_reduced(res.eff)
-            wn = np.linalg.norm(opt.W)
+            dist = distance_to_optimum(res.eff, opt)
             records.append({
                 "regime": res.regime,
                 "n": n,
@@ -237,7 +264,7 @@ def run_grid(
                 "rel_gap": est.loss / opt.loss - 1.0,
                 "seconds": res.seconds + share,
                 "iterations": res.iterations,
-                "W_rel_distance": float(max(np.linalg.norm(W - opt.W) for W in view.W) / wn) if wn > 0 else float("nan"),
+                "W_rel_distance": dist["W_rel_distance"] if dist["W_rel_distance"] is not None else float("nan"),
             })
         if bar is not None:
             bar.update(1)

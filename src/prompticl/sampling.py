@@ -1,13 +1,18 @@
-"""Seeded samplers for the data model and the reduced model's predictions."""
+"""Every seeded sampler of the data model: prompts, their Gram matrices, seed streams, task counts.
+
+Chapter 01 (the setting) defines the data model; chapter 07 uses the Gram sampler for training and
+testing.  A fixed seed gives identical draws everywhere.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .attention import context_tokens, gram
 from .spec import Spec
 
-__all__ = ["Batch", "sample_batch", "reduced_predict", "mc_loss"]
+__all__ = ["Batch", "sample_batch", "sample_grams", "seed_streams", "task_counts"]
 
 
 @dataclass(frozen=True)
@@ -73,56 +78,60 @@ def sample_batch(
     return Batch(X, y, x, y_query, beta, tasks)
 
 
-def reduced_estimate(
-    data: Batch, W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> np.ndarray:
-    """The reduced model's effective task estimate ``W Xᵀ(y − X m_k) + c_k``, shape (B, d)."""
-    resid = data.y
-    if centres is not None:
-        resid = resid - np.einsum("bnd,bd->bn", data.X, centres[data.task])
-    est = np.einsum("ij,bnj,bn->bi", W, data.X, resid, optimize=True)
-    if biases is not None:
-        est = est + biases[data.task]
-    return est
+def sample_grams(
+    spec: Spec, n: int, batch: int, rng: np.random.Generator, task: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
 
-
-def reduced_predict(
-    data: Batch, W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> np.ndarray:
-    """Predictions ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` of the reduced model, shape (B,)."""
-    return np.einsum("bd,bd->b", data.x, reduced_estimate(data, W, biases, centres))
-
-
-def mc_loss(
-    spec: Spec,
-    n: int,
-    W: np.ndarray,
-    biases: "np.ndarray | None" = None,
-    centres: "np.ndarray | None" = None,
-    *,
-    samples: int = 100_000,
-    rng: np.random.Generator,
-    chunk: int = 20_000,
-) -> tuple[float, float]:
-    """Monte Carlo estimate of E[(ŷ − y)²] for the reduced model, with its standard error.
-
-    Plain averaging of squared errors over fresh prompts (no variance reduction), so that it is an
-    independent check of :func:`prompticl.theory.population_loss`.
+    Distributed exactly as ``gram(context_tokens(X, y))`` of :func:`sample_batch`, but
+    for ``n ≥ d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
+    (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
+    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L`` (valid for
+    ``n ≥ d``).  Then
+    ``XᵀX = R L Lᵀ R``, ``Xᵀξ = R L a`` with ``a = Uᵀξ ~ N(0, σ²I)``, and
+    ``‖ξ‖² = ‖a‖² + σ² χ²_{n−d}``.  The cost per prompt is ``O(d²)`` instead of ``O(n d²)``.
 
     Returns
     -------
-    (mean, standard_error) : tuple of float
+    G : ndarray, shape (batch, d + 1, d + 1)
+    beta : ndarray, shape (batch, d)
     """
-    total = 0.0
-    total_sq = 0.0
-    done = 0
-    while done < samples:
-        b = min(chunk, samples - done)
-        data = sample_batch(spec, n, b, rng)
-        err = (reduced_predict(data, W, biases, centres) - data.y_query) ** 2
-        total += float(err.sum())
-        total_sq += float((err**2).sum())
-        done += b
-    mean = total / samples
-    var = max(total_sq / samples - mean**2, 0.0) * samples / max(samples - 1, 1)
-    return mean, float(np.sqrt(var / samples))
+    d = spec.d
+    if n < d:
+        data = sample_batch(spec, n, batch, rng, task=task)
+        return gram(context_tokens(data.X, data.y)), data.beta
+    beta = spec.means[task] + rng.standard_normal((batch, d)) @ spec.cov_sqrts[task].T
+    L = np.zeros((batch, d, d))
+    rows, cols = np.tril_indices(d, -1)
+    L[:, rows, cols] = rng.standard_normal((batch, rows.size))
+    diag = np.arange(d)
+    L[:, diag, diag] = np.sqrt(rng.chisquare(n - diag, size=(batch, d)))
+    v = spec.x_sqrt @ L  # (batch, d, d): R L
+    S = v @ v.transpose(0, 2, 1)
+    a = spec.noise * rng.standard_normal((batch, d))
+    Sb = np.einsum("bij,bj->bi", S, beta)
+    va = np.einsum("bij,bj->bi", v, a)
+    xty = Sb + va
+    rest = spec.noise**2 * rng.chisquare(n - d, size=batch) if n > d else 0.0
+    yty = np.einsum("bi,bi->b", beta, Sb) + 2 * np.einsum("bi,bi->b", beta, va) + np.einsum("bi,bi->b", a, a) + rest
+    G = np.empty((batch, d + 1, d + 1))
+    G[:, :d, :d] = S
+    G[:, :d, d] = xty
+    G[:, d, :d] = xty
+    G[:, d, d] = yty
+    return G, beta
+
+
+def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for (training sample, initialisation, test sample) of one run.
+
+    Deterministic in ``(seed, n)``; the three streams never overlap.
+    """
+    ss = np.random.SeedSequence([int(seed), int(n), 0x7072])
+    return tuple(np.random.default_rng(s) for s in ss.spawn(3))  # type: ignore[return-value]
+
+
+def task_counts(weights: np.ndarray, total: int) -> np.ndarray:
+    """Stratified per-task sample sizes (at least 2 each) summing to about ``total``."""
+    counts = np.maximum(np.round(weights * total).astype(int), 2)
+    return counts

@@ -30,6 +30,7 @@ __all__ = [
     "optimum",
     "optimal_losses",
     "population_loss",
+    "plain_loss_spectral",
 ]
 
 #: The four training regimes, from fully coupled to fully decoupled.
@@ -289,3 +290,16 @@ def population_loss(
         offset = n * W @ sx @ a + c - mu
         total += pi * (np.trace(m1 @ cov) + offset @ sx @ offset + a @ var_mean @ a + noise_term)
     return float(total)
+
+
+def plain_loss_spectral(sigma_tilde: np.ndarray, n: int, noise: float) -> float:
+    """``L_PT`` from the eigenvalues ``λ_j`` of Σ̃: ``σ² + Σ_j λ_j(λ_j + c) / ((n+1)λ_j + c)``.
+
+    Here ``c = tr Σ̃ + σ²``.  Equal to the trace form of :func:`optimal_losses` (an independent
+    route to the same number, and the form that shows the ``1/n`` decay).
+    """
+    lam = np.clip(np.linalg.eigvalsh(sigma_tilde), 0.0, None)
+    c = float(lam.sum()) + noise**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(lam > 0, lam * (lam + c) / ((n + 1) * lam + c), 0.0)
+    return float(noise**2 + terms.sum())

@@ -6,7 +6,7 @@ Two optimisers:
   in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (see :mod:`prompticl.attention`), with
   the query integrated out analytically: ``E_x[(ŷ − y)²] = (w − β)ᵀΣ_x(w − β) + σ²``,
   ``w = A G b_k + c_k``.  The risk is a quartic polynomial whose coefficients are the sample moments
-  ``Σ G⊗G``, ``Σ β⊗G``, ``Σ G``, ``Σ β``, ``Σ ββᵀ`` per task (:class:`SampleStats`), so after one pass
+  ``Σ G⊗G``, ``Σ β⊗G``, ``Σ G``, ``Σ β``, ``Σ ββᵀ`` per task (:class:`prompticl.sufficient_stats.SampleStats`), so after one pass
   over the sample every iteration costs ``O(D⁴)``, independent of ``N`` and ``n``.  The risk is linear
   least squares in ``(A, c)`` for fixed ``b`` and in ``b`` (or each ``b_k``) for fixed ``(A, c)``:
   alternating exact solves decrease it monotonically.  The result is mapped back exactly to raw
@@ -17,7 +17,7 @@ Two optimisers:
 
 Regimes: ``plain`` (no prompts, fixed read-out), ``finetune`` (attention pretrained on the mixture
 without prompts, then frozen while the prompts are fitted), ``joint`` (prompts and attention),
-``joint-heads`` (prompts, heads and attention).
+``joint-heads`` (prompts, heads and attention).  Chapter 07 (experiments) trains with these.
 """
 from __future__ import annotations
 
@@ -36,16 +36,17 @@ from .attention import (
     mse_and_grad,
     to_params,
 )
-from .sampling import sample_batch
+from .progress import progress_bar
+from .sampling import sample_batch, seed_streams
+from .sufficient_stats import SampleStats, b_quadratic, empirical_risk, sample_stats
 from .spec import Spec
 from .theory import REGIMES
 
 __all__ = [
-    "SampleStats",
     "TrainResult",
-    "sample_stats",
-    "sample_grams",
-    "empirical_risk",
+    "ALSTrace",
+    "als",
+    "fit_biases",
     "train",
     "train_als",
     "train_adam",
@@ -54,185 +55,6 @@ __all__ = [
 
 #: Default training-sample size: the excess risk of ERM is about (#parameters/N)·L ≈ 0.15%.
 DEFAULT_TRAIN_SAMPLES = 100_000
-#: Prompts per chunk when accumulating moments (bounds memory at about 100 MB for n = 50).
-CHUNK = 16_384
-
-
-def sample_grams(
-    spec: Spec, n: int, batch: int, rng: np.random.Generator, task: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
-
-    Distributed exactly as ``gram(context_tokens(X, y))`` of :func:`prompticl.sampling.sample_batch`, but
-    for ``n ≥ d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
-    (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
-    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L`` (valid for
-    ``n ≥ d``).  Then
-    ``XᵀX = R L Lᵀ R``, ``Xᵀξ = R L a`` with ``a = Uᵀξ ~ N(0, σ²I)``, and
-    ``‖ξ‖² = ‖a‖² + σ² χ²_{n−d}``.  The cost per prompt is ``O(d²)`` instead of ``O(n d²)``.
-
-    Returns
-    -------
-    G : ndarray, shape (batch, d + 1, d + 1)
-    beta : ndarray, shape (batch, d)
-    """
-    d = spec.d
-    if n < d:
-        data = sample_batch(spec, n, batch, rng, task=task)
-        return gram(context_tokens(data.X, data.y)), data.beta
-    beta = spec.means[task] + rng.standard_normal((batch, d)) @ spec.cov_sqrts[task].T
-    L = np.zeros((batch, d, d))
-    rows, cols = np.tril_indices(d, -1)
-    L[:, rows, cols] = rng.standard_normal((batch, rows.size))
-    diag = np.arange(d)
-    L[:, diag, diag] = np.sqrt(rng.chisquare(n - diag, size=(batch, d)))
-    v = spec.x_sqrt @ L  # (batch, d, d): R L
-    S = v @ v.transpose(0, 2, 1)
-    a = spec.noise * rng.standard_normal((batch, d))
-    Sb = np.einsum("bij,bj->bi", S, beta)
-    va = np.einsum("bij,bj->bi", v, a)
-    xty = Sb + va
-    rest = spec.noise**2 * rng.chisquare(n - d, size=batch) if n > d else 0.0
-    yty = np.einsum("bi,bi->b", beta, Sb) + 2 * np.einsum("bi,bi->b", beta, va) + np.einsum("bi,bi->b", a, a) + rest
-    G = np.empty((batch, d + 1, d + 1))
-    G[:, :d, :d] = S
-    G[:, :d, d] = xty
-    G[:, d, :d] = xty
-    G[:, d, d] = yty
-    return G, beta
-
-
-def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent generators for (training sample, initialisation, test sample) of one run.
-
-    Deterministic in ``(seed, n)``; the three streams never overlap.
-    """
-    ss = np.random.SeedSequence([int(seed), int(n), 0x7072])
-    return tuple(np.random.default_rng(s) for s in ss.spawn(3))  # type: ignore[return-value]
-
-
-def task_counts(weights: np.ndarray, total: int) -> np.ndarray:
-    """Stratified per-task sample sizes (at least 2 each) summing to about ``total``."""
-    counts = np.maximum(np.round(weights * total).astype(int), 2)
-    return counts
-
-
-@dataclass(frozen=True)
-class SampleStats:
-    """Moments of a training sample, per task, each already divided by the task's sample size.
-
-    Attributes
-    ----------
-    weights : ndarray, shape (K,)
-        Task probabilities π_k (the risk is Σ_k π_k · mean over task k).
-    GG : ndarray, shape (K, D, D, D, D)
-        Mean of ``G_ij G_lm``.
-    BG : ndarray, shape (K, d, D, D)
-        Mean of ``β_a G_ij``.
-    G : ndarray, shape (K, D, D)
-        Mean of ``G``.
-    beta : ndarray, shape (K, d)
-        Mean of ``β``.
-    BB : ndarray, shape (K, d, d)
-        Mean of ``ββᵀ``.
-    counts : ndarray of int, shape (K,)
-    x_cov : ndarray, shape (d, d)
-    noise : float
-    n : int
-    """
-
-    weights: np.ndarray
-    GG: np.ndarray
-    BG: np.ndarray
-    G: np.ndarray
-    beta: np.ndarray
-    BB: np.ndarray
-    counts: np.ndarray
-    x_cov: np.ndarray
-    noise: float
-    n: int
-
-
-def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False) -> SampleStats:
-    """Draw a stratified training sample of about ``samples`` prompts and return its moments."""
-    d, D, K = spec.d, spec.d + 1, spec.K
-    counts = task_counts(spec.weights, samples)
-    # G is symmetric: accumulate moments of its D(D+1)/2 distinct entries only (3.4x less work)
-    iu, ju = np.triu_indices(D)
-    P = iu.size
-    GG = np.zeros((K, P, P))
-    BG = np.zeros((K, d, P))
-    Gm = np.zeros((K, P))
-    bm = np.zeros((K, d))
-    BB = np.zeros((K, d, d))
-    bar = _bar(int(counts.sum()), progress, "sampling")
-    for k in range(K):
-        done = 0
-        while done < counts[k]:
-            m = int(min(CHUNK, counts[k] - done))
-            G, beta = sample_grams(spec, n, m, rng, k)
-            Gf = G[:, iu, ju]
-            GG[k] += Gf.T @ Gf
-            BG[k] += beta.T @ Gf
-            Gm[k] += Gf.sum(0)
-            bm[k] += beta.sum(0)
-            BB[k] += beta.T @ beta
-            done += m
-            if bar is not None:
-                bar.update(m)
-        c = counts[k]
-        GG[k] /= c
-        BG[k] /= c
-        Gm[k] /= c
-        bm[k] /= c
-        BB[k] /= c
-    if bar is not None:
-        bar.close()
-    # index of each (i, j) of the full matrix in the packed upper triangle
-    pos = np.empty((D, D), dtype=int)
-    pos[iu, ju] = np.arange(P)
-    pos[ju, iu] = np.arange(P)
-    return SampleStats(
-        weights=spec.weights.copy(),
-        GG=GG[:, pos[:, :, None, None], pos[None, None, :, :]],
-        BG=BG[:, :, pos],
-        G=Gm[:, pos],
-        beta=bm,
-        BB=BB,
-        counts=counts,
-        x_cov=spec.x_cov.copy(),
-        noise=float(spec.noise),
-        n=int(n),
-    )
-
-
-def _bar(total: int, progress: bool, desc: str):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
-
-
-def _b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Task ``k``'s mean risk as ``bᵀ H b + 2 lᵀ b + const`` for fixed ``(A, c_k)``."""
-    sx = st.x_cov
-    M = A.T @ sx @ A
-    H = np.einsum("ijlm,jl->im", st.GG[k], M)
-    SA = sx @ A
-    l = st.G[k] @ (A.T @ sx @ c) - np.einsum("ai,aij->j", SA, st.BG[k])
-    const = c @ sx @ c - 2 * c @ sx @ st.beta[k] + np.trace(sx @ st.BB[k])
-    return 0.5 * (H + H.T), l, float(const)
-
-
-def empirical_risk(st: SampleStats, eff: Effective) -> float:
-    """Exact training risk ``Σ_k π_k mean_k[(w − β)ᵀΣ_x(w − β)] + σ²`` at effective parameters."""
-    total = 0.0
-    for k, pi in enumerate(st.weights):
-        H, l, const = _b_quadratic(st, k, eff.A, eff.c[k])
-        b = eff.b[k]
-        total += pi * (b @ H @ b + 2 * l @ b + const)
-    return float(total + st.noise**2)
 
 
 def _solve_A_c(
@@ -274,7 +96,7 @@ def _solve_b(
     K = st.weights.shape[0]
     D = A.shape[1]
     idx = np.flatnonzero(b_free)
-    quads = [_b_quadratic(st, k, A, c[k]) for k in range(K)]
+    quads = [b_quadratic(st, k, A, c[k]) for k in range(K)]
 
     def solve(H: np.ndarray, l: np.ndarray) -> np.ndarray:
         H = H[np.ix_(idx, idx)]
@@ -327,7 +149,7 @@ def als(
             b_free[:-1] = False
     b = b0 * b_free
     risks = []
-    bar = _bar(max_iter, progress, "ALS")
+    bar = progress_bar(max_iter, progress, "ALS")
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
@@ -527,7 +349,7 @@ def _adam_phase(
     from dataclasses import replace
 
     opt = _Adam(lr, wd)
-    bar = _bar(steps, progress, desc)
+    bar = progress_bar(steps, progress, desc)
     K = spec.K
     for step in range(steps):
         # one batch per task, losses weighted by π_k (as the authors' joint loop)

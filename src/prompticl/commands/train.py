@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from ..attention import to_reduced
-from ..evaluation import test_loss
+from ..evaluation import distance_to_optimum, test_loss
 from ..theory import REGIMES, REGIME_TITLES, optimum, signal
-from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, seed_streams, train
+from ..sampling import seed_streams
+from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
 from ._common import add_spec_argument, positive_int
 
 __all__ = ["register", "run", "train_report", "parameter_summary"]
@@ -78,23 +78,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def parameter_summary(spec, result: TrainResult) -> dict:
-    """Distances of the trained model, read as the reduced model, to the regime's optimum.
-
-    ``W_rel_distance`` is ``max_k ‖W_k − W*‖_F / ‖W*‖_F`` with ``W_k = b_ky A_x``; ``bias_rel_distance``
-    is ``‖c − c*‖_F / ‖c*‖_F`` (``null`` when ``c* = 0``); ``extra_features`` measures the label column
-    of ``A`` that the reduced model lacks (see :class:`prompticl.attention.ReducedView`).
-    """
-    opt = optimum(spec, result.n, result.regime)
-    view = to_reduced(result.eff)
-    w_norm = np.linalg.norm(opt.W)
-    w_dist = float(max(np.linalg.norm(W - opt.W) for W in view.W) / w_norm) if w_norm > 0 else None
-    c_norm = np.linalg.norm(opt.biases)
-    c_dist = float(np.linalg.norm(view.biases - opt.biases) / c_norm) if c_norm > 0 else None
+    """The trained model's distance to the regime's optimum and the sizes of its raw parameters."""
     p = result.params
     return {
-        "W_rel_distance": w_dist,
-        "bias_rel_distance": c_dist,
-        "extra_features": float(view.extra),
+        **distance_to_optimum(result.eff, optimum(spec, result.n, result.regime)),
         "prompt_tokens": 0 if p.prompts is None else int(p.prompts.shape[1]),
         "heads": p.heads is not None,
         "norms": {name: float(np.linalg.norm(getattr(p, name))) for name in ("Q", "K", "V", "prompts", "heads")

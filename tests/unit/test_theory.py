@@ -12,11 +12,13 @@ import sys
 
 import numpy as np
 import pytest
+
+from prompticl.theory import curvature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
-from prompticl.sampling import mc_loss
+from prompticl.montecarlo import mc_loss
 from prompticl.spec import Spec, load_spec, spec_from_dict, with_overrides
 from prompticl.theory import (
     REGIMES,
@@ -25,7 +27,6 @@ from prompticl.theory import (
     optimum,
     population_loss,
     signal,
-    wishart_sas,
 )
 
 N_SE = 4.0  # Monte Carlo tolerance, in standard errors
@@ -116,32 +117,6 @@ CASE_IDS = ["three-task-n1", "three-task-n8", "three-task-sigma1-n6", "noisy-n10
 
 
 # --------------------------------------------------------------------------- (a) Wishart identity
-
-
-def test_wishart_identity_against_monte_carlo(mc_check):
-    """E[S A S] = n(n+1) Σ A Σ + n tr(AΣ) Σ for S = XᵀX, X with n rows N(0, Σ), entrywise."""
-    rng = np.random.default_rng(11)
-    d, n, samples = 3, 5, 200_000
-    g = rng.standard_normal((d, d))
-    cov = g @ g.T + 0.5 * np.eye(d)  # non-identity, non-diagonal
-    a = rng.standard_normal((d, d))
-    a = a + a.T
-    root = np.linalg.cholesky(cov)
-    X = rng.standard_normal((samples, n, d)) @ root.T
-    S = np.einsum("bni,bnj->bij", X, X)
-    sas = S @ a @ S
-    mean = sas.mean(axis=0)
-    se = sas.std(axis=0, ddof=1) / np.sqrt(samples)
-    expected = wishart_sas(a, n, cov)
-    np.testing.assert_allclose(expected, n * (n + 1) * cov @ a @ cov + n * np.trace(a @ cov) * cov)
-    for i in range(d):
-        for j in range(i, d):  # E[SAS] is symmetric: the upper triangle suffices
-            mc_check(f"Wishart E[SAS][{i},{j}]", expected[i, j], mean[i, j], se[i, j])
-    # Σ = I default: the form the paper states.
-    np.testing.assert_allclose(wishart_sas(a, n), n * (n + 1) * a + n * np.trace(a) * np.eye(d))
-
-
-# --------------------------------------------------------------------------- (b) population_loss
 
 
 @pytest.mark.parametrize("case", range(3))
@@ -517,3 +492,23 @@ def test_heads_loss_at_n50_on_the_zero_mean_mixture(mc_check):
     mean, se = _mc(spec, n, _params(sol), seed=5050)
     mc_check("optimum joint-heads, zero-mean, n=50", sol.loss, mean, se)
     print(f"L_D(n=50, zero-mean) = {sol.loss:.4f}; normalised by tr(Sigma_tilde): {sol.loss / signal(spec):.4f}")
+
+
+@pytest.mark.parametrize("name", ["zero-mean", "noisy", "anisotropic", "three-task"])
+def test_spectral_form_of_plain_loss(name):
+    from prompticl import optimal_losses
+    from prompticl.theory import plain_loss_spectral
+
+    spec = load_spec(name)
+    ns = [1, 4, 25]
+    expected = optimal_losses(spec, ns)["plain"]
+    got = [plain_loss_spectral(moments(spec).sigma_tilde, n, spec.noise) for n in ns]
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_curvature_gives_the_theory_optimum():
+    spec = load_spec("anisotropic")
+    mom = moments(spec)
+    n = 9
+    q = curvature("plain", mom, n, spec.noise)
+    np.testing.assert_allclose(mom.sigma_tilde @ np.linalg.inv(q), optimum(spec, n, "plain").W, atol=1e-12)

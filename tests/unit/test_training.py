@@ -3,38 +3,16 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum
-from prompticl.attention import Effective, context_tokens, effective_estimate, gram
 from prompticl.evaluation import test_loss
-from prompticl.sampling import sample_batch
 from prompticl.training import (
     als,
-    empirical_risk,
     fit_biases,
-    sample_grams,
     sample_stats,
     seed_streams,
-    task_counts,
     train,
     train_adam,
     train_als,
 )
-
-
-def test_empirical_risk_is_exact_on_the_sample():
-    spec = load_spec("three-task")
-    n, N = 4, 600
-    st = sample_stats(spec, n, N, np.random.default_rng(0))
-    rng = np.random.default_rng(0)  # replay the same draws
-    counts = task_counts(spec.weights, N)
-    rng_e = np.random.default_rng(9)
-    D = spec.d + 1
-    eff = Effective(rng_e.standard_normal((spec.d, D)), rng_e.standard_normal((spec.K, D)), rng_e.standard_normal((spec.K, spec.d)))
-    total = 0.0
-    for k, m in enumerate(counts):
-        G, beta = sample_grams(spec, n, int(m), rng, k)
-        err = effective_estimate(eff, G, np.full(m, k)) - beta
-        total += spec.weights[k] * np.einsum("bi,ij,bj->b", err, spec.x_cov, err).mean()
-    assert empirical_risk(st, eff) == pytest.approx(total + spec.noise**2, rel=1e-10)
 
 
 @pytest.mark.parametrize("heads,with_bias", [(False, False), (False, True), (True, True)])
@@ -124,33 +102,6 @@ def test_bad_arguments():
         train(spec, 0, "plain")
     with pytest.raises(ValueError):
         train(spec, 5, "plain", method="sgd")
-
-
-@pytest.mark.parametrize("spec_name,n", [("noisy", 30), ("noisy", 10), ("three-task", 9)])
-def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
-    """The O(d²) Gram sampler has the law of Σ z zᵀ over sampled tokens: compare quartic statistics
-    (what the training risk depends on) with a two-sample z-test at 4 standard errors."""
-    from prompticl.training import sample_grams
-
-    spec = load_spec(spec_name)
-    m = 60_000
-    G1, b1 = sample_grams(spec, n, m, np.random.default_rng(0), 1)
-    data = sample_batch(spec, n, m, np.random.default_rng(1), task=1)
-    G2, b2 = gram(context_tokens(data.X, data.y)), data.beta
-    rng = np.random.default_rng(2)
-    D = spec.d + 1
-    eff = Effective(0.1 * rng.standard_normal((spec.d, D)), rng.standard_normal((spec.K, D)), np.zeros((spec.K, spec.d)))
-    stats = [
-        lambda G, b: G[:, -1, -1],
-        lambda G, b: G[:, -1, -1] ** 2,
-        lambda G, b: np.einsum("bi,bi->b", G[:, :-1, -1], b),
-        lambda G, b: G[:, 0, 0] * G[:, -1, -1],
-        lambda G, b: ((effective_estimate(eff, G, np.ones(m, int)) - b) ** 2).sum(1),
-    ]
-    for f in stats:
-        a, c = f(G1, b1), f(G2, b2)
-        z = (a.mean() - c.mean()) / np.sqrt(a.var() / m + c.var() / m)
-        assert abs(z) < 4, z
 
 
 def test_multistart_reaches_the_best_stationary_point():

@@ -3,7 +3,8 @@
 ``prompticl.theory`` gives each regime's optimum.  The derivation chapters also need the loss at a
 *given* preconditioner ``W`` when only the prompts (biases ``c_k``) are optimised, the quadratic that
 this profiled loss is in ``W``, and the exact size of the gaps between the regimes.  Everything is in
-whitened coordinates unless a docstring says otherwise.
+whitened coordinates unless a docstring says otherwise.  Chapters 02 (the plain loss's completed
+square), 03 (fine-tuning gap, centring cost), 04 (joint gap) and 06 use these.
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 
 from .spec import Spec
 from .theory import Moments, curvature, mean_fluctuation, moments, optimal_W_whitened, population_loss
+from .whitening import whiten_parameters
 
 __all__ = [
+    "plain_excess_loss",
     "optimal_biases",
     "profiled_loss",
     "centring_cost",
@@ -82,3 +85,19 @@ def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
     w = optimal_W_whitened("plain", Moments(st, np.zeros_like(st), st), n, spec.noise)
     r = n * w - np.eye(spec.d)
     return float(np.trace(mp @ r.T @ r))
+
+
+def plain_excess_loss(spec: Spec, n: int, W: np.ndarray) -> float:
+    """``L(W) − L_PT = n tr((W' − W'_PT) Q (W' − W'_PT)ᵀ)`` with ``W' = R W R`` (whitened).
+
+    The completed square of the plain-training loss: it is zero exactly at the optimum and grows
+    quadratically with the distance from it, weighted by ``Q`` (:func:`prompticl.theory.curvature`).
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"context length must be an integer >= 1, got {n!r}")
+    n = int(n)
+    mom = moments(spec)
+    w_white, _, _ = whiten_parameters(spec, W)
+    delta = w_white - optimal_W_whitened("plain", mom, n, spec.noise)
+    q = curvature("plain", mom, n, spec.noise)
+    return float(n * np.trace(delta @ q @ delta.T))

@@ -3,21 +3,26 @@
 The chapters state a formula, then compare it with a plain Monte Carlo average drawn from
 :mod:`prompticl.sampling`.  Every estimator here returns ``(estimate, standard_error)`` so that the
 tolerance of a check can be derived from the sample size (e.g. four standard errors) rather than
-chosen by hand.
+chosen by hand.  :func:`check_z` is the one check every chapter and test uses: it fails when an
+estimate sits more than ``z_tol`` standard errors from its target.  Chapters 01–05 use these.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .attention import reduced_predict
 from .sampling import sample_batch
 from .spec import Spec
 
 __all__ = [
+    "Z_TOL",
+    "check_z",
     "mean_and_se",
     "max_z_score",
     "mc_task_second_moment",
     "mc_signal",
     "mc_wishart_sas",
+    "mc_loss",
 ]
 
 
@@ -57,6 +62,27 @@ def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> flo
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
     return float(np.max(z)) if z.size else 0.0
+
+
+#: Default tolerance of a Monte Carlo check, in standard errors (a false alarm about once in 16 000).
+Z_TOL = 4.0
+
+
+def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") -> float:
+    """Assert that ``estimate`` lies within ``z_tol`` standard errors of ``target``; return the z-score.
+
+    The single Monte Carlo check of the book (chapters 01–07) and the tests, built on
+    :func:`max_z_score`.
+
+    Raises
+    ------
+    AssertionError
+        With the z-score, the tolerance and ``what`` in the message.
+    """
+    z = max_z_score(estimate, se, target)
+    if not z <= z_tol:
+        raise AssertionError(f"{what}: {z:.2f} standard errors from its target (tolerance {z_tol:g})")
+    return z
 
 
 def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -137,3 +163,38 @@ def mc_wishart_sas(
     mean = total / samples
     var = np.clip(total_sq / samples - mean**2, 0.0, None) * samples / (samples - 1)
     return mean, np.sqrt(var / samples)
+
+
+def mc_loss(
+    spec: Spec,
+    n: int,
+    W: np.ndarray,
+    biases: "np.ndarray | None" = None,
+    centres: "np.ndarray | None" = None,
+    *,
+    samples: int = 100_000,
+    rng: np.random.Generator,
+    chunk: int = 20_000,
+) -> tuple[float, float]:
+    """Monte Carlo estimate of E[(ŷ − y)²] for the reduced model, with its standard error.
+
+    Plain averaging of squared errors over fresh prompts (no variance reduction), so that it is an
+    independent check of :func:`prompticl.theory.population_loss`.
+
+    Returns
+    -------
+    (mean, standard_error) : tuple of float
+    """
+    total = 0.0
+    total_sq = 0.0
+    done = 0
+    while done < samples:
+        b = min(chunk, samples - done)
+        data = sample_batch(spec, n, b, rng)
+        err = (reduced_predict(data, W, biases, centres) - data.y_query) ** 2
+        total += float(err.sum())
+        total_sq += float((err**2).sum())
+        done += b
+    mean = total / samples
+    var = max(total_sq / samples - mean**2, 0.0) * samples / max(samples - 1, 1)
+    return mean, float(np.sqrt(var / samples))

@@ -23,7 +23,8 @@ from prompticl.attention import (
     to_params,
     to_reduced,
 )
-from prompticl.sampling import reduced_predict, sample_batch
+from prompticl.attention import reduced_estimate, reduced_predict
+from prompticl.sampling import sample_batch
 
 
 def _data(spec_name="three-task", n=6, batch=9, seed=0):
@@ -199,3 +200,24 @@ def test_forward_tokens_matches_a_token_loop():
 def test_singular_w_is_refused():
     with pytest.raises(ValueError, match="singular"):
         reduced_to_params(np.zeros((2, 2)), np.ones((1, 2)), np.zeros((1, 2)))
+
+
+def test_reduced_model_matches_an_explicit_loop():
+    spec = load_spec("three-task")
+    rng = np.random.default_rng(5)
+    batch = sample_batch(spec, 6, 9, rng)
+    W = rng.standard_normal((spec.d, spec.d))
+    biases = rng.standard_normal((spec.K, spec.d))
+    centres = rng.standard_normal((spec.K, spec.d))
+    est = reduced_estimate(batch, W, biases, centres)
+    pred = reduced_predict(batch, W, biases, centres)
+    for b in range(9):
+        k = batch.task[b]
+        X, y = batch.X[b], batch.y[b]
+        e = W @ X.T @ (y - X @ centres[k]) + biases[k]
+        np.testing.assert_allclose(est[b], e, rtol=1e-12, atol=1e-12)
+        assert pred[b] == pytest.approx(batch.x[b] @ e, rel=1e-12, abs=1e-12)
+    # Without biases and centres: plain one-step preconditioned GD.
+    plain = reduced_predict(batch, W)
+    for b in range(9):
+        assert plain[b] == pytest.approx(batch.x[b] @ W @ batch.X[b].T @ batch.y[b], rel=1e-12, abs=1e-12)

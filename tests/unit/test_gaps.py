@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 
+from prompticl import load_spec, optimum, population_loss
+from prompticl.gaps import plain_excess_loss
+
 import prompticl as p
-from prompticl.profiles import (
+from prompticl.gaps import (
     centring_cost,
     finetune_gap,
     finetune_gap_unwhitened,
@@ -11,7 +14,7 @@ from prompticl.profiles import (
     optimal_biases,
     profiled_loss,
 )
-from prompticl.sampling import mc_loss
+from prompticl.montecarlo import mc_loss
 from prompticl.theory import curvature, optimal_W_whitened
 
 SPECS = ["zero-mean", "nonzero-mean", "noisy", "anisotropic", "three-task"]
@@ -95,3 +98,15 @@ def test_centring_cost_is_what_heads_remove(name):
     mom = p.moments(iso)
     expected = n * np.trace(mom.mean_part @ w.T @ w) + n * np.trace(w.T @ w) * np.trace(mom.mean_part)
     assert centring_cost(iso, n, w) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["zero-mean", "noisy", "three-task"])
+def test_plain_loss_is_a_completed_square(name):
+    spec = load_spec(name)
+    rng = np.random.default_rng(7)
+    n = 6
+    sol = optimum(spec, n, "plain")
+    assert plain_excess_loss(spec, n, sol.W) == pytest.approx(0.0, abs=1e-12)
+    for _ in range(3):
+        W = sol.W + rng.standard_normal((spec.d, spec.d)) * 0.05
+        assert population_loss(spec, n, W) == pytest.approx(sol.loss + plain_excess_loss(spec, n, W), rel=1e-10)

@@ -2,7 +2,6 @@
 papermill run with the notebook's small ``smoke_parameters`` completes."""
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +9,12 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from prompticl.figures import load_chapter, toc_files
+
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+SANITIZE = ROOT / "tests" / "book" / "nbval_sanitize.cfg"
 CELL_TIMEOUT = 600  # seconds, as in _config.yml (execute.timeout)
 
 notebook = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -24,45 +24,19 @@ def _tail(text: str, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _parameters(nb: nbformat.NotebookNode, name: str) -> dict:
-    """Check the parameters-cell convention (CONTRIBUTING.md) and return the defaults it sets."""
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code, f"{name}: no code cell"
-    cell = code[0]
-    assert "parameters" in cell.metadata.get("tags", []), (
-        f"{name}: the first code cell must be tagged 'parameters'"
-    )
-    tree = ast.parse(cell.source)
-    lines = cell.source.splitlines()
-    defaults = {}
-    for stmt in tree.body:
-        assert isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
-            stmt.targets[0], ast.Name
-        ), f"{name}: parameters cell line {stmt.lineno} is not a plain 'name = literal' assignment"
-        value = ast.literal_eval(stmt.value)  # raises on anything but a literal
-        assert "#" in lines[stmt.end_lineno - 1].split("=", 1)[1], (
-            f"{name}: parameter {stmt.targets[0].id!r} has no trailing '# meaning' comment"
-        )
-        defaults[stmt.targets[0].id] = value
-    return defaults
+def _parameters(path: Path) -> dict:
+    """The chapter's declared parameters and defaults, read by the same code as ``prompticl figures``
+    (which also enforces the parameters-cell convention of CONTRIBUTING.md)."""
+    chapter = load_chapter(path)
+    assert chapter is not None, f"{path.name}: declares no figures"
+    unexplained = [p.name for p in chapter.parameters.values() if not p.meaning]
+    assert not unexplained, f"{path.name}: parameters without a '# meaning' comment: {unexplained}"
+    return {name: p.default for name, p in chapter.parameters.items()}
 
 
 def test_chapters_discovered():
     """Every notebook is in the table of contents (only_build_toc_files would drop it silently)."""
-    toc = (ROOT / "_toc.yml").read_text()
-    files = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.add(str(node["file"]).removesuffix(".ipynb").removesuffix(".md"))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(yaml.safe_load(toc))
+    files = {f.removesuffix(".ipynb").removesuffix(".md") for f in toc_files(ROOT)}
     missing = [p.name for p in NOTEBOOKS if f"book/{p.stem}" not in files]
     assert not missing, f"notebooks missing from _toc.yml: {missing}"
     absent = sorted(f for f in files if not any((ROOT / f"{f}{s}").is_file() for s in (".md", ".ipynb")))
@@ -93,7 +67,7 @@ def test_smoke_run_with_papermill(path: Path, tmp_path: Path):
     )
     assert isinstance(meta.get("figures"), dict), f"{path.name}: metadata lacks 'prompticl.figures'"
     smoke = meta["smoke_parameters"]
-    defaults = _parameters(nb, path.name)
+    defaults = _parameters(path)
     unknown = sorted(set(smoke) - set(defaults))
     assert not unknown, f"{path.name}: smoke_parameters not in the parameters cell: {unknown}"
     for key, value in smoke.items():

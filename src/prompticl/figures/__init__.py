@@ -1,0 +1,59 @@
+"""``prompticl figures``: the registry of chapters and figures, their parameters, and the runner.
+
+Three concerns, one module each (the book's page "Reproducing the figures" explains the command):
+
+* :mod:`~prompticl.figures.registry` reads chapters, figures and declared parameters from the notebooks;
+* :mod:`~prompticl.figures.params` parses and validates user values into a :class:`RunPlan`;
+* :mod:`~prompticl.figures.runner` executes a plan with papermill and moves the result into place.
+"""
+from __future__ import annotations
+
+from .params import RunPlan, coerce, load_params_file, parse_cli_value, plan_run
+from .registry import (
+    HIDDEN_PARAMETERS,
+    KERNEL_NAME,
+    Chapter,
+    ChapterFailed,
+    Figure,
+    FigureError,
+    Parameter,
+    Registry,
+    build_registry,
+    find_book,
+    iter_figure_names,
+    load_chapter,
+    parse_parameters_cell,
+    registry_text,
+    toc_files,
+    toc_order,
+)
+from .runner import check_out_dir, default_out_dir, git_commit, run_chapter, run_plan
+
+__all__ = [
+    "HIDDEN_PARAMETERS",
+    "KERNEL_NAME",
+    "Chapter",
+    "ChapterFailed",
+    "Figure",
+    "FigureError",
+    "Parameter",
+    "Registry",
+    "RunPlan",
+    "build_registry",
+    "check_out_dir",
+    "coerce",
+    "default_out_dir",
+    "find_book",
+    "git_commit",
+    "iter_figure_names",
+    "load_chapter",
+    "load_params_file",
+    "parse_cli_value",
+    "parse_parameters_cell",
+    "plan_run",
+    "registry_text",
+    "run_chapter",
+    "run_plan",
+    "toc_files",
+    "toc_order",
+]

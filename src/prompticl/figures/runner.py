@@ -1,0 +1,324 @@
+"""Running a :class:`~prompticl.figures.params.RunPlan`: papermill executes each chapter into a
+temporary folder beside ``--out``, which is moved into place only when every chapter succeeded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+
+from .params import RunPlan
+from .registry import KERNEL_NAME, ChapterFailed, FigureError
+from ..plotting import FIGURE_FORMATS
+
+__all__ = ["check_out_dir", "default_out_dir", "git_commit", "run_chapter", "run_plan"]
+
+
+def _progress_engine():
+    """A papermill engine that reports ``[chapter k/N] name: cell i/M`` as each code cell starts."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager
+
+    class ProgressManager(NotebookExecutionManager):
+        label: str = ""
+        report: "Callable[[str], None] | None" = None
+
+        def cell_start(self, cell, cell_index=None, **kwargs):
+            super().cell_start(cell, cell_index, **kwargs)
+            if self.report is None or cell.cell_type != "code" or cell_index is None:
+                return
+            code = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
+            self.report(f"{self.label}: cell {code.index(cell_index) + 1}/{len(code)}")
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=False, log_output=False,
+                             autosave_cell_every=30, progress_label="", progress_report=None, **kwargs):
+            nb_man = ProgressManager(nb, output_path=output_path, progress_bar=False, log_output=log_output,
+                                     autosave_cell_every=autosave_cell_every)
+            nb_man.label, nb_man.report = progress_label, progress_report
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    return ProgressEngine
+
+
+def _stderr_report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _failure_message(chapter: str, exc: BaseException, executed: "Path | None") -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        cell = f" at cell [{exc.exec_count}]"
+        try:  # papermill inserts Markdown cells about the error, so locate the failed code cell
+            nb = json.loads(executed.read_text(encoding="utf-8")) if executed else {"cells": []}
+            code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+            failed = [
+                i for i, c in enumerate(code, 1)
+                if c.get("metadata", {}).get("papermill", {}).get("exception")
+                or any(o.get("output_type") == "error" for o in c.get("outputs", []))
+            ]
+            if failed:
+                cell = f" at cell {failed[0]}/{len(code)}"
+        except (OSError, ValueError, KeyError):
+            pass
+        evalue = " ".join(str(exc.evalue).split())
+        return f"chapter {chapter} failed{cell}: {exc.ename}: {evalue}"
+    return f"chapter {chapter} failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def run_chapter(
+    notebook: str,
+    chapter: str,
+    parameters: dict,
+    figure_dir: str,
+    executed: str,
+    label: str,
+    progress: bool = True,
+    timeout: "float | None" = None,
+) -> float:
+    """Execute one chapter with papermill; returns the wall time in seconds.
+
+    Top-level and picklable, so that a process pool can run it.
+
+    Raises
+    ------
+    ChapterFailed
+        With one line naming the chapter, the failing cell and its error.
+    """
+    import papermill as pm
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register("prompticl-progress", _progress_engine())
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            notebook,
+            executed,
+            parameters={**parameters, "figure_dir": figure_dir},
+            engine_name="prompticl-progress",
+            kernel_name=KERNEL_NAME,
+            progress_bar=False,
+            cwd=str(Path(notebook).parent),
+            execution_timeout=timeout,
+            # ipykernel warns on every start that local TCP is unencrypted: noise on our stderr.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # Nothing is left to save once the last cell ran; a graceful shutdown costs seconds.
+            shutdown_kernel="immediate",
+            progress_label=label,
+            progress_report=_stderr_report if progress else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one picklable line
+        raise ChapterFailed(_failure_message(chapter, exc, Path(executed))) from None
+    return time.perf_counter() - start
+
+
+def git_commit(path: Path) -> str:
+    """The commit of the repository holding ``path`` (``+dirty`` if modified), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def default_out_dir(base: "str | os.PathLike" = "_build/figures") -> Path:
+    """A fresh timestamped folder under ``base`` (not created)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out, i = Path(base) / stamp, 2
+    while out.exists():
+        out, i = Path(base) / f"{stamp}-{i}", i + 1
+    return out
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse an existing non-empty output folder unless ``force`` (before anything runs).
+
+    Raises
+    ------
+    FigureError
+    """
+    if out.exists() and not out.is_dir():
+        raise FigureError(f"output path {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise FigureError(f"output folder {out} exists and is not empty; pass --force to replace it")
+
+
+def _mkdirs(path: Path) -> list[Path]:
+    """Create ``path`` and missing parents; return the folders created (deepest first)."""
+    created = []
+    probe = path
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _seeds(values: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in values.items() if k == "seed" or k.endswith("_seed") or k in ("seeds",) or k.endswith("_seeds")}
+
+
+def run_plan(
+    plan: RunPlan,
+    out: Path,
+    jobs: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    command: "Sequence[str] | None" = None,
+    timeout: "float | None" = None,
+) -> dict:
+    """Run every chapter of ``plan`` into a temporary sibling of ``out``, then move it into place.
+
+    On success ``out`` holds ``NAME.{svg,png,pdf,json}`` for each requested figure,
+    ``notebooks/<chapter>.ipynb`` (executed) and ``provenance.json``.  An existing ``out`` is
+    replaced only if ``force`` (moved aside, then deleted once the new one is in place).  On any
+    failure ``out`` is left exactly as it was and the temporary folder is removed.
+
+    Returns
+    -------
+    dict
+        The provenance record.
+
+    Raises
+    ------
+    FigureError
+        ``out`` is not usable (checked before running).
+    ChapterFailed
+        A chapter raised or did not produce a declared figure.
+    """
+    from .. import __version__
+
+    out = Path(out).absolute()
+    check_out_dir(out, force)
+    created = _mkdirs(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        work = tmp / ".work"
+        (tmp / "notebooks").mkdir()
+        n = len(plan.chapters)
+        tasks = []
+        for k, chapter in enumerate(plan.chapters, 1):
+            fig_dir = work / chapter.name
+            fig_dir.mkdir(parents=True)
+            tasks.append(
+                dict(
+                    notebook=str(chapter.path),
+                    chapter=chapter.name,
+                    parameters=plan.parameters[chapter.name],
+                    figure_dir=str(fig_dir),
+                    executed=str(tmp / "notebooks" / f"{chapter.name}.ipynb"),
+                    label=f"[chapter {k}/{n}] {chapter.name}",
+                    progress=progress,
+                    timeout=timeout,
+                )
+            )
+        start = time.perf_counter()
+        timings = _run_tasks(tasks, jobs)
+        total = time.perf_counter() - start
+
+        figures_out: dict[str, list[str]] = {}
+        for chapter in plan.chapters:
+            fig_dir = work / chapter.name
+            for name in plan.figures[chapter.name]:
+                missing = [fmt for fmt in (*FIGURE_FORMATS, "json") if not (fig_dir / f"{name}.{fmt}").is_file()]
+                if missing:
+                    raise ChapterFailed(
+                        f"chapter {chapter.name} did not write figure {name!r} ({', '.join(missing)} missing): "
+                        "does it call save_figure(fig, name, data, figure_dir)?"
+                    )
+                for fmt in (*FIGURE_FORMATS, "json"):
+                    os.replace(fig_dir / f"{name}.{fmt}", tmp / f"{name}.{fmt}")
+            figures_out[chapter.name] = list(plan.figures[chapter.name])
+            executed = tmp / "notebooks" / f"{chapter.name}.ipynb"
+            # The executed notebook records figure_dir; point it at the final folder, not the temp one.
+            text = executed.read_text(encoding="utf-8").replace(str(fig_dir), str(out)).replace(str(tmp), str(out))
+            executed.write_text(text, encoding="utf-8")
+        shutil.rmtree(work)
+
+        provenance = {
+            "command": list(command) if command is not None else None,
+            "command_line": shlex.join(command) if command is not None else None,
+            "prompticl_version": __version__,
+            "git_commit": git_commit(plan.book),
+            "python": sys.version.split()[0],
+            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "book": str(plan.book),
+            "jobs": jobs,
+            "figures": figures_out,
+            "parameters": plan.parameters,
+            "seeds": {c: _seeds(v) for c, v in plan.parameters.items()},
+            "specs": plan.specs,
+            "timings_seconds": {"chapters": {c: round(t, 3) for c, t in timings.items()}, "total": round(total, 3)},
+        }
+        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(tmp, out)
+        return provenance
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in created:  # deepest first; only the ones this run created, and only if empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _run_tasks(tasks: list[dict], jobs: int) -> dict[str, float]:
+    if jobs <= 1 or len(tasks) <= 1:
+        return {t["chapter"]: run_chapter(**t) for t in tasks}
+    timings: dict[str, float] = {}
+    # spawn: the parent may hold zmq/threads state that must not be forked.  Leaving the `with`
+    # waits for chapters still running, so nothing writes into the temporary folder afterwards.
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_chapter, **t): t["chapter"] for t in tasks}
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            for fut in pending:
+                fut.cancel()
+            raise failed[0].exception()
+        for fut in done:
+            timings[futures[fut]] = fut.result()
+    return {t["chapter"]: timings[t["chapter"]] for t in tasks}
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and deleted afterwards."""
+    if out.is_dir() and any(out.iterdir()):
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, aside / out.name)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(aside / out.name, out)  # put the old folder back
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(tmp, out)  # rename(2) replaces an empty folder atomically
+
+
