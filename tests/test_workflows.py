@@ -118,3 +118,14 @@ def test_pages_deploys_with_the_official_actions_and_no_personal_token():
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
     for path in _workflow_files():
         assert "secrets." not in path.read_text(), f"{path.name} uses a secret; the workflows need none"
+
+
+def test_repository_address_is_written_only_in_config():
+    # The page buttons read _config.yml; a fork changes the address there and nowhere else.
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    address = url.split("://", 1)[-1].lower()
+    patterns = ["*.md", "*.toml", "*.yml", "*.cfg", "book/**/*", "src/**/*", ".github/**/*", ".ci/*"]
+    files = {p for pattern in patterns for p in ROOT.glob(pattern) if p.is_file()} - {ROOT / "_config.yml"}
+    elsewhere = sorted(str(p.relative_to(ROOT)) for p in files
+                       if address in p.read_text(errors="ignore").lower())
+    assert not elsewhere, f"the repository address {url} is also written in {elsewhere}; keep it in _config.yml only"
