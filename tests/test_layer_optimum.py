@@ -147,18 +147,18 @@ def test_certificate_rejects_non_optimal_points():
     st = population_stats(spec, 10)
     P, nA, nb = _param_map(spec.d, spec.K, CLASSES["full"], heads=False, with_bias=False)
     opt = layer_optimum(spec, 10, "plain", "full", stats=st)
-    loss, gnorm, lmin, lmax = _certificate(st, opt.eff, P, nA, nb)
-    assert gnorm <= GRAD_TOL * loss and lmin > 0
-    assert opt.certified and _is_certified(loss, gnorm, lmin, lmax)
+    loss, gnorm, pnorm, lmin, lmax = _certificate(st, opt.eff, P, nA, nb)
+    assert gnorm * pnorm <= GRAD_TOL * loss and lmin > 0
+    assert opt.certified and _is_certified(loss, gnorm, pnorm, lmin, lmax)
     # a small perturbation is no longer stationary
     bumped = Effective(opt.eff.A + 1e-3, opt.eff.b, opt.eff.c)
     cert = _certificate(st, bumped, P, nA, nb)
-    assert cert[1] > 1e3 * GRAD_TOL and not _is_certified(*cert)
+    assert cert[1] * cert[2] > 1e3 * GRAD_TOL * cert[0] and not _is_certified(*cert)
     # the origin is stationary but a saddle: a descent direction exists
     D = spec.d + 1
     tiny = Effective(np.zeros((spec.d, D)), np.tile(np.eye(D)[-1] * 1e-12, (spec.K, 1)), np.zeros((spec.K, spec.d)))
     cert0 = _certificate(st, tiny, P, nA, nb)
-    assert cert0[1] < GRAD_TOL and cert0[2] < 0 and not _is_certified(*cert0)
+    assert cert0[1] < GRAD_TOL and cert0[3] < 0 and not _is_certified(*cert0)
 
 
 def test_shared_scale_constraint_in_als():

@@ -68,7 +68,7 @@ def theory_report(spec: Spec, ns: "list[int]", model: str = "reduced") -> dict:
                 if not opt.certified:
                     raise RuntimeError(
                         f"the layer optimum of {regime} at n = {n} is not certified "
-                        f"(gradient norm {opt.grad_norm:.2e}, smallest Hessian eigenvalue {opt.min_hessian_eig:.2e})"
+                        f"(relative stationarity {opt.stationarity:.2e}, smallest Hessian eigenvalue {opt.min_hessian_eig:.2e})"
                     )
                 losses[regime].append(opt.loss)
     elif model == "reduced":
