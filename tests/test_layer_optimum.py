@@ -154,9 +154,9 @@ def test_certificate_rejects_non_optimal_points():
     bumped = Effective(opt.eff.A + 1e-3, opt.eff.b, opt.eff.c)
     cert = _certificate(st, bumped, P, nA, nb)
     assert cert[1] * cert[2] > 1e3 * GRAD_TOL * cert[0] and not _is_certified(*cert)
-    # the origin is stationary but a saddle: a descent direction exists
+    # the origin is stationary (the gradient vanishes exactly) but a saddle: a descent direction exists
     D = spec.d + 1
-    tiny = Effective(np.zeros((spec.d, D)), np.tile(np.eye(D)[-1] * 1e-12, (spec.K, 1)), np.zeros((spec.K, spec.d)))
+    tiny = Effective(np.zeros((spec.d, D)), np.zeros((spec.K, D)), np.zeros((spec.K, spec.d)))
     cert0 = _certificate(st, tiny, P, nA, nb)
     assert cert0[1] < GRAD_TOL and cert0[3] < 0 and not _is_certified(*cert0)
 
