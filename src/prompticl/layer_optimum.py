@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg as sla
+from scipy import sparse
 
 from .attention import Effective
 from .exact_moments import population_stats
@@ -170,15 +172,16 @@ def _param_map(d: int, K: int, cls: LayerClass, heads: bool, with_bias: bool) ->
     if with_bias:
         off_c = off_b + K * D
         cols.extend([[off_c + j] for j in range(K * d)])
-    P = np.zeros((nz, len(cols)))
-    for t, rows in enumerate(cols):
-        P[rows, t] = 1.0
+    rows = np.concatenate([np.asarray(r) for r in cols])
+    colidx = np.concatenate([np.full(len(r), t) for t, r in enumerate(cols)])
+    # sparse: at most K entries per column, and P.T @ H @ P must stay O(nz²) at d = 40
+    P = sparse.csr_array((np.ones(rows.size), (rows, colidx)), shape=(nz, len(cols)))
     return P, nA, nb
 
 
 def _theta(P: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Free parameters of full coordinates ``z`` in the range of ``P`` (its columns have disjoint supports)."""
-    return (P.T @ z) / P.sum(axis=0)
+    return (P.T @ z) / np.asarray(P.sum(axis=0)).ravel()
 
 
 def _unpack(z: np.ndarray, d: int, K: int) -> Effective:
@@ -284,7 +287,7 @@ def _scaling_direction(eff: Effective, P: np.ndarray, nA: int, nb: int) -> np.nd
 
 def _reduced(st: SampleStats, eff: Effective, P: np.ndarray, order: int):
     loss, g, H = _loss_grad_hess(st, eff, order=order)
-    return loss, (P.T @ g if g is not None else None), (P.T @ H @ P if H is not None else None)
+    return loss, (P.T @ g if g is not None else None), (P.T @ (P.T @ H).T if H is not None else None)
 
 
 def _certificate(
@@ -294,10 +297,14 @@ def _certificate(
     loss, gr, Hr = _reduced(st, eff, P, 2)
     pnorm = float(np.linalg.norm(_theta(P, _pack(eff))))
     u = _scaling_direction(eff, P, nA, nb)
-    # restrict the Hessian to the orthogonal complement of u (u is an exact null vector at a
-    # stationary point: the loss is constant along the symmetry orbit)
-    basis = np.linalg.qr(np.column_stack([u, np.eye(u.size)]))[0][:, 1:] if np.any(u) else np.eye(u.size)
-    lam = np.linalg.eigvalsh(basis.T @ Hr @ basis)
+    # restrict the Hessian to the orthogonal complement of u (u is a null vector at a stationary
+    # point: the loss is constant along the symmetry orbit): ΠHΠ has u as an exact null vector,
+    # whose eigenvalue (the one nearest zero) is dropped
+    Hu = Hr @ u
+    proj = Hr - np.outer(u, Hu) - np.outer(Hu, u) + (u @ Hu) * np.outer(u, u)
+    lam = np.linalg.eigvalsh(0.5 * (proj + proj.T))
+    if np.any(u):
+        lam = np.delete(lam, int(np.argmin(np.abs(lam))))
     return loss, float(np.linalg.norm(gr)), pnorm, float(lam.min()), float(max(lam.max(), 0.0))
 
 
@@ -320,11 +327,16 @@ def _newton(st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int, it
         prev = gn
         u = _scaling_direction(eff, P, nA, nb)
         scale = max(np.abs(np.diag(Hr)).max(), 1e-300)
-        # saddle-free Newton: |eigenvalues|, so negative curvature is descended rather than climbed;
-        # the scaling direction gets a positive curvature so that it is left alone
-        lam, vec = np.linalg.eigh(Hr + scale * np.outer(u, u))
-        lam = np.maximum(np.abs(lam), 1e-14 * scale)
-        step = -vec @ ((vec.T @ gr) / lam)
+        # the scaling direction gets a positive curvature so that it is left alone; where the
+        # Hessian is not positive definite, saddle-free Newton (|eigenvalues|) descends the negative
+        # curvature rather than climbing it
+        Hs = Hr + scale * np.outer(u, u)
+        try:
+            step = sla.cho_solve(sla.cho_factor(Hs), -gr)
+        except np.linalg.LinAlgError:
+            lam, vec = np.linalg.eigh(Hs)
+            lam = np.maximum(np.abs(lam), 1e-14 * scale)
+            step = -vec @ ((vec.T @ gr) / lam)
         z0 = _pack(eff)
         accepted = False
         for t in (1.0, 0.5, 0.25, 0.125, 0.0625):
