@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimal_losses, optimum, population_loss
-from prompticl.attention import Effective, context_tokens, effective_predict, gram, reduced_effective
+from prompticl.attention import (
+    Effective,
+    context_tokens,
+    effective_predict,
+    gram,
+    reduced_effective,
+)
 from prompticl.checks import max_z_score, mean_and_se
 from prompticl.exact_moments import population_stats, token_covariance
 from prompticl.sampling import sample_batch

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimal_losses, spec_from_dict
-from prompticl.attention import Effective
+from prompticl.attention import Effective, to_reduced
 from prompticl.exact_moments import population_stats
 from prompticl.layer_optimum import (
     CLASSES,
-    NESTED,
     GRAD_TOL,
-    LayerClass,
+    NESTED,
     _certificate,
     _is_certified,
     _loss_grad_hess,
@@ -23,7 +22,12 @@ from prompticl.layer_optimum import (
     mechanism_table,
     ordering_check,
 )
-from prompticl.layer_theory import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
+from prompticl.layer_theory import (
+    centred_spec,
+    heads_scale_loss,
+    joint_shift_losses,
+    task_optimum_losses,
+)
 from prompticl.theory import REGIMES
 from prompticl.training import als, empirical_risk, train_als
 
@@ -92,7 +96,11 @@ def test_nested_classes_are_ordered_and_certified():
 def test_joint_shift_closed_form(spec_data, n):
     spec = load_spec("nonzero-mean") if spec_data is None else spec_from_dict(spec_data)
     closed = joint_shift_losses(spec, [n])[0]
-    assert layer_optimum(spec, n, "joint", "shift").loss == pytest.approx(closed, rel=1e-10)
+    opt = layer_optimum(spec, n, "joint", "shift")
+    assert opt.loss == pytest.approx(closed, rel=1e-10)
+    # the optimal shift m = −b_x/b_y is the mixture mean
+    shift = to_reduced(opt.eff).centres[0]
+    assert np.allclose(shift, spec.weights @ spec.means, atol=1e-6)
     # the best shift is the mixture mean: the shifted model of the centred mixture gains nothing more
     cen = centred_spec(spec)
     assert layer_optimum(cen, n, "joint", "reduced").loss == pytest.approx(closed, rel=1e-10)

@@ -487,13 +487,14 @@ def mechanism_table(
 
 
 def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dict[str, bool]:
-    """Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)?
+    """Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 08)
 
     Returns one flag per inequality (``"D<=JT"``, ``"JT<=FT"``, ``"FT<=PT"``), each with relative
-    slack ``rtol``.  ``L_JT ≤ L_FT ≤ L_PT`` holds by construction when the classes nest (joint
-    contains the fine-tuned solution, fine-tuning starts from the plain optimum); ``L_D ≤ L_JT``
-    needs the heads class to contain the joint class, which fails for ``reduced`` only if ...
-    never: shared read-outs are heads with equal rows.
+    slack ``rtol``.  Within one class ``L_JT ≤ L_FT`` (the joint class contains the fine-tuned
+    parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and ``L_D ≤ L_JT`` (a shared read-out
+    is a head with equal rows) hold whenever the optima are global, so a ``False`` flags a
+    non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class can pretrain
+    an attention that is better for plain training and worse for the prompts.
     """
     L = {r: optima[r].loss for r in REGIMES}
 
