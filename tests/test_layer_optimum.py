@@ -29,7 +29,7 @@ from prompticl.layer_theory import (
     task_optimum_losses,
 )
 from prompticl.theory import REGIMES
-from prompticl.training import als, empirical_risk, train_als
+from prompticl.training import als, empirical_risk, sample_stats, seed_streams, train_als
 
 # The two counterexamples of issue 11: a mixture symmetric about its mean (plain training still uses
 # the label column) and tasks whose covariances differ in shape with label noise (per-task scales).
@@ -189,3 +189,15 @@ def test_trained_layer_never_beats_its_population_optimum():
         pop = empirical_risk(st, trained.eff)  # exact population loss of the trained parameters
         assert pop >= opt.loss * (1 - 1e-12)
         assert pop <= opt.loss * (1 + 0.03)  # ERM excess with ~150 parameters and 2·10⁴ prompts
+
+
+def test_same_solver_on_sample_moments_is_the_trainer():
+    # one code path: on a training sample's moments the certified optimum is the trained model
+    spec = load_spec("nonzero-mean")
+    n = 10
+    st = sample_stats(spec, n, 20_000, seed_streams(0, n)[0])
+    for regime in ("plain", "joint"):
+        trained = train_als(spec, n, regime, seed=0, stats=st)
+        opt = layer_optimum(spec, n, regime, "full", stats=st)
+        assert opt.certified
+        assert opt.loss == pytest.approx(trained.train_loss, rel=1e-9)
