@@ -209,7 +209,7 @@ def layer_grad_hess(st: SampleStats, eff: Effective) -> tuple[float, np.ndarray,
 
     Chapter 08.  Per task, with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (G b)ᵀ]`` and
     ``M = AᵀΣ_xA``: ``∇_A = 2Σ_x(AU + c ḡᵀ − V)``, ``∇_c = 2Σ_x(Aḡ + c − μ)``,
-    ``∇_b = 2(E[GMG] b + E[G]AᵀΣ_x c − E[Gβᵀ]Σ_xA…)``; the Hessian blocks are their derivatives
+    ``∇_b = 2(E[GMG] b + E[G]AᵀΣ_x c − E[G AᵀΣ_xβ])``; the Hessian blocks are their derivatives
     (``∇²_AA = 2Σ_x ⊗ U``, ``∇²_cc = 2Σ_x``, ``∇²_bb = 2E[GMG]``, …), weighted by ``π_k``.
     """
     loss, g, H = _loss_grad_hess(st, eff, order=2)
