@@ -18,6 +18,7 @@ from .attention import (
     to_reduced,
 )
 from .evaluation import distance_to_optimum, run_grid, summarize, test_loss, test_losses
+from .exact_moments import population_stats
 from .families import mean_share, mean_share_family, scale_means
 from .gaps import (
     centring_cost,
@@ -28,6 +29,8 @@ from .gaps import (
     plain_excess_loss,
     profiled_loss,
 )
+from .layer_optimum import LayerOptimum, layer_optima, layer_optimum, mechanism_table, ordering_check
+from .layer_theory import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
 from .montecarlo import (
     Z_TOL,
     check_z,
@@ -81,6 +84,9 @@ __all__ = [
     # training and evaluation (sufficient_stats.py, training.py, evaluation.py)
     "SampleStats", "sample_stats", "empirical_risk", "train", "train_als", "train_adam",
     "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid",
+    # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
+    "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
+    "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
     "REGIME_COLORS", "setup_style", "save_figure",
     "__version__",

@@ -17,7 +17,7 @@ from .progress import progress_bar
 from .sampling import sample_grams, task_counts
 from .spec import Spec
 
-__all__ = ["SampleStats", "sample_stats", "empirical_risk", "b_quadratic"]
+__all__ = ["SampleStats", "sample_stats", "empirical_risk", "b_quadratic", "layer_loss", "layer_grad_hess", "loss_grad_hess"]
 
 #: Prompts per chunk when accumulating moments (bounds memory at about 100 MB for n = 50).
 CHUNK = 16_384
@@ -131,3 +131,75 @@ def empirical_risk(st: SampleStats, eff: Effective) -> float:
         b = eff.b[k]
         total += pi * (b @ H @ b + 2 * l @ b + const)
     return float(total + st.noise**2)
+
+
+def layer_loss(st: SampleStats, eff: Effective) -> float:
+    """``Σ_k π_k E_k[(A G b_k + c_k − β)ᵀΣ_x(…)] + σ²`` (equals :func:`empirical_risk`)."""
+    return loss_grad_hess(st, eff, order=0)[0]
+
+
+def layer_grad_hess(st: SampleStats, eff: Effective) -> tuple[float, np.ndarray, np.ndarray]:
+    """Loss, exact gradient and exact Hessian in the full coordinates ``z = (vec A, vec b, vec c)``.
+
+    Chapter 08.  Per task, with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (G b)ᵀ]`` and
+    ``M = AᵀΣ_xA``: ``∇_A = 2Σ_x(AU + c ḡᵀ − V)``, ``∇_c = 2Σ_x(Aḡ + c − μ)``,
+    ``∇_b = 2(E[GMG] b + E[G]AᵀΣ_x c − E[G AᵀΣ_xβ])``; the Hessian blocks are their derivatives
+    (``∇²_AA = 2Σ_x ⊗ U``, ``∇²_cc = 2Σ_x``, ``∇²_bb = 2E[GMG]``, …), weighted by ``π_k``.
+    """
+    loss, g, H = loss_grad_hess(st, eff, order=2)
+    return loss, g, H
+
+
+def loss_grad_hess(st: SampleStats, eff: Effective, order: int):
+    """The risk and, for ``order`` ≥ 1 / ≥ 2, its exact gradient / Hessian (``None`` otherwise); chapter 08."""
+    A, b, c = eff.A, eff.b, eff.c
+    sx = st.x_cov
+    d, D = A.shape
+    K = st.weights.shape[0]
+    nA, nb = d * D, K * D
+    nz = nA + nb + K * d
+    loss = float(st.noise**2)
+    g = np.zeros(nz) if order >= 1 else None
+    H = np.zeros((nz, nz)) if order >= 2 else None
+    SA = sx @ A
+    M = A.T @ SA
+    for k, pi in enumerate(st.weights):
+        GG, BG, Gm, mu, BB = st.GG[k], st.BG[k], st.G[k], st.beta[k], st.BB[k]
+        bk, ck = b[k], c[k]
+        U = np.einsum("ijlm,j,m->il", GG, bk, bk)
+        gb = Gm @ bk
+        V = np.einsum("aij,j->ai", BG, bk)
+        Sc = sx @ ck
+        loss += pi * float(
+            np.sum(SA * (A @ U)) + 2 * Sc @ A @ gb - 2 * np.sum(SA * V) + ck @ Sc - 2 * Sc @ mu + np.sum(sx * BB)
+        )
+        if order < 1:
+            continue
+        sb = slice(nA + k * D, nA + (k + 1) * D)
+        sc = slice(nA + nb + k * d, nA + nb + (k + 1) * d)
+        Hm = np.einsum("ijlm,jl->im", GG, M)
+        Hm = 0.5 * (Hm + Hm.T)
+        gA = 2 * sx @ (A @ U + np.outer(ck, gb) - V)
+        g[:nA] += pi * gA.ravel()
+        g[sb] += pi * 2 * (Hm @ bk + Gm @ (A.T @ Sc) - np.einsum("ai,aij->j", SA, BG))
+        g[sc] += pi * 2 * (SA @ gb + Sc - sx @ mu)
+        if order < 2:
+            continue
+        H[:nA, :nA] += pi * 2 * np.kron(sx, U)
+        H[:nA, sc] += pi * 2 * np.einsum("pq,i->piq", sx, gb).reshape(nA, d)
+        H[sc, sc] += pi * 2 * sx
+        H[sb, sb] += pi * 2 * Hm
+        H[sb, sc] += pi * 2 * Gm @ SA.T
+        Y = np.einsum("irlm,m->ilr", GG, bk)
+        dAb = 2 * np.einsum("pl,lir->pir", SA, Y + Y.transpose(1, 0, 2))
+        dAb += 2 * np.einsum("p,ir->pir", Sc, Gm)
+        dAb -= 2 * np.einsum("pa,air->pir", sx, BG)
+        H[:nA, sb] += pi * dAb.reshape(nA, D)
+    if H is not None:
+        H[nA:, :nA] = H[:nA, nA:].T
+        H[nA + nb :, nA : nA + nb] = H[nA : nA + nb, nA + nb :].T
+        H = 0.5 * (H + H.T)
+    return loss, g, H
+
+
+# ----------------------------------------------------------------------------- optimisation and certificate

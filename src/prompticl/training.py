@@ -87,16 +87,25 @@ def _solve_A_c(
 
 
 def _solve_b(
-    st: SampleStats, A: np.ndarray, c: np.ndarray, heads: bool, ridge: float, b_free: np.ndarray
+    st: SampleStats,
+    A: np.ndarray,
+    c: np.ndarray,
+    heads: bool,
+    ridge: float,
+    b_free: np.ndarray,
+    shared_scale: bool = False,
 ) -> np.ndarray:
     """Least-squares read-outs for fixed ``(A, c)``: one shared ``b`` or one ``b_k`` per task.
 
-    Coordinates outside ``b_free`` stay 0.
+    Coordinates outside ``b_free`` stay 0.  With heads and ``shared_scale`` the label coordinates
+    ``b_{k,y}`` are tied to one common value (the reduced model's class with task centres).
     """
     K = st.weights.shape[0]
     D = A.shape[1]
     idx = np.flatnonzero(b_free)
     quads = [b_quadratic(st, k, A, c[k]) for k in range(K)]
+    if heads and shared_scale:
+        return _solve_b_shared_scale(st.weights, quads, ridge, b_free)
 
     def solve(H: np.ndarray, l: np.ndarray) -> np.ndarray:
         H = H[np.ix_(idx, idx)]
@@ -110,6 +119,34 @@ def _solve_b(
     H = sum(pi * q[0] for pi, q in zip(st.weights, quads))
     l = sum(pi * q[1] for pi, q in zip(st.weights, quads))
     return np.tile(solve(H, l), (K, 1))
+
+
+def _solve_b_shared_scale(
+    weights: np.ndarray, quads: list, ridge: float, b_free: np.ndarray
+) -> np.ndarray:
+    """Per-task read-outs ``b_k = [b_kx; t]`` with one shared label coordinate ``t`` (joint least squares)."""
+    K = weights.shape[0]
+    D = b_free.shape[0]
+    xs = np.flatnonzero(b_free[:-1])
+    F = xs.size
+    size = K * F + (1 if b_free[-1] else 0)
+    # S_k maps the unknowns (b_1x, …, b_Kx, t) to b_k
+    Phi = np.zeros((size, size))
+    rhs = np.zeros(size)
+    sel = []
+    for k in range(K):
+        S = np.zeros((D, size))
+        S[xs, k * F + np.arange(F)] = 1.0
+        if b_free[-1]:
+            S[-1, -1] = 1.0
+        sel.append(S)
+        H, l, _ = quads[k]
+        Phi += weights[k] * S.T @ H @ S
+        rhs -= weights[k] * S.T @ l
+    Phi = 0.5 * (Phi + Phi.T)
+    Phi[np.diag_indices(size)] += ridge * np.trace(Phi) / max(size, 1)
+    u = np.linalg.solve(Phi, rhs)
+    return np.stack([S @ u for S in sel])
 
 
 @dataclass(frozen=True)
@@ -132,21 +169,37 @@ def als(
     ridge: float = 1e-12,
     progress: bool = False,
     reduced: bool = False,
+    a_free: "np.ndarray | None" = None,
+    b_free: "np.ndarray | None" = None,
+    shared_scale: bool = False,
 ) -> tuple[Effective, ALSTrace]:
     """Alternating exact least squares from initial read-outs ``b0`` (K, D).
 
     ``reduced=True`` pins the features the reduced model lacks to zero: ``a_y = 0`` and, without
     heads, ``b_x = 0`` (with heads ``b_kx`` are the task centres of the reduced model).
 
+    Finer constraints (used by :mod:`prompticl.layer_optimum` for the nested model classes):
+    ``a_free`` / ``b_free`` (boolean, length D) mark the free columns of ``A`` and coordinates of
+    the read-outs (they override ``reduced``); ``shared_scale=True`` with heads ties the label
+    coordinates ``b_{k,y}`` of all tasks to one value.
+
     Stops when the relative decrease of the risk over 10 iterations falls below ``tol`` · 10.
     """
     D = b0.shape[1]
-    a_free = np.ones(D, dtype=bool)
-    b_free = np.ones(D, dtype=bool)
-    if reduced:
-        a_free[-1] = False
-        if not heads:
+    if a_free is None:
+        a_free = np.ones(D, dtype=bool)
+        if reduced:
+            a_free[-1] = False
+    if b_free is None:
+        b_free = np.ones(D, dtype=bool)
+        if reduced and not heads:
             b_free[:-1] = False
+    a_free = np.asarray(a_free, dtype=bool)
+    b_free = np.asarray(b_free, dtype=bool)
+    if heads and shared_scale:
+        # start from a common label coordinate
+        b0 = b0.copy()
+        b0[:, -1] = np.mean(b0[:, -1])
     b = b0 * b_free
     risks = []
     bar = progress_bar(max_iter, progress, "ALS")
@@ -154,7 +207,7 @@ def als(
     it = 0
     for it in range(1, max_iter + 1):
         A, c = _solve_A_c(st, b, with_bias, ridge, a_free)
-        b = _solve_b(st, A, c, heads, ridge, b_free)
+        b = _solve_b(st, A, c, heads, ridge, b_free, shared_scale)
         risks.append(empirical_risk(st, Effective(A, b, c)))
         # the model is invariant under (A, b) -> (tA, b/t): fix the scale of b, the next (A, c) adapts
         b = b / max(np.linalg.norm(b), 1e-300)

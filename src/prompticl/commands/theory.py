@@ -1,6 +1,8 @@
-"""``prompticl theory SPEC --n N [N ...] [--json]``: the four regimes' optimal losses.
+"""``prompticl theory SPEC --n N [N ...] [--model reduced|full] [--json]``: the four regimes' optimal losses.
 
-Every number comes from :mod:`prompticl.theory`; this module only formats them.
+Every number comes from :mod:`prompticl.theory` (``--model reduced``, the closed forms) or from
+:mod:`prompticl.layer_optimum` (``--model full``, the attention layer's certified optimum); this
+module only formats them.
 """
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import argparse
 import json
 
 from ..spec import Spec
+from ..layer_optimum import layer_optima
 from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
 from ._common import add_n_argument, add_spec_argument
 
-__all__ = ["register", "run", "theory_report", "format_table"]
+__all__ = ["MODELS", "register", "run", "theory_report", "format_table"]
+
+#: ``--model`` choices.
+MODELS = ("reduced", "full")
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -26,6 +32,13 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     add_spec_argument(parser)
     add_n_argument(parser)
     parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default="reduced",
+        help="reduced: closed forms of the reduced model (default); full: the attention layer's own "
+        "optimum (exact population moments, certified numerical optimisation)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object {n, plain, finetune, joint, joint-heads, signal} "
@@ -34,8 +47,12 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.set_defaults(handler=run)
 
 
-def theory_report(spec: Spec, ns: "list[int]") -> dict:
+def theory_report(spec: Spec, ns: "list[int]", model: str = "reduced") -> dict:
     """The JSON payload: context lengths, each regime's optimal losses, and the signal.
+
+    ``model="full"`` gives the layer's certified optimum (:func:`prompticl.layer_optimum.layer_optima`)
+    instead of the reduced closed forms; the keys are the same.  An optimum that fails its
+    certificate raises :class:`RuntimeError`.
 
     Returns
     -------
@@ -44,18 +61,34 @@ def theory_report(spec: Spec, ns: "list[int]") -> dict:
         "signal": float}`` with plain Python numbers; losses are population losses (label noise
         included, not normalised) and ``signal`` is tr Σ̃ = E[(xᵀβ)²].
     """
-    losses = optimal_losses(spec, ns)
+    if model == "full":
+        losses = {regime: [] for regime in REGIMES}
+        for n in ns:
+            for regime, opt in layer_optima(spec, int(n), "full").items():
+                if not opt.certified:
+                    raise RuntimeError(
+                        f"the layer optimum of {regime} at n = {n} is not certified "
+                        f"(relative stationarity {opt.stationarity:.2e}, smallest Hessian eigenvalue {opt.min_hessian_eig:.2e})"
+                    )
+                losses[regime].append(opt.loss)
+    elif model == "reduced":
+        losses = optimal_losses(spec, ns)
+    else:
+        raise ValueError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
     report: dict = {"n": [int(n) for n in ns]}
     report.update({regime: [float(v) for v in losses[regime]] for regime in REGIMES})
     report["signal"] = signal(spec)
     return report
 
 
-def format_table(spec: Spec, report: dict) -> str:
+def format_table(spec: Spec, report: dict, model: str = "reduced") -> str:
     """A readable table of :func:`theory_report`: raw losses, then losses divided by the signal."""
     sig = report["signal"]
-    lines = [
-        f"spec {spec.name}: d = {spec.d}, K = {spec.K} tasks, label noise sigma = {spec.noise:g}",
+    lines = [f"spec {spec.name}: d = {spec.d}, K = {spec.K} tasks, label noise sigma = {spec.noise:g}"]
+    if model == "full":
+        lines.append("model: the full attention layer (exact moments; each optimum certified: "
+                     "gradient and Hessian checked, best of several starts)")
+    lines += [
         "optimal population loss E[(y_hat - y)^2] per regime (label noise included);",
         f"'/signal' columns divide it by the signal E[(x'beta)^2] = tr(Sigma_tilde) = {sig:.6g}",
         "regimes: " + "; ".join(f"{r} = {REGIME_TITLES[r]}" for r in REGIMES),
@@ -74,9 +107,10 @@ def format_table(spec: Spec, report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Compute (everything is validated by then) and print."""
-    report = theory_report(args.spec, args.n)
+    model = getattr(args, "model", "reduced")
+    report = theory_report(args.spec, args.n, model)
     if args.json:
         print(json.dumps(report))
     else:
-        print(format_table(args.spec, report))
+        print(format_table(args.spec, report, model))
     return 0

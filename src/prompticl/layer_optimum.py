@@ -1,0 +1,435 @@
+"""The attention layer's own population optimum in each regime, certified (book chapter 08).
+
+The closed forms of :mod:`prompticl.theory` are optima of the *reduced* model
+``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.  The trained layer computes ``ŷ = xᵀ(A G b_k + c_k)``
+(:mod:`prompticl.attention`), a richer class.  Here that class, and the nested classes between the two,
+are optimised exactly: the population risk is the quartic of :func:`prompticl.training.empirical_risk`
+evaluated on the exact moments of :func:`prompticl.exact_moments.population_stats`, minimised by the
+same alternating least squares (:func:`prompticl.training.als`) that trains the model, then polished
+by Newton steps on the exact gradient and Hessian, from several deterministic starts.
+
+Certificate of each optimum: the relative stationarity ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters,
+balanced so that ``‖A‖_F = ‖b‖``; it bounds the first-order relative change of the loss under a
+relative perturbation of the parameters, and does not depend on the scale that ``n`` gives them)
+is at most :data:`GRAD_TOL`, and the smallest eigenvalue of the exact
+Hessian on the complement of the scaling direction ``(A, b) → (sA, b/s)`` (a symmetry, hence a zero
+eigenvalue) is at least ``−HESS_TOL`` times the largest.  That is a second-order stationary point;
+the best of the starts is kept and the number of starts reaching it is reported.  It is a numerical
+certificate of local optimality, not a proof of global optimality.
+
+Model classes (:class:`LayerClass`), nested between the reduced model and the full layer:
+
+* ``reduced``: ``a_y = 0`` (label column of ``A``), ``b_x = 0`` without heads, one shared ``b_y`` with
+  heads (whose ``b_kx`` are the task centres): exactly the class of the closed forms;
+* ``shift``: + a shared shift of the labels ``b_x`` (without heads; with heads the same as ``reduced``);
+* ``label``: + the label column ``a_y``;
+* ``scale``: ``shift`` + per-task read-out scales ``b_{k,y}`` (heads only; otherwise ``shift``);
+* ``full``: the whole layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg as sla
+from scipy import sparse
+
+from .attention import Effective
+from .exact_moments import population_stats
+from .spec import Spec
+from .theory import REGIMES
+from .sufficient_stats import SampleStats, loss_grad_hess, layer_grad_hess, layer_loss
+from .training import als, fit_biases
+
+__all__ = [
+    "GRAD_TOL",
+    "HESS_TOL",
+    "LayerClass",
+    "CLASSES",
+    "NESTED",
+    "LayerOptimum",
+    "layer_loss",
+    "layer_grad_hess",
+    "layer_optimum",
+    "layer_optima",
+    "mechanism_table",
+    "ordering_check",
+]
+
+#: Certified stationarity: ‖∇L‖·‖θ‖ ≤ GRAD_TOL · L at balanced parameters θ.
+GRAD_TOL = 1e-9
+#: Certified second order: λ_min(∇²L) ≥ −HESS_TOL · λ_max(∇²L) off the scaling direction.
+HESS_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class LayerClass:
+    """Which features of the layer ``ŷ = xᵀ(A G b_k + c_k)`` are free (chapter 08).
+
+    Attributes
+    ----------
+    label_column : bool
+        The last column ``a_y`` of ``A`` (the term ``a_y · yᵀ(…)``, quadratic in the labels).
+    shift : bool
+        The feature part ``b_x`` of a shared read-out: a shared shift of the labels,
+        ``m = −b_x/b_y``.  With heads the per-task ``b_kx`` (task centres) are always free.
+    task_scale : bool
+        With heads, per-task label coordinates ``b_{k,y}`` (per-task scale of ``W_k = b_{k,y} A_x``);
+        otherwise one shared ``b_y``.  Ignored without heads.
+    """
+
+    label_column: bool
+    shift: bool
+    task_scale: bool
+
+
+#: The named classes; ``NESTED`` is the order of the tables.
+CLASSES: dict[str, LayerClass] = {
+    "reduced": LayerClass(False, False, False),
+    "shift": LayerClass(False, True, False),
+    "label": LayerClass(True, True, False),
+    "scale": LayerClass(False, True, True),
+    "full": LayerClass(True, True, True),
+}
+NESTED: tuple[str, ...] = ("reduced", "shift", "label", "scale", "full")
+
+
+@dataclass(frozen=True)
+class LayerOptimum:
+    """A certified optimum of one regime in one model class.
+
+    Attributes
+    ----------
+    regime, model : str
+        Regime (:data:`prompticl.theory.REGIMES`) and class name (or ``"custom"``).
+    n : int
+    loss : float
+        Population loss ``E[(ŷ − y)²]``, label noise included.
+    eff : Effective
+        Optimal effective parameters ``(A, b_k, c_k)``, balanced (``‖A‖_F = ‖b‖``).
+    grad_norm : float
+        Norm of the exact gradient over the free parameters at ``eff`` (for fine-tuning the larger
+        of the pretraining gradient and the prompt-phase gradient).
+    stationarity : float
+        ``‖∇L‖·‖θ‖ / L`` (fine-tuning: the larger of the two phases').
+    min_hessian_eig, max_hessian_eig : float
+        Extreme eigenvalues of the exact Hessian off the scaling direction (fine-tuning: those of
+        the pretraining problem; the prompt phase is a strictly convex quadratic).
+    starts, starts_at_best : int
+        Multi-start count and how many starts reached the best loss (to 1e-9 relative).
+    certified : bool
+        ``stationarity ≤ GRAD_TOL`` and ``min_hessian_eig ≥ −HESS_TOL·max_hessian_eig``.
+    """
+
+    regime: str
+    model: str
+    n: int
+    loss: float
+    eff: Effective
+    grad_norm: float
+    stationarity: float
+    min_hessian_eig: float
+    max_hessian_eig: float
+    starts: int
+    starts_at_best: int
+    certified: bool
+
+
+# ----------------------------------------------------------------------------- parametrisation
+
+
+def _masks(cls: LayerClass, D: int, heads: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    a_free = np.ones(D, dtype=bool)
+    a_free[-1] = cls.label_column
+    b_free = np.ones(D, dtype=bool)
+    if not heads and not cls.shift:
+        b_free[:-1] = False
+    shared_scale = heads and not cls.task_scale
+    return a_free, b_free, shared_scale
+
+
+def _param_map(d: int, K: int, cls: LayerClass, heads: bool, with_bias: bool) -> tuple[np.ndarray, int, int]:
+    """The 0/1 matrix ``P`` with ``z = P θ``: full coordinates ``z = (vec A, vec b, vec c)`` from free ``θ``.
+
+    Returns ``P`` and the numbers of free ``A`` and ``b`` parameters (θ is ordered A, b, c).
+    """
+    D = d + 1
+    a_free, b_free, shared_scale = _masks(cls, D, heads)
+    nz = d * D + K * D + K * d
+    cols: list[list[int]] = []
+    for p in range(d):
+        for i in np.flatnonzero(a_free):
+            cols.append([p * D + int(i)])
+    nA = len(cols)
+    off_b = d * D
+    for i in np.flatnonzero(b_free):
+        i = int(i)
+        tied = (not heads) or (i == D - 1 and shared_scale)
+        if tied:
+            cols.append([off_b + k * D + i for k in range(K)])
+        else:
+            cols.extend([[off_b + k * D + i] for k in range(K)])
+    nb = len(cols) - nA
+    if with_bias:
+        off_c = off_b + K * D
+        cols.extend([[off_c + j] for j in range(K * d)])
+    rows = np.concatenate([np.asarray(r) for r in cols])
+    colidx = np.concatenate([np.full(len(r), t) for t, r in enumerate(cols)])
+    # sparse: at most K entries per column, and P.T @ H @ P must stay O(nz²) at d = 40
+    P = sparse.csr_array((np.ones(rows.size), (rows, colidx)), shape=(nz, len(cols)))
+    return P, nA, nb
+
+
+def _theta(P: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Free parameters of full coordinates ``z`` in the range of ``P`` (its columns have disjoint supports)."""
+    return (P.T @ z) / np.asarray(P.sum(axis=0)).ravel()
+
+
+def _unpack(z: np.ndarray, d: int, K: int) -> Effective:
+    D = d + 1
+    A = z[: d * D].reshape(d, D)
+    b = z[d * D : d * D + K * D].reshape(K, D)
+    c = z[d * D + K * D :].reshape(K, d)
+    return Effective(A.copy(), b.copy(), c.copy())
+
+
+def _pack(eff: Effective) -> np.ndarray:
+    return np.concatenate([eff.A.ravel(), eff.b.ravel(), eff.c.ravel()])
+
+
+def _balance(eff: Effective) -> Effective:
+    t = np.sqrt(np.linalg.norm(eff.b) / max(np.linalg.norm(eff.A), 1e-300))
+    return Effective(eff.A * t, eff.b / t, eff.c)
+
+
+def _scaling_direction(eff: Effective, P: np.ndarray, nA: int, nb: int) -> np.ndarray:
+    """Unit tangent of the symmetry ``(A, b) → (sA, b/s)`` in the free coordinates θ."""
+    theta = _theta(P, _pack(eff))
+    t = np.zeros_like(theta)
+    t[:nA] = theta[:nA]
+    t[nA : nA + nb] = -theta[nA : nA + nb]
+    nt = np.linalg.norm(t)
+    return t / nt if nt > 0 else t
+
+
+def _reduced(st: SampleStats, eff: Effective, P: np.ndarray, order: int):
+    loss, g, H = loss_grad_hess(st, eff, order=order)
+    return loss, (P.T @ g if g is not None else None), (P.T @ (P.T @ H).T if H is not None else None)
+
+
+def _certificate(
+    st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int
+) -> tuple[float, float, float, float, float]:
+    """Loss, gradient norm over the free parameters, their norm, extreme Hessian eigenvalues off the scaling direction."""
+    loss, gr, Hr = _reduced(st, eff, P, 2)
+    pnorm = float(np.linalg.norm(_theta(P, _pack(eff))))
+    u = _scaling_direction(eff, P, nA, nb)
+    # restrict the Hessian to the orthogonal complement of u (u is a null vector at a stationary
+    # point: the loss is constant along the symmetry orbit): ΠHΠ has u as an exact null vector,
+    # whose eigenvalue (the one nearest zero) is dropped
+    Hu = Hr @ u
+    proj = Hr - np.outer(u, Hu) - np.outer(Hu, u) + (u @ Hu) * np.outer(u, u)
+    lam = np.linalg.eigvalsh(0.5 * (proj + proj.T))
+    if np.any(u):
+        lam = np.delete(lam, int(np.argmin(np.abs(lam))))
+    return loss, float(np.linalg.norm(gr)), pnorm, float(lam.min()), float(max(lam.max(), 0.0))
+
+
+def _newton(st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int, iters: int = 60) -> Effective:
+    """Newton polish on the free parameters (the scaling direction pinned, backtracking line search)."""
+    d, K = eff.A.shape[0], eff.b.shape[0]
+    eff = _balance(eff)
+    slow = 0
+    prev = np.inf
+    for _ in range(iters):
+        loss, gr, Hr = _reduced(st, eff, P, 2)
+        pnorm = np.linalg.norm(_pack(eff))
+        gn = np.linalg.norm(gr)
+        if gn * pnorm <= 1e-2 * GRAD_TOL * max(loss, 1e-300):
+            break
+        # Newton converges quadratically; a gradient that stops shrinking has hit rounding
+        slow = slow + 1 if gn > 0.5 * prev else 0
+        if slow >= 3:
+            break
+        prev = gn
+        u = _scaling_direction(eff, P, nA, nb)
+        scale = max(np.abs(np.diag(Hr)).max(), 1e-300)
+        # the scaling direction gets a positive curvature so that it is left alone; where the
+        # Hessian is not positive definite, saddle-free Newton (|eigenvalues|) descends the negative
+        # curvature rather than climbing it
+        Hs = Hr + scale * np.outer(u, u)
+        try:
+            step = sla.cho_solve(sla.cho_factor(Hs), -gr)
+        except np.linalg.LinAlgError:
+            lam, vec = np.linalg.eigh(Hs)
+            lam = np.maximum(np.abs(lam), 1e-14 * scale)
+            step = -vec @ ((vec.T @ gr) / lam)
+        z0 = _pack(eff)
+        accepted = False
+        for t in (1.0, 0.5, 0.25, 0.125, 0.0625):
+            cand = _balance(_unpack(z0 + t * P @ step, d, K))
+            cl, cg = _reduced(st, cand, P, 1)[:2]
+            # near the optimum the loss changes by less than its rounding error: accept a step that
+            # does not raise the loss beyond rounding and shrinks the gradient
+            if cl < loss or (cl <= loss + 1e-13 * abs(loss) and np.linalg.norm(cg) < gn):
+                eff, accepted = cand, True
+                break
+        if not accepted:
+            break
+    return eff
+
+
+def _starts(d: int, K: int, heads: bool, starts: int, rng: np.random.Generator) -> list[np.ndarray]:
+    D = d + 1
+    out = []
+    for i in range(max(1, starts)):
+        b0 = np.eye(D)[-1] + 0.1 * rng.standard_normal((K, D)) if i == 0 else rng.standard_normal((K, D))
+        out.append(b0 if heads else np.tile(b0[0], (K, 1)))
+    return out
+
+
+def _optimise(
+    st: SampleStats, regime: str, cls: LayerClass, starts: int, seed: int, als_iter: int
+) -> tuple[Effective, float, float, float, int, int]:
+    d, K = st.beta.shape[1], st.weights.shape[0]
+    D = d + 1
+    heads = regime == "joint-heads"
+    with_bias = regime in ("joint", "joint-heads")
+    a_free, b_free, shared_scale = _masks(cls, D, heads)
+    P, nA, nb = _param_map(d, K, cls, heads, with_bias)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(st.n), REGIMES.index(regime), 0x6C6F]))
+    results = []
+    for b0 in _starts(d, K, heads, starts, rng):
+        eff, _ = als(
+            st, b0 * 1.0, heads=heads, with_bias=with_bias, max_iter=als_iter, tol=1e-8, ridge=0.0,
+            a_free=a_free, b_free=b_free, shared_scale=shared_scale,
+        )
+        eff = _newton(st, eff, P, nA, nb)
+        results.append((eff, loss_grad_hess(st, eff, order=0)[0]))
+    losses = np.array([r[1] for r in results])
+    best = int(np.argmin(losses))
+    at_best = int(np.sum(losses <= losses[best] + 1e-9 * max(1.0, abs(losses[best]))))
+    eff = results[best][0]
+    loss, gnorm, pnorm, lmin, lmax = _certificate(st, eff, P, nA, nb)
+    return eff, loss, gnorm, pnorm, lmin, lmax, at_best
+
+
+def _stationarity(loss: float, gnorm: float, pnorm: float) -> float:
+    return gnorm * pnorm / max(loss, 1e-300)
+
+
+def _is_certified(loss: float, gnorm: float, pnorm: float, lmin: float, lmax: float) -> bool:
+    """The certificate of the module docstring."""
+    return _stationarity(loss, gnorm, pnorm) <= GRAD_TOL and lmin >= -HESS_TOL * max(lmax, 1e-300)
+
+
+def layer_optimum(
+    spec: Spec,
+    n: int,
+    regime: str,
+    model: "str | LayerClass" = "full",
+    *,
+    starts: int = 4,
+    seed: int = 0,
+    stats: "SampleStats | None" = None,
+    als_iter: int = 100,
+) -> LayerOptimum:
+    """Certified population optimum of the layer in ``regime`` within model class ``model`` (chapter 08).
+
+    Parameters
+    ----------
+    spec : Spec
+    n : int
+        Context length.
+    regime : str
+        ``plain``, ``finetune`` (plain optimum of the class, then the prompts fitted with the
+        attention frozen), ``joint`` or ``joint-heads``.
+    model : str or LayerClass
+        A name in :data:`CLASSES` or a custom :class:`LayerClass`.
+    starts : int
+        Deterministic multi-starts (the first near the label read-out ``e_D``).
+    seed : int
+        Seeds the random starts.
+    stats : SampleStats, optional
+        Moments to optimise; by default the exact :func:`~prompticl.exact_moments.population_stats`
+        (sample moments give the training-sample optimum instead).
+    als_iter : int
+        ALS iterations per start before the Newton polish.
+    """
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+    if isinstance(model, str):
+        if model not in CLASSES:
+            raise ValueError(f"unknown model class {model!r} (choose from {', '.join(CLASSES)})")
+        name, cls = model, CLASSES[model]
+    else:
+        name, cls = "custom", model
+    st = population_stats(spec, n) if stats is None else stats
+    if regime == "finetune":
+        return _finetune(st, layer_optimum(spec, n, "plain", model, starts=starts, seed=seed, stats=st, als_iter=als_iter))
+    eff, loss, gnorm, pnorm, lmin, lmax, at_best = _optimise(st, regime, cls, starts, seed, als_iter)
+    return LayerOptimum(
+        regime, name, int(n), float(loss), eff, gnorm, _stationarity(loss, gnorm, pnorm), lmin, lmax,
+        max(1, starts), at_best, _is_certified(loss, gnorm, pnorm, lmin, lmax),
+    )
+
+
+def _finetune(st: SampleStats, plain: LayerOptimum) -> LayerOptimum:
+    """Fine-tuning from a plain optimum: the prompts' biases fitted with the attention frozen.
+
+    The prompt phase is a strictly convex quadratic in ``c`` (Hessian ``2π_kΣ_x``), solved exactly;
+    its gradient is checked as part of the certificate.
+    """
+    A, b = plain.eff.A, plain.eff.b
+    eff = Effective(A, b, fit_biases(st, A, b))
+    loss, g, _ = loss_grad_hess(st, eff, order=1)
+    gc = g[-eff.c.size :]
+    stat_c = _stationarity(loss, float(np.linalg.norm(gc)), float(np.linalg.norm(eff.c)))
+    return LayerOptimum(
+        "finetune", plain.model, plain.n, float(loss), eff, max(plain.grad_norm, float(np.linalg.norm(gc))),
+        max(plain.stationarity, stat_c), plain.min_hessian_eig, plain.max_hessian_eig, plain.starts,
+        plain.starts_at_best, plain.certified and stat_c <= GRAD_TOL,
+    )
+
+
+def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwargs) -> dict[str, LayerOptimum]:
+    """:func:`layer_optimum` of all four regimes at one ``n``, sharing the exact moments and the plain optimum."""
+    st = population_stats(spec, n) if kwargs.get("stats") is None else kwargs.pop("stats")
+    kwargs.pop("stats", None)
+    out = {r: layer_optimum(spec, n, r, model, stats=st, **kwargs) for r in ("plain", "joint", "joint-heads")}
+    out["finetune"] = _finetune(st, out["plain"])
+    return {r: out[r] for r in REGIMES}
+
+
+def mechanism_table(
+    spec: Spec, n: int, models: "tuple[str, ...]" = NESTED, **kwargs
+) -> dict[str, dict[str, LayerOptimum]]:
+    """Which mechanism buys what: ``{model: {regime: LayerOptimum}}`` over the nested classes (chapter 08).
+
+    Classes that coincide for a regime (``shift`` with heads, ``scale`` without heads) are
+    optimised anyway, which doubles as a consistency check.
+    """
+    st = population_stats(spec, n)
+    return {m: layer_optima(spec, n, m, stats=st, **kwargs) for m in models}
+
+
+def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dict[str, bool]:
+    """Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 08)
+
+    Returns one flag per inequality (``"D<=JT"``, ``"JT<=FT"``, ``"FT<=PT"``), each with relative
+    slack ``rtol``.  Within one class ``L_JT ≤ L_FT`` (the joint class contains the fine-tuned
+    parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and ``L_D ≤ L_JT`` (a shared read-out
+    is a head with equal rows) hold whenever the optima are global, so a ``False`` flags a
+    non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class can pretrain
+    an attention that is better for plain training and worse for the prompts.
+    """
+    L = {r: optima[r].loss for r in REGIMES}
+
+    def le(a: float, b: float) -> bool:
+        return a <= b + rtol * max(1.0, abs(b))
+
+    return {
+        "D<=JT": le(L["joint-heads"], L["joint"]),
+        "JT<=FT": le(L["joint"], L["finetune"]),
+        "FT<=PT": le(L["finetune"], L["plain"]),
+    }
