@@ -7,6 +7,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def test_every_toc_entry_is_a_page(site):
     assert not missing, f"toc entries without a page: {missing}"
 
 
+# Copied into the site by `make pdf` (after `make book`), so a plain build links to them before they exist.
+MADE_BY_MAKE_PDF = {"prompticl.pdf", "formula-sheet.pdf"}
+
+
 class _Refs(HTMLParser):
     """Collects element ids and the URLs a page refers to."""
 
@@ -163,7 +168,8 @@ def test_internal_links_resolve(site):
             if site.resolve() not in target.parents and target != site.resolve():
                 broken.append(f"{where} (outside the site)")
             elif not target.is_file():
-                broken.append(f"{where} (no file)")
+                if not (target.parent == site.resolve() and target.name in MADE_BY_MAKE_PDF):
+                    broken.append(f"{where} (no file)")
             elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target).ids:
                 broken.append(f"{where} (no id {parts.fragment!r})")
     assert not broken, "broken internal links:\n" + "\n".join(broken)
@@ -553,3 +559,154 @@ def test_chapter_images_are_numbered_captioned_figures(survey):
 def test_no_request_fails(survey):
     failures = sorted(set(survey["http"]))
     assert not failures, "requests that failed:\n" + "\n".join(failures)
+
+
+# --- Student edition (make book-students) and printable book (make pdf) --------------------------
+STUDENTS_OUT = ROOT / "_build" / "students"
+STUDENTS_HTML = STUDENTS_OUT / "_build" / "html"
+_FENCE = re.compile(r"^(`{3,}|:{3,})\{(solution|exercise)(-start|-end)?\}")
+# Source prose between markup: math, roles, literals and emphasis marks split it into runs.
+_MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|`[^`]*`|[*_\[\]()<>|\\{}$#]", re.S)
+
+
+def _directive_texts(kind: str) -> list[str]:
+    """The markdown source of every ``kind`` (solution or exercise) in the chapters, gated or not."""
+    texts = []
+    for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
+        lines = [
+            line
+            for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines()
+        ]
+        current, fence, gated = None, None, False
+        for line in lines:
+            m = _FENCE.match(line)
+            if current is None:
+                if m and m.group(2) == kind and m.group(3) != "-end":
+                    current, fence, gated = [], m.group(1), m.group(3) == "-start"
+                continue
+            if gated and m and m.group(2) == kind and m.group(3) == "-end":
+                texts.append("\n".join(current))
+                current = None
+            elif not gated and line.strip() == fence:
+                texts.append("\n".join(current))
+                current = None
+            elif not line.startswith(":") and line.strip() != fence:
+                current.append(line)
+    return texts
+
+
+def _fragments(text: str, words: int = 6) -> list[str]:
+    """Runs of at least ``words`` plain words: they reach the HTML verbatim."""
+    runs = []
+    for part in _MARKUP.split(text):
+        run = " ".join(part.split())
+        if len(run.split()) >= words and re.fullmatch(r"[A-Za-z0-9 ,.;:'’\-]+", run):
+            runs.append(run.strip(" ,.;:"))
+    return runs
+
+
+def _site_text(root: Path) -> str:
+    """All text of a built site: pages (tags removed) and the search index."""
+    import html as html_lib
+
+    parts = [root.joinpath("searchindex.js").read_text(encoding="utf-8")] if root.joinpath("searchindex.js").exists() else []
+    for page in root.rglob("*.html"):
+        parts.append(html_lib.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))))
+    for source in root.rglob("_sources/**/*"):
+        if source.is_file():
+            parts.append(source.read_text(encoding="utf-8", errors="replace"))
+    text = " ".join(" ".join(parts).split())
+    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+@pytest.fixture(scope="session")
+def students(site) -> subprocess.CompletedProcess:
+    """`make book-students`, run after the main build (they share the notebook execution cache)."""
+    with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
+        cache = STUDENTS_OUT / "_build" / ".jupyter_cache"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if not cache.is_symlink():
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.symlink_to(Path("..", "..", ".jupyter_cache"))
+        env = dict(os.environ, PROMPTICL_EDITION="students",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        return subprocess.run(BUILD + ["--path-output", str(STUDENTS_OUT)], cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+def test_student_edition_has_no_solution(students, site):
+    out = students.stdout + students.stderr
+    assert students.returncode == 0 and ": WARNING: " not in out, "the student edition did not build cleanly:\n" + _tail(out, 30)
+    solutions = [f for t in _directive_texts("solution") for f in _fragments(t)]
+    exercises = [f for t in _directive_texts("exercise") for f in _fragments(t)]
+    assert len(solutions) >= 20 and len(exercises) >= 20, "too few solution/exercise fragments found in the chapters"
+    full, student = _site_text(site), _site_text(STUDENTS_HTML)
+    # Controls: the fragments do reach a built site, so their absence below means something.
+    unseen = [f for f in solutions if f not in full]
+    assert len(unseen) <= len(solutions) // 5, f"solution fragments not found in the full site: {unseen[:5]}"
+    missing_exercises = [f for f in exercises if f not in student]
+    assert len(missing_exercises) <= len(exercises) // 5, f"exercises missing from the student edition: {missing_exercises[:5]}"
+    leaked = [f for f in solutions if f in student]
+    assert not leaked, "solution text in the student edition (_build/students/_build/html):\n" + "\n".join(leaked[:20])
+    marked = [str(p.relative_to(STUDENTS_HTML)) for p in STUDENTS_HTML.rglob("*.html") if 'class="solution' in p.read_text(encoding="utf-8")]
+    assert not marked, f"solution blocks in the student edition: {marked}"
+
+
+@pytest.fixture(scope="session")
+def printed(site, tmp_path_factory) -> Path:
+    """`make pdf` (tools/print_pdf.py) over the built site, into a scratch folder."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed - PDF not printed")
+    out = tmp_path_factory.mktemp("pdf")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--html", str(site), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, f"tools/print_pdf.py failed:\n{_tail(run.stdout + run.stderr)}"
+    return out
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _code_text() -> str:
+    """Every code cell's source and text output, whitespace collapsed (TeX in plot labels is code)."""
+    chunks = []
+    for nb_path in (ROOT / "book").glob("*.ipynb"):
+        for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                chunks.append("".join(cell["source"]))
+                chunks += ["".join(o.get("text", "")) for o in cell.get("outputs", [])]
+    return " ".join(" ".join(chunks).split())
+
+
+def test_pdf(printed, site):
+    from pypdf import PdfReader
+
+    book = printed / "prompticl.pdf"
+    reader = PdfReader(book)
+    titles = []
+    from importlib import util
+
+    spec = util.spec_from_file_location("print_pdf", ROOT / "tools" / "print_pdf.py")
+    print_pdf = util.module_from_spec(spec)
+    spec.loader.exec_module(print_pdf)
+    for name in print_pdf.toc_pages(ROOT / "_toc.yml"):
+        h1 = re.search(r"<h1>((?:(?!</h1>).)*?)<a class=\"headerlink\"", (site / f"{name}.html").read_text(encoding="utf-8"), re.S)
+        titles.append(" ".join(re.sub(r"<[^>]+>", "", h1.group(1)).split()) if h1 else name)
+    assert len(reader.pages) > len(titles), f"{book} has only {len(reader.pages)} pages"
+    outline = [item.title for item in reader.outline]
+    text = " ".join(_pdf_text(book).split())
+    missing = [t for t in titles if t not in text or not any(t.endswith(o) or o in t for o in outline)]
+    assert not missing, f"chapters missing from {book} (text or bookmarks): {missing}; bookmarks: {outline}"
+    # Raw TeX in the printed prose (code listings may hold TeX in plot labels: those are allowed).
+    code = _code_text()
+    raw = []
+    for line in _pdf_text(book).splitlines():
+        if re.search(r"\\[A-Za-z]{2,}|\$\$|\\[()\[\]]", line) and " ".join(line.split()) not in code:
+            raw.append(line.strip()[:100])
+    assert not raw, f"raw TeX in {book}:\n" + "\n".join(raw[:20])
+    if (ROOT / "book" / "at-a-glance.md").exists():
+        sheet = printed / "formula-sheet.pdf"
+        assert sheet.is_file() and len(PdfReader(sheet).pages) == 1, "the formula sheet is missing or longer than a page"
