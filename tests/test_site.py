@@ -371,17 +371,20 @@ async () => {
   };
   const wide = [];
   article.querySelectorAll('mjx-container[display="true"]').forEach(el => wide.push(['display', el]));
+  // An inline formula cannot scroll: it only has to stay inside the text column.
+  article.querySelectorAll('mjx-container:not([display="true"])').forEach(el => wide.push(['inline formula', el]));
   article.querySelectorAll('table').forEach(el => wide.push(['table', el]));
   article.querySelectorAll('div.cell_output pre').forEach(el => wide.push(['text output', el]));
   out.overflow = [];
   for (const [kind, el] of wide) {
     if (!visible(el)) continue;
     // The element's own box and its parent's: a table may be wider than its wrapper.
-    const over = Math.max(el.scrollWidth - el.clientWidth, el.parentElement.scrollWidth - el.parentElement.clientWidth);
+    const over = kind === 'inline formula' ? 0 :
+      Math.max(el.scrollWidth - el.clientWidth, el.parentElement.scrollWidth - el.parentElement.clientWidth);
     const right = el.getBoundingClientRect().right - article.getBoundingClientRect().right;
     if (over <= 1 && right <= 1) continue;
     const box = scrollBox(el);
-    const what = kind + ' at ' + (kind === 'display' ? label(el) : where(el)) +
+    const what = kind + ' at ' + (kind.endsWith('formula') || kind === 'display' ? label(el) : where(el)) +
       ' (' + Math.round(el.scrollWidth) + ' px wide in a ' + Math.round(el.clientWidth) + '-px box' +
       (right > 1 ? ', sticks out ' + Math.round(right) + ' px past the text column' : '') + ')';
     out.overflow.push({what, cue: box ? scrollCue(box) : null, boxed: !!box});
