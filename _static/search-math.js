@@ -9,7 +9,19 @@
     var options = document.querySelector('script[src*="documentation_options.js"]');
     if (!options) return;
     var pending = null;
+    // A snippet is a window of about 240 characters, so it may start or end inside a formula:
+    // drop such half formulas (they cannot be typeset) and mark the cut with an ellipsis.
+    function trim(p) {
+      var h = p.innerHTML;
+      var close = h.indexOf("\\)"), open = h.indexOf("\\(");
+      if (close !== -1 && (open === -1 || close < open)) h = "…" + h.slice(close + 2);
+      var lastOpen = h.lastIndexOf("\\("), lastClose = h.lastIndexOf("\\)");
+      if (lastOpen !== -1 && lastOpen > lastClose) h = h.slice(0, lastOpen) + "…";
+      p.innerHTML = h;
+      p.dataset.prompticlTrimmed = "1";
+    }
     function typeset() {
+      results.querySelectorAll("p.context:not([data-prompticl-trimmed])").forEach(trim);
       if (window.MathJax && MathJax.typesetPromise) {
         MathJax.typesetPromise([results]).catch(function () {});
       }

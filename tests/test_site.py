@@ -371,7 +371,7 @@ async () => {
   };
   const wide = [];
   article.querySelectorAll('mjx-container[display="true"]').forEach(el => wide.push(['display', el]));
-  // An inline formula cannot scroll: it only has to stay inside the text column.
+  // An inline formula too wide for the column is made to scroll by _static/wide-inline-math.js.
   article.querySelectorAll('mjx-container:not([display="true"])').forEach(el => wide.push(['inline formula', el]));
   article.querySelectorAll('table').forEach(el => wide.push(['table', el]));
   article.querySelectorAll('div.cell_output pre').forEach(el => wide.push(['text output', el]));
@@ -379,13 +379,16 @@ async () => {
   for (const [kind, el] of wide) {
     if (!visible(el)) continue;
     // The element's own box and its parent's: a table may be wider than its wrapper.
-    const over = kind === 'inline formula' ? 0 :
-      Math.max(el.scrollWidth - el.clientWidth, el.parentElement.scrollWidth - el.parentElement.clientWidth);
+    // (An inline formula that does not clip its content is judged by its position in the column only:
+    // MathJax's own boxes report a few px of scroll overflow for italic corrections.)
+    const over = kind === 'inline formula'
+      ? (getComputedStyle(el).overflowX === 'visible' ? 0 : el.scrollWidth - el.clientWidth)
+      : Math.max(el.scrollWidth - el.clientWidth, el.parentElement.scrollWidth - el.parentElement.clientWidth);
     const right = el.getBoundingClientRect().right - article.getBoundingClientRect().right;
     if (over <= 1 && right <= 1) continue;
     const box = scrollBox(el);
     const what = kind + ' at ' + (kind.endsWith('formula') || kind === 'display' ? label(el) : where(el)) +
-      ' (' + Math.round(el.scrollWidth) + ' px wide in a ' + Math.round(el.clientWidth) + '-px box' +
+      ' (' + Math.round(el.scrollWidth) + ' px wide' + (over > 1 ? ', ' + Math.round(over) + ' px of it hidden' : '') +
       (right > 1 ? ', sticks out ' + Math.round(right) + ' px past the text column' : '') + ')';
     out.overflow.push({what, cue: box ? scrollCue(box) : null, boxed: !!box});
   }
@@ -404,6 +407,20 @@ async () => {
     if (problem) out.images.push('image ' + (out.images.length + 1) + ' after ' + where(img) + ': ' + problem);
   });
   return out;
+}
+"""
+
+
+SEARCH_TERMS = "Wishart"
+_SEARCH_TEX = r"""
+() => {
+  const results = document.querySelector('#search-results');
+  const clone = results.cloneNode(true);
+  clone.querySelectorAll('mjx-container').forEach(e => e.remove());
+  const snippets = results.querySelectorAll('p.context').length;
+  const bad = Array.from(clone.querySelectorAll('p.context')).map(p => p.textContent.replace(/\s+/g, ' '))
+    .filter(t => /\\[A-Za-z]{2,}|\\[()\[\]]|\$\$/.test(t)).map(t => t.slice(0, 160));
+  return {snippets, bad};
 }
 """
 
@@ -461,7 +478,7 @@ def survey(site, server):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium) - browser checks not run")
     from playwright.sync_api import sync_playwright
 
-    result: dict = {"pages": {WIDE: {}, NARROW: {}}, "http": [], "nav": {}}
+    result: dict = {"pages": {WIDE: {}, NARROW: {}}, "http": [], "nav": {}, "search": None}
     names = [str(p.relative_to(site)) for p in pages(site) if not is_redirect(p)]
     # Navigation is the same on every page: check a chapter and the landing page.
     nav_pages = [n for n in names if n.startswith("book/01")][:1] + [n for n in names if n.startswith("book/intro")][:1]
@@ -491,6 +508,14 @@ def survey(site, server):
                     page = context.new_page()
                     page.goto(f"{server}/{name}", wait_until="load")
                     result["nav"][(width, name)] = _navigation(page, width)
+                    page.close()
+                if width == WIDE:
+                    # Search snippets are cut from the pages' HTML: their maths must be typeset too.
+                    page = context.new_page()
+                    page.goto(f"{server}/search.html?q={SEARCH_TERMS}", wait_until="load")
+                    page.wait_for_selector("#search-results p.context", timeout=20000)
+                    page.wait_for_timeout(1500)  # MathJax loads on demand there (_static/search-math.js)
+                    result["search"] = page.evaluate(_SEARCH_TEX)
                     page.close()
                 # What a browser asks for when a page names no icon (and many ask regardless).
                 icon = context.request.get(f"{server}/favicon.ico")
@@ -549,6 +574,12 @@ def test_sidebar_buttons_work(survey):
     bad = [f"{name} at {width} px: {msg}" for (width, name), msgs in survey["nav"].items() for msg in msgs]
     assert survey["nav"], "no page was checked for navigation"
     assert not bad, "\n".join(bad)
+
+
+def test_search_snippets_show_no_tex(survey):
+    found = survey["search"]
+    assert found and found["snippets"] >= 3, f"searching for {SEARCH_TERMS!r} gave too few results: {found}"
+    assert not found["bad"], "search snippets showing TeX source:\n" + "\n".join(found["bad"])
 
 
 def test_chapter_images_are_numbered_captioned_figures(survey):
