@@ -2,6 +2,7 @@
 #   make book   build the site into _build/html
 #   make test   run the whole test-suite (notebooks, site build, browser check included)
 #   make check  the fast unit tier only (tests/unit: no notebooks, no site, no browser)
+# Beside them: make book-students (the site without solutions), make pdf (the printable book).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -29,13 +30,15 @@ PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup mathjax actionlint book test check clean
+.PHONY: help setup mathjax actionlint book book-students pdf test check clean
 
 help:
 	@echo "make book   build the site into _build/html (creates .venv on first use)"
 	@echo "make test   run every test, including notebooks, site build and browser check"
 	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
+	@echo "make book-students  the same site without any solution, into _build/html-students"
+	@echo "make pdf    print the book to _build/pdf/prompticl.pdf (and formula-sheet.pdf if book/at-a-glance.md exists)"
 
 setup: $(VENV_STAMP)
 
@@ -71,6 +74,25 @@ $(MATHJAX_STAMP):
 
 book: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+
+# The student edition: same sources, every solution removed at build time (_ext/prompticl_site.py,
+# switched on by PROMPTICL_EDITION). It has its own Sphinx environment under _build/students/ and
+# shares the notebook execution cache of `make book` (symlinked), so nothing is executed twice.
+STUDENTS_BUILD := _build/students
+book-students: $(VENV_STAMP) $(MATHJAX_STAMP)
+	@mkdir -p $(STUDENTS_BUILD)/_build _build/.jupyter_cache
+	@ln -sfn ../../.jupyter_cache $(STUDENTS_BUILD)/_build/.jupyter_cache
+	PROMPTICL_EDITION=students $(VENV)/bin/jupyter-book build . $(JB_FLAGS) --path-output $(STUDENTS_BUILD)
+	rm -rf _build/html-students && cp -R $(STUDENTS_BUILD)/_build/html _build/html-students
+
+# The printable book: every page of _toc.yml printed by Chromium after MathJax, merged with a table
+# of contents and bookmarks (tools/print_pdf.py, offline). The PDF is also copied into the site as
+# _build/html/prompticl.pdf, where the landing page (book/intro.md) links to it.
+PDF_DIR := _build/pdf
+pdf: book
+	$(VPY) tools/print_pdf.py --html _build/html --out $(PDF_DIR)
+	cp $(PDF_DIR)/prompticl.pdf _build/html/prompticl.pdf
+	@if [ -f $(PDF_DIR)/formula-sheet.pdf ]; then cp $(PDF_DIR)/formula-sheet.pdf _build/html/formula-sheet.pdf; fi
 
 test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
 	$(VPY) -m pytest $(PYTEST_FLAGS)

@@ -116,4 +116,5 @@ def scale_means(spec: Spec, factor: float) -> Spec:
     for task in data["tasks"]:
         task["mean"] = [factor * m for m in task["mean"]]
     data["name"] = f"{spec.name}-means-x{factor:.4g}"
+    data["title"] = f"{spec.title or spec.name}, means ×{factor:.4g}"  # the original's title no longer fits
     return spec_from_dict(data, spec.name)

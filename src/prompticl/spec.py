@@ -62,6 +62,8 @@ class Spec:
         A label used in tables and provenance files.
     description : str
         Free text.
+    title : str
+        Human-readable title for plot titles and captions (see ``prompticl.plotting.spec_title``).
     """
 
     d: int
@@ -72,6 +74,7 @@ class Spec:
     covs: np.ndarray
     name: str = "custom"
     description: str = ""
+    title: str = ""
     _factors: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -105,6 +108,7 @@ class Spec:
             covs=np.einsum("ij,kjl,lm->kim", r, self.covs, r),
             name=self.name + " (whitened)",
             description=self.description,
+            title=self.title,
         )
 
 
@@ -179,7 +183,7 @@ def _matrix(value: Any, d: int, source: str, name: str, definite: bool) -> np.nd
     return mat
 
 
-_TOP_KEYS = {"d", "noise", "x_cov", "tasks", "name", "description"}
+_TOP_KEYS = {"d", "noise", "x_cov", "tasks", "name", "description", "title"}
 _TASK_KEYS = {"weight", "mean", "cov", "name"}
 
 
@@ -247,6 +251,7 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         covs=np.stack(covs),
         name=str(name),
         description=str(data.get("description", "")),
+        title=str(data.get("title", "")),
     )
 
 
@@ -255,6 +260,7 @@ def spec_to_dict(spec: Spec) -> dict:
     return {
         "name": spec.name,
         "description": spec.description,
+        "title": spec.title,
         "d": spec.d,
         "noise": spec.noise,
         "x_cov": spec.x_cov.tolist(),

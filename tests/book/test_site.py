@@ -7,6 +7,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def test_every_toc_entry_is_a_page(site):
     assert not missing, f"toc entries without a page: {missing}"
 
 
+# Copied into the site by `make pdf` (after `make book`), so a plain build links to them before they exist.
+MADE_BY_MAKE_PDF = {"prompticl.pdf", "formula-sheet.pdf"}
+
+
 class _Refs(HTMLParser):
     """Collects element ids and the URLs a page refers to."""
 
@@ -163,7 +168,8 @@ def test_internal_links_resolve(site):
             if site.resolve() not in target.parents and target != site.resolve():
                 broken.append(f"{where} (outside the site)")
             elif not target.is_file():
-                broken.append(f"{where} (no file)")
+                if not (target.parent == site.resolve() and target.name in MADE_BY_MAKE_PDF):
+                    broken.append(f"{where} (no file)")
             elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target).ids:
                 broken.append(f"{where} (no id {parts.fragment!r})")
     assert not broken, "broken internal links:\n" + "\n".join(broken)
@@ -275,3 +281,466 @@ def test_pages_render_offline_in_chromium(site, server):
     assert not problems, "\n".join(problems)
     if any("$" in p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.ipynb")):
         assert checked_math > 0, "the chapters contain maths but no page had any .math element"
+
+
+# --- What the reader sees ------------------------------------------------------------------------
+# One browser visits every page at a desktop and a phone width (all solutions opened) and records
+# what each check below needs; the checks then only read that survey, so each can fail on its own
+# and name the page and the element at fault.
+WIDE, NARROW = 1300, 390
+# Playwright hides scrollbars in headless Chromium; the narrow check needs them as a reader has them.
+NO_HIDDEN_SCROLLBARS = ["--hide-scrollbars"]
+
+_SURVEY = r"""
+async () => {
+  const maths = document.querySelectorAll('.math');
+  if (maths.length && window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  // Open every solution and every collapsed block, as a reader working through them would.
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+
+  // Where an element is, in words: the nearest labelled equation, figure or section heading.
+  const where = (el) => {
+    const eq = el.closest('div.math[id], .math[id]');
+    if (eq) return '#' + eq.id;
+    const fig = el.closest('figure[id]');
+    if (fig) return '#' + fig.id;
+    let node = el, heading = null;
+    while (node && !heading) {
+      let sib = node.previousElementSibling;
+      while (sib && !heading) {
+        heading = sib.matches('h1,h2,h3,h4') ? sib : sib.querySelector && sib.querySelector('h1,h2,h3,h4');
+        sib = sib.previousElementSibling;
+      }
+      node = node.parentElement;
+    }
+    const sec = el.closest('section[id]');
+    return 'section "' + (heading ? heading.textContent.replace('#', '').trim() : (sec ? sec.id : '?')) + '"';
+  };
+  const texOf = new Map();
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+    for (const item of MathJax.startup.document.math) {
+      if (item.typesetRoot) texOf.set(item.typesetRoot, item.math);
+    }
+  }
+  const label = (el) => {
+    const tex = texOf.get(el);
+    return where(el) + (tex ? ': ' + tex.replace(/\s+/g, ' ').trim().slice(0, 70) : '');
+  };
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const out = {};
+
+  // (a) TeX source in visible text outside code.
+  const TEX = /\\[A-Za-z]{2,}|\\[()\[\]{}]|\$\$|\$[^$\s][^$]*\\/;
+  const skip = 'pre, code, script, style, mjx-container, .highlight, .cell_input, .headerlink';
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  out.rawTex = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip) || !visible(el)) continue;
+    const block = el.closest('p, li, td, th, dd, dt, figcaption, .admonition-title, h1, h2, h3, h4') || el;
+    const text = block.textContent.replace(/\s+/g, ' ');
+    const m = TEX.exec(n.textContent);
+    if (m) {
+      const i = Math.max(0, text.indexOf(m[0]) - 30);
+      out.rawTex.push(where(el) + ': "…' + text.slice(i, i + 90) + '…"');
+    }
+  }
+  out.rawTex = [...new Set(out.rawTex)];
+
+  // (b), (c) wide content: displays, tables and text outputs, and how they scroll.
+  const scrollBox = (el) => {
+    for (let node = el; node && node !== document.body; node = node.parentElement) {
+      const ox = getComputedStyle(node).overflowX;
+      if ((ox === 'auto' || ox === 'scroll') && node.scrollWidth > node.clientWidth + 1) return node;
+    }
+    return null;
+  };
+  // "Shows that it scrolls" (see _static/custom.css): the scrolling box keeps a horizontal
+  // scrollbar at least 4 px tall AND draws scroll shadows (a gradient background, part of it
+  // attached `local`, which is what makes the shadow appear only on the side with hidden content).
+  const scrollCue = (box) => {
+    const cs = getComputedStyle(box);
+    const bar = box.offsetHeight - box.clientHeight - parseFloat(cs.borderTopWidth) - parseFloat(cs.borderBottomWidth);
+    const shadow = cs.backgroundImage.includes('gradient') && cs.backgroundAttachment.includes('local');
+    return {bar: Math.round(bar), shadow};
+  };
+  const wide = [];
+  article.querySelectorAll('mjx-container[display="true"]').forEach(el => wide.push(['display', el]));
+  // An inline formula too wide for the column is made to scroll by _static/wide-inline-math.js.
+  article.querySelectorAll('mjx-container:not([display="true"])').forEach(el => wide.push(['inline formula', el]));
+  article.querySelectorAll('table').forEach(el => wide.push(['table', el]));
+  article.querySelectorAll('div.cell_output pre').forEach(el => wide.push(['text output', el]));
+  out.overflow = [];
+  for (const [kind, el] of wide) {
+    if (!visible(el)) continue;
+    // The element's own box and its parent's: a table may be wider than its wrapper.
+    // (An inline formula that does not clip its content is judged by its position in the column only:
+    // MathJax's own boxes report a few px of scroll overflow for italic corrections.)
+    const over = kind === 'inline formula'
+      ? (getComputedStyle(el).overflowX === 'visible' ? 0 : el.scrollWidth - el.clientWidth)
+      : Math.max(el.scrollWidth - el.clientWidth, el.parentElement.scrollWidth - el.parentElement.clientWidth);
+    const right = el.getBoundingClientRect().right - article.getBoundingClientRect().right;
+    if (over <= 1 && right <= 1) continue;
+    const box = scrollBox(el);
+    const what = kind + ' at ' + (kind.endsWith('formula') || kind === 'display' ? label(el) : where(el)) +
+      ' (' + Math.round(el.scrollWidth) + ' px wide' + (over > 1 ? ', ' + Math.round(over) + ' px of it hidden' : '') +
+      (right > 1 ? ', sticks out ' + Math.round(right) + ' px past the text column' : '') + ')';
+    out.overflow.push({what, cue: box ? scrollCue(box) : null, boxed: !!box});
+  }
+  out.pageOverflow = document.documentElement.scrollWidth - window.innerWidth;
+
+  // (e) chapter images: every image a cell draws must be a numbered, captioned figure.
+  out.images = [];
+  article.querySelectorAll('div.cell_output img, div.cell_output svg').forEach(img => {
+    // Skip the copy buttons' icons and anything MathJax draws.
+    if (img.closest('button, .copybtn, mjx-container') || img.parentElement.closest('div.cell_output svg')) return;
+    const fig = img.closest('figure');
+    const cap = fig && fig.querySelector('figcaption');
+    const num = cap && cap.querySelector('.caption-number');
+    const problem = !fig ? 'not in a figure' : !cap ? 'figure without a caption' : !num ? 'caption without a number'
+      : cap.textContent.replace(num.textContent, '').trim().length < 10 ? 'caption says nothing' : null;
+    if (problem) out.images.push('image ' + (out.images.length + 1) + ' after ' + where(img) + ': ' + problem);
+  });
+  return out;
+}
+"""
+
+
+SEARCH_TERMS = "Wishart"
+_SEARCH_TEX = r"""
+() => {
+  const results = document.querySelector('#search-results');
+  const clone = results.cloneNode(true);
+  clone.querySelectorAll('mjx-container').forEach(e => e.remove());
+  const snippets = results.querySelectorAll('p.context').length;
+  const bad = Array.from(clone.querySelectorAll('p.context')).map(p => p.textContent.replace(/\s+/g, ' '))
+    .filter(t => /\\[A-Za-z]{2,}|\\[()\[\]]|\$\$/.test(t)).map(t => t.slice(0, 160));
+  return {snippets, bad};
+}
+"""
+
+
+def _visible(page, selector: str):
+    return [b for b in page.query_selector_all(selector) if b.is_visible()]
+
+
+def _navigation(page, width: int) -> list[str]:
+    """Click the visible ☰ and contents buttons the way a reader does; return what did not work."""
+    bad = []
+    primary = _visible(page, ".primary-toggle")
+    if not primary:
+        return ["no visible ☰ (primary sidebar) button"]
+    if width < 992:
+        primary[0].click()
+        page.wait_for_timeout(150)
+        if not page.is_visible("#pst-primary-sidebar-modal[open]"):
+            bad.append("clicking the visible ☰ does not open the primary sidebar")
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(150)
+        secondary = _visible(page, ".secondary-toggle")
+        if not secondary:
+            bad.append("no visible contents (secondary sidebar) button")
+        else:
+            secondary[0].click()
+            page.wait_for_timeout(150)
+            if not page.is_visible("#pst-secondary-sidebar-modal[open]"):
+                bad.append("clicking the visible contents button does not open the secondary sidebar")
+            page.keyboard.press("Escape")
+    else:
+        sidebar = page.locator("#pst-primary-sidebar")
+        shown = sidebar.is_visible() and sidebar.bounding_box()["width"] > 50
+        if not shown:
+            return ["the primary sidebar is not shown at desktop width"]
+        primary[0].click()
+        page.wait_for_timeout(400)  # the collapse is animated
+        box = sidebar.bounding_box() if sidebar.is_visible() else None
+        if box and box["width"] > 50 and box["x"] + box["width"] > 0:
+            bad.append("clicking the visible ☰ does not hide the primary sidebar")
+        elif page.is_visible("#pst-primary-sidebar-modal[open]"):
+            bad.append("clicking the visible ☰ opens a drawer instead of collapsing the sidebar")
+        else:
+            _visible(page, ".primary-toggle")[0].click()
+            page.wait_for_timeout(400)
+            if not (sidebar.is_visible() and sidebar.bounding_box()["width"] > 50):
+                bad.append("clicking ☰ a second time does not bring the primary sidebar back")
+    return bad
+
+
+@pytest.fixture(scope="session")
+def survey(site, server):
+    """{width: {page: report}} for every page at both widths, plus HTTP failures and navigation."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium) - browser checks not run")
+    from playwright.sync_api import sync_playwright
+
+    result: dict = {"pages": {WIDE: {}, NARROW: {}}, "http": [], "nav": {}, "search": None}
+    names = [str(p.relative_to(site)) for p in pages(site) if not is_redirect(p)]
+    # Navigation is the same on every page: check a chapter and the landing page.
+    nav_pages = [n for n in names if n.startswith("book/01")][:1] + [n for n in names if n.startswith("book/intro")][:1]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, ignore_default_args=NO_HIDDEN_SCROLLBARS
+        )
+        try:
+            for width in (WIDE, NARROW):
+                context = browser.new_context(viewport={"width": width, "height": 900})
+                context.route(
+                    "**/*",
+                    lambda route: route.continue_() if route.request.url.startswith(server + "/") else route.abort(),
+                )
+                http_failures = result["http"]
+                context.on(
+                    "response",
+                    lambda r: http_failures.append(f"HTTP {r.status} {r.url.replace(server, '')} (at {width} px)")
+                    if r.status >= 400 else None,
+                )
+                for name in names:
+                    page = context.new_page()
+                    page.goto(f"{server}/{name}", wait_until="load")
+                    result["pages"][width][name] = page.evaluate(_SURVEY)
+                    page.close()
+                for name in nav_pages:
+                    page = context.new_page()
+                    page.goto(f"{server}/{name}", wait_until="load")
+                    result["nav"][(width, name)] = _navigation(page, width)
+                    page.close()
+                if width == WIDE:
+                    # Search snippets are cut from the pages' HTML: their maths must be typeset too.
+                    page = context.new_page()
+                    page.goto(f"{server}/search.html?q={SEARCH_TERMS}", wait_until="load")
+                    page.wait_for_selector("#search-results p.context", timeout=20000)
+                    page.wait_for_timeout(1500)  # MathJax loads on demand there (_static/search-math.js)
+                    result["search"] = page.evaluate(_SEARCH_TEX)
+                    page.close()
+                # What a browser asks for when a page names no icon (and many ask regardless).
+                icon = context.request.get(f"{server}/favicon.ico")
+                if icon.status >= 400:
+                    http_failures.append(f"HTTP {icon.status} /favicon.ico")
+                context.close()
+        finally:
+            browser.close()
+    return result
+
+
+def _listing(rows: dict[str, list[str]]) -> str:
+    return "\n".join(f"{page}:\n  " + "\n  ".join(items) for page, items in rows.items() if items)
+
+
+def test_no_tex_source_in_visible_text(survey):
+    """No text a reader can see (solutions opened, code excluded) shows TeX source."""
+    rows = {page: r["rawTex"] for page, r in survey["pages"][WIDE].items()}
+    assert not any(rows.values()), "TeX source shown as text:\n" + _listing(rows)
+
+
+def test_wide_displays_and_tables_fit(survey):
+    """At desktop width every display equation, table and text output fits its column."""
+    rows = {page: [o["what"] for o in r["overflow"]] for page, r in survey["pages"][WIDE].items()}
+    wide = {page: [f"the page itself is {r['pageOverflow']} px too wide"] for page, r in survey["pages"][WIDE].items()
+            if r["pageOverflow"] > 1}
+    assert not any(rows.values()) and not wide, (
+        f"cut off at {WIDE} px (break the display with aligned/multline, or narrow the table):\n"
+        + _listing(rows) + _listing(wide)
+    )
+
+
+def test_narrow_overflow_shows_it_scrolls(survey):
+    """At phone width a display may scroll sideways, but only inside a box that shows it scrolls.
+
+    "Shows" is defined in the survey (``scrollCue``): a horizontal scrollbar at least 4 px tall and
+    scroll shadows (see ``_static/custom.css``). Nothing may be clipped or widen the page itself.
+    """
+    rows: dict[str, list[str]] = {}
+    for page, r in survey["pages"][NARROW].items():
+        items = rows.setdefault(page, [])
+        for o in r["overflow"]:
+            cue = o["cue"]
+            if cue is None:
+                items.append(o["what"] + ": clipped, no box scrolls")
+            elif cue["bar"] < 4 or not cue["shadow"]:
+                items.append(o["what"] + f": scrolls without showing it (scrollbar {cue['bar']} px, shadow {cue['shadow']})")
+        if r["pageOverflow"] > 1:
+            items.append(f"the page itself is {r['pageOverflow']} px wider than the {NARROW}-px screen")
+    assert not any(rows.values()), f"hidden overflow at {NARROW} px:\n" + _listing(rows)
+
+
+def test_sidebar_buttons_work(survey):
+    """☰ opens the navigation drawer and the contents button the page contents on a phone; on a
+    desktop ☰ collapses and restores the sidebar (pydata-sphinx-theme issue 2451 broke both)."""
+    bad = [f"{name} at {width} px: {msg}" for (width, name), msgs in survey["nav"].items() for msg in msgs]
+    assert survey["nav"], "no page was checked for navigation"
+    assert not bad, "\n".join(bad)
+
+
+def test_search_snippets_show_no_tex(survey):
+    found = survey["search"]
+    assert found and found["snippets"] >= 3, f"searching for {SEARCH_TERMS!r} gave too few results: {found}"
+    assert not found["bad"], "search snippets showing TeX source:\n" + "\n".join(found["bad"])
+
+
+def test_chapter_images_are_numbered_captioned_figures(survey):
+    rows = {page: r["images"] for page, r in survey["pages"][WIDE].items()}
+    assert not any(rows.values()), (
+        "images that are not numbered figures with a caption (give the cell "
+        "`mystnb: figure: {name, caption}` metadata, see CONTRIBUTING.md):\n" + _listing(rows)
+    )
+
+
+def test_no_request_fails(survey):
+    failures = sorted(set(survey["http"]))
+    assert not failures, "requests that failed:\n" + "\n".join(failures)
+
+
+# --- Student edition (make book-students) and printable book (make pdf) --------------------------
+STUDENTS_OUT = ROOT / "_build" / "students"
+STUDENTS_HTML = STUDENTS_OUT / "_build" / "html"
+_FENCE = re.compile(r"^(`{3,}|:{3,})\{(solution|exercise)(-start|-end)?\}")
+# Source prose between markup: math, roles, literals and emphasis marks split it into runs.
+_MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|`[^`]*`|[*_\[\]()<>|\\{}$#]", re.S)
+
+
+def _directive_texts(kind: str) -> list[str]:
+    """The markdown source of every ``kind`` (solution or exercise) in the chapters, gated or not."""
+    texts = []
+    for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
+        lines = [
+            line
+            for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines()
+        ]
+        current, fence, gated = None, None, False
+        for line in lines:
+            m = _FENCE.match(line)
+            if current is None:
+                if m and m.group(2) == kind and m.group(3) != "-end":
+                    current, fence, gated = [], m.group(1), m.group(3) == "-start"
+                continue
+            if gated and m and m.group(2) == kind and m.group(3) == "-end":
+                texts.append("\n".join(current))
+                current = None
+            elif not gated and line.strip() == fence:
+                texts.append("\n".join(current))
+                current = None
+            elif not line.startswith(":") and line.strip() != fence:
+                current.append(line)
+    return texts
+
+
+def _fragments(text: str, words: int = 6) -> list[str]:
+    """Runs of at least ``words`` plain words: they reach the HTML verbatim."""
+    runs = []
+    for part in _MARKUP.split(text):
+        run = " ".join(part.split())
+        if len(run.split()) >= words and re.fullmatch(r"[A-Za-z0-9 ,.;:'’\-]+", run):
+            runs.append(run.strip(" ,.;:"))
+    return runs
+
+
+def _site_text(root: Path) -> str:
+    """All text of a built site: pages (tags removed) and the search index."""
+    import html as html_lib
+
+    parts = [root.joinpath("searchindex.js").read_text(encoding="utf-8")] if root.joinpath("searchindex.js").exists() else []
+    for page in root.rglob("*.html"):
+        parts.append(html_lib.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))))
+    for source in root.rglob("_sources/**/*"):
+        if source.is_file():
+            parts.append(source.read_text(encoding="utf-8", errors="replace"))
+    text = " ".join(" ".join(parts).split())
+    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+@pytest.fixture(scope="session")
+def students(site) -> subprocess.CompletedProcess:
+    """`make book-students`, run after the main build (they share the notebook execution cache)."""
+    with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
+        cache = STUDENTS_OUT / "_build" / ".jupyter_cache"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if not cache.is_symlink():
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.symlink_to(Path("..", "..", ".jupyter_cache"))
+        env = dict(os.environ, PROMPTICL_EDITION="students",
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        return subprocess.run(BUILD + ["--path-output", str(STUDENTS_OUT)], cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+def test_student_edition_has_no_solution(students, site):
+    out = students.stdout + students.stderr
+    assert students.returncode == 0 and ": WARNING: " not in out, "the student edition did not build cleanly:\n" + _tail(out, 30)
+    solutions = [f for t in _directive_texts("solution") for f in _fragments(t)]
+    exercises = [f for t in _directive_texts("exercise") for f in _fragments(t)]
+    assert len(solutions) >= 20 and len(exercises) >= 20, "too few solution/exercise fragments found in the chapters"
+    full, student = _site_text(site), _site_text(STUDENTS_HTML)
+    # Controls: the fragments do reach a built site, so their absence below means something.
+    unseen = [f for f in solutions if f not in full]
+    assert len(unseen) <= len(solutions) // 5, f"solution fragments not found in the full site: {unseen[:5]}"
+    missing_exercises = [f for f in exercises if f not in student]
+    assert len(missing_exercises) <= len(exercises) // 5, f"exercises missing from the student edition: {missing_exercises[:5]}"
+    leaked = [f for f in solutions if f in student]
+    assert not leaked, "solution text in the student edition (_build/students/_build/html):\n" + "\n".join(leaked[:20])
+    marked = [str(p.relative_to(STUDENTS_HTML)) for p in STUDENTS_HTML.rglob("*.html") if 'class="solution' in p.read_text(encoding="utf-8")]
+    assert not marked, f"solution blocks in the student edition: {marked}"
+
+
+@pytest.fixture(scope="session")
+def printed(site, tmp_path_factory) -> Path:
+    """`make pdf` (tools/print_pdf.py) over the built site, into a scratch folder."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed - PDF not printed")
+    out = tmp_path_factory.mktemp("pdf")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--html", str(site), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, f"tools/print_pdf.py failed:\n{_tail(run.stdout + run.stderr)}"
+    return out
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _code_text() -> str:
+    """Every code cell's source and text output, whitespace collapsed (TeX in plot labels is code)."""
+    chunks = []
+    for nb_path in (ROOT / "book").glob("*.ipynb"):
+        for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                chunks.append("".join(cell["source"]))
+                chunks += ["".join(o.get("text", "")) for o in cell.get("outputs", [])]
+    return " ".join(" ".join(chunks).split())
+
+
+def test_pdf(printed, site):
+    from pypdf import PdfReader
+
+    book = printed / "prompticl.pdf"
+    reader = PdfReader(book)
+    titles = []
+    from importlib import util
+
+    spec = util.spec_from_file_location("print_pdf", ROOT / "tools" / "print_pdf.py")
+    print_pdf = util.module_from_spec(spec)
+    spec.loader.exec_module(print_pdf)
+    for name in print_pdf.toc_pages(ROOT / "_toc.yml"):
+        h1 = re.search(r"<h1>((?:(?!</h1>).)*?)<a class=\"headerlink\"", (site / f"{name}.html").read_text(encoding="utf-8"), re.S)
+        titles.append(" ".join(re.sub(r"<[^>]+>", "", h1.group(1)).split()) if h1 else name)
+    assert len(reader.pages) > len(titles), f"{book} has only {len(reader.pages)} pages"
+    outline = [item.title for item in reader.outline]
+    text = " ".join(_pdf_text(book).split())
+    missing = [t for t in titles if t not in text or not any(t.endswith(o) or o in t for o in outline)]
+    assert not missing, f"chapters missing from {book} (text or bookmarks): {missing}; bookmarks: {outline}"
+    # Raw TeX in the printed prose (code listings may hold TeX in plot labels: those are allowed).
+    code = _code_text()
+    raw = []
+    for line in _pdf_text(book).splitlines():
+        if re.search(r"\\[A-Za-z]{2,}|\$\$|\\[()\[\]]", line) and " ".join(line.split()) not in code:
+            raw.append(line.strip()[:100])
+    assert not raw, f"raw TeX in {book}:\n" + "\n".join(raw[:20])
+    if (ROOT / "book" / "at-a-glance.md").exists():
+        sheet = printed / "formula-sheet.pdf"
+        assert sheet.is_file() and len(PdfReader(sheet).pages) == 1, "the formula sheet is missing or longer than a page"

@@ -111,7 +111,7 @@ INVALID = {
     "task-not-mapping": (broken(**{"tasks.0": 0.25}), r"tasks\[0\]: expected a mapping, got float"),
     "task-missing-cov": (broken(**{"tasks.1.cov": _DELETE}), r"tasks\[1\]\.cov: missing"),
     "task-missing-weight": (broken(**{"tasks.0.weight": _DELETE}), r"tasks\[0\]\.weight: missing"),
-    "unknown-top": (dict(base(), sigma=0.1), r"sigma: unknown field \(allowed: d, description, name, noise, tasks, x_cov\)"),
+    "unknown-top": (dict(base(), sigma=0.1), r"sigma: unknown field \(allowed: d, description, name, noise, tasks, title, x_cov\)"),
     "unknown-task": (broken(**{"tasks.1.std": 1.0}), r"tasks\[1\]\.std: unknown field \(allowed: cov, mean, name, weight\)"),
     "unknown-non-string-key": (dict(base(), **{}) | {1: "x"}, r"1: unknown field"),
 }
@@ -222,7 +222,7 @@ def test_round_trip_through_dict(name):
     spec = load_spec(name)
     data = spec_to_dict(spec)
     again = spec_from_dict(copy.deepcopy(data))
-    assert again.name == spec.name and again.description == spec.description
+    assert again.name == spec.name and again.description == spec.description and again.title == spec.title
     assert again.d == spec.d and again.noise == spec.noise
     for field in ("x_cov", "weights", "means", "covs"):
         np.testing.assert_array_equal(getattr(again, field), getattr(spec, field))

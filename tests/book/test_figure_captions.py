@@ -1,0 +1,140 @@
+"""Every chapter figure is a numbered MyST-NB figure whose caption ends with the command that
+regenerates it, and the plotting conventions of ``prompticl.plotting`` hold.
+
+The mechanism (CONTRIBUTING.md, "Chapter conventions"): the code cell that draws a figure calls
+``save_figure(fig, "NAME", ...)`` and carries the cell metadata
+``mystnb: {figure: {name: fig-NAME, caption: "... Regenerate with `prompticl figures NAME ...`."}}``.
+This file checks that the three spellings of NAME agree, that NAME is in the figure registry, and
+that the command passes the same validation as ``prompticl figures`` (``plan_run``).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prompticl import plotting, theory
+from prompticl.figures import FigureError, build_registry, parse_cli_value, plan_run
+from prompticl.spec import load_spec, spec_names
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+DRAWS = ("errorbar", "fill_between", "ci_halfwidth")
+
+
+def _saved_names(source: str) -> list[object]:
+    """The name argument of every ``save_figure(fig, NAME, ...)`` call (a str, or the AST node)."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "save_figure":
+            arg = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "name"), None)
+            names.append(arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else ast.unparse(arg))
+    return names
+
+
+def figure_cells(path: Path):
+    """(cell index, source, mystnb figure metadata or None) for every code cell that saves a figure."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if "save_figure" not in source:
+            continue
+        try:
+            tree_names = _saved_names(source)
+        except SyntaxError:  # IPython magics: not a figure cell we can read
+            continue
+        if tree_names:
+            yield i, source, tree_names, cell.get("metadata", {}).get("mystnb", {}).get("figure")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return build_registry(ROOT / "book")
+
+
+def test_figure_cells_are_found():
+    # Control: the chapters do save figures, so an empty result below would be a parsing bug.
+    assert sum(1 for p in CHAPTERS for _ in figure_cells(p)) >= 7
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_figure_captions(path, registry):
+    problems = []
+    for i, source, names, meta in figure_cells(path):
+        where = f"{path.name} cell {i}"
+        if len(names) != 1 or not isinstance(names[0], str) or names[0] != names[0].strip():
+            problems.append(f"{where}: one save_figure call with a literal name per cell, got {names}")
+            continue
+        name = names[0]
+        if name not in registry.figures:
+            problems.append(f"{where}: {name!r} is not declared in the notebook metadata prompticl.figures")
+        if not meta:
+            problems.append(f"{where}: {name!r} has no `mystnb: figure: {{name, caption}}` cell metadata")
+            continue
+        if meta.get("name") != f"fig-{name}":
+            problems.append(f"{where}: figure metadata name {meta.get('name')!r}, expected 'fig-{name}'")
+        caption = meta.get("caption", "")
+        try:
+            commands = plotting.figure_names_in_caption(caption)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if [c[0] for c in commands] != [name]:
+            problems.append(f"{where}: caption must end with one 'Regenerate with `prompticl figures {name} ...`', found {commands}")
+            continue
+        try:
+            plan_run(registry, [name], [(k, v) for k, v in commands[0][1]])
+        except FigureError as exc:
+            problems.append(f"{where}: the caption's command is rejected by prompticl figures: {exc}")
+        if any(d in source for d in DRAWS) and "95%" not in caption:
+            problems.append(f"{where}: the figure has error bars but the caption does not say they are 95% intervals")
+    assert not problems, "\n".join(problems)
+
+
+def test_regenerate_command_round_trips(registry):
+    params = {"seed": 3, "ns": [5, 10, 20], "spec_name": "nonzero-mean", "flag": True, "x": 0.5}
+    command = plotting.regenerate_command("some-figure", params)
+    (name, parsed), = plotting.figure_names_in_caption(f"A caption. Regenerate with `{command}`.")
+    assert name == "some-figure"
+    assert {k: parse_cli_value(v) for k, v in parsed} == params
+    with pytest.raises(ValueError):
+        plotting.figure_names_in_caption("Regenerate with `prompticl figures fig -q 1`.")
+
+
+def test_caption_command_is_validated(registry):
+    # A wrong parameter in a caption is caught the way the CLI would catch it.
+    name = next(iter(registry.figures))
+    with pytest.raises(FigureError):
+        plan_run(registry, [name], [("no_such_parameter", "1")])
+
+
+def test_ci_halfwidth_is_the_95_percent_normal_interval():
+    from scipy.stats import norm
+
+    se = np.array([0.0, 0.5, 2.0])
+    assert np.allclose(plotting.ci_halfwidth(se), norm.ppf(0.975) * se, rtol=1e-12, atol=0)
+    assert plotting.ci_halfwidth(1.0) == pytest.approx(1.96, abs=5e-4)
+    assert plotting.CI_LEVEL == 0.95 and "95%" in plotting.ERROR_BAR_NOTE
+
+
+def test_colours_and_titles():
+    assert plotting.REGIME_TITLES is theory.REGIME_TITLES  # one source, not a copy
+    assert set(plotting.REGIME_COLORS) == set(theory.REGIME_TITLES)
+    regime = {c.lower() for c in plotting.REGIME_COLORS.values()}
+    tasks = [c.lower() for c in plotting.TASK_COLORS]
+    assert not regime & set(tasks), "a task colour is also a regime colour"
+    assert len(set(tasks)) == len(tasks) and len(regime) == len(plotting.REGIME_COLORS)
+    assert plotting.task_color(0) == plotting.TASK_COLORS[0]
+    assert plotting.task_color(len(tasks)) == plotting.TASK_COLORS[0]
+
+
+def test_every_builtin_spec_has_a_title():
+    titles = {name: load_spec(name).title for name in spec_names()}
+    assert all(t.strip() for t in titles.values()), f"specs without a title: {[n for n, t in titles.items() if not t.strip()]}"
+    assert len(set(titles.values())) == len(titles), "two specs share a title"
+    assert all(plotting.spec_title(load_spec(n)) == t for n, t in titles.items())

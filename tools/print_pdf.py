@@ -1,0 +1,180 @@
+"""Print the built site to PDF: the whole book, and the one-page formula sheet if there is one.
+
+    python tools/print_pdf.py [--html _build/html] [--out _build/pdf]
+
+Every page of ``_toc.yml`` is opened in the Debian Chromium the browser tests use (no network: the
+site serves its own MathJax), printed with Playwright's ``page.pdf`` once MathJax has typeset the
+page and its images have loaded, with all solutions opened; the pages are then merged with pypdf
+behind a generated table of contents, and each chapter gets a bookmark (the PDF outline).
+
+``book/at-a-glance.md``, when it exists, is also printed alone, scaled down to fit one page, as
+``formula-sheet.pdf``. Run by ``make pdf``; checked by tests/test_site.py::test_pdf.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import html
+import http.server
+import io
+import sys
+import threading
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+FORMULA_SHEET_PAGE = "book/at-a-glance"
+PAPER = {"format": "A4", "print_background": True,
+         "margin": {"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"}}
+
+# Runs in each page before printing: wait for MathJax and the images, open solutions, and make
+# links to other pages plain text (they would point at the temporary local server).
+_PREPARE = r"""
+async () => {
+  if (document.querySelector('.math') && window.MathJax && MathJax.startup) await MathJax.startup.promise;
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.toggle-button').forEach(b => b.remove());
+  document.querySelectorAll('a[href]').forEach(a => {
+    if (a.href.startsWith(location.origin) && !a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+  });
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => {
+    i.addEventListener('load', r); i.addEventListener('error', r); setTimeout(r, 10000);
+  })));
+  await document.fonts.ready;
+  const h1 = document.querySelector('article.bd-article h1') || document.querySelector('main h1');
+  return h1 ? h1.textContent.replace(/#\s*$/, '').trim() : document.title;
+}
+"""
+
+
+def toc_pages(toc_file: Path) -> list[str]:
+    """Document names in reading order (root first), as listed in ``_toc.yml``."""
+    toc = yaml.safe_load(toc_file.read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [str(Path(n).with_suffix("")) for n in names]
+
+
+def _contents_html(entries: list[tuple[str, int]], title: str) -> str:
+    rows = "\n".join(
+        f'<tr><td>{html.escape(t)}</td><td class="p">{p}</td></tr>' for t, p in entries
+    )
+    return f"""<!doctype html><meta charset="utf-8"><style>
+      body {{ font-family: sans-serif; margin: 0; }} h1 {{ font-size: 22pt; margin: 0 0 4mm; }}
+      h2 {{ font-size: 14pt; margin: 10mm 0 4mm; }} table {{ width: 100%; border-collapse: collapse; }}
+      td {{ padding: 1.6mm 0; border-bottom: 0.2mm dotted #999; font-size: 11pt; }} td.p {{ text-align: right; }}
+      </style><h1>{html.escape(title)}</h1><p>Printed from the prompticl book; page numbers refer to this PDF.</p>
+      <h2>Contents</h2><table>{rows}</table>"""
+
+
+def _serve(directory: Path):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def _print(context, url: str, scale: float = 1.0) -> tuple[str, bytes]:
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="load")
+        title = page.evaluate(_PREPARE)
+        page.emulate_media(media="print")
+        return title, page.pdf(scale=scale, **PAPER)
+    finally:
+        page.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader, PdfWriter
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf")
+    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml")
+    args = parser.parse_args(argv)
+    names = toc_pages(args.toc)
+    missing = [n for n in names if not (args.html / f"{n}.html").is_file()]
+    if missing:
+        print(f"print_pdf: pages missing from {args.html} (run `make book` first): {', '.join(missing)}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    httpd, server = _serve(args.html)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1100, "height": 1400})
+                context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server + "/") else r.abort())
+                chapters = [(n, *_print(context, f"{server}/{n}.html")) for n in names]
+                # Contents first: print it once to learn its length, then with the final numbers.
+                book_title = chapters[0][1]
+                lengths = [len(PdfReader(io.BytesIO(pdf)).pages) for _, _, pdf in chapters]
+                contents_pages = 1
+                for _ in range(3):
+                    starts, page_no = [], contents_pages + 1
+                    for length in lengths:
+                        starts.append(page_no)
+                        page_no += length
+                    entries = [(title, start) for (_, title, _), start in zip(chapters, starts)]
+                    page = context.new_page()
+                    page.set_content(_contents_html(entries, book_title))
+                    contents = page.pdf(**PAPER)
+                    page.close()
+                    n_contents = len(PdfReader(io.BytesIO(contents)).pages)
+                    if n_contents == contents_pages:
+                        break
+                    contents_pages = n_contents
+                writer = PdfWriter()
+                writer.append(PdfReader(io.BytesIO(contents)))
+                for (name, title, pdf), start in zip(chapters, starts):
+                    writer.append(PdfReader(io.BytesIO(pdf)))
+                    writer.add_outline_item(title=title, page_number=start - 1)
+                writer.add_metadata({"/Title": book_title, "/Creator": "prompticl tools/print_pdf.py"})
+                with open(args.out / "prompticl.pdf", "wb") as fh:
+                    writer.write(fh)
+                print(f"print_pdf: {args.out / 'prompticl.pdf'} ({page_no - 1} pages, {len(chapters)} chapters)")
+
+                sheet = args.html / f"{FORMULA_SHEET_PAGE}.html"
+                if sheet.is_file():
+                    # Shrink until it fits one page (the formula sheet is meant to be one page).
+                    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5):
+                        _, pdf = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale)
+                        if len(PdfReader(io.BytesIO(pdf)).pages) == 1:
+                            break
+                    (args.out / "formula-sheet.pdf").write_bytes(pdf)
+                    print(f"print_pdf: {args.out / 'formula-sheet.pdf'} (scale {scale})")
+                else:
+                    print(f"print_pdf: no {FORMULA_SHEET_PAGE}.html in the site, formula sheet skipped")
+            finally:
+                browser.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
