@@ -176,7 +176,8 @@ def als(
     """Alternating exact least squares from initial read-outs ``b0`` (K, D).
 
     ``reduced=True`` pins the features the reduced model lacks to zero: ``a_y = 0`` and, without
-    heads, ``b_x = 0`` (with heads ``b_kx`` are the task centres of the reduced model).
+    heads, ``b_x = 0`` (with heads ``b_kx`` are the task centres of the reduced model; callers that
+    want exactly the reduced class with heads also pass ``shared_scale=True``, as :func:`train_als` does).
 
     Finer constraints (used by :mod:`prompticl.layer_optimum` for the nested model classes):
     ``a_free`` / ``b_free`` (boolean, length D) mark the free columns of ``A`` and coordinates of
@@ -304,8 +305,9 @@ def train_als(
     stats : SampleStats, optional
         A precomputed training sample for ``(spec, n, seed, samples)`` (shared across regimes).
     reduced : bool
-        Constrain the attention to the reduced model (``a_y = 0``, and ``b_x = 0`` without heads), a
-        diagnostic that isolates what the full model's extra features buy.
+        Constrain the attention to the reduced model of the theory (``a_y = 0``; ``b_x = 0`` without
+        heads; with heads one label read-out ``b_y`` shared by all tasks), a diagnostic that isolates
+        what the full model's extra features buy.
     starts : int
         ALS runs from different initial read-outs (the first near ``e_D``); the lowest training
         risk wins.
@@ -327,7 +329,9 @@ def train_als(
         else:
             b0 = rng_init.standard_normal((K, D))
         inits.append(b0 if heads else np.tile(b0[0], (K, 1)))
-    kw = dict(max_iter=max_iter, tol=tol, progress=progress, reduced=reduced)
+    # With heads the reduced model (the theory's class D) has one shared label read-out b_y: a
+    # per-task b_{k,y} would realise W_k = b_{k,y} A, a richer class (chapter 05).
+    kw = dict(max_iter=max_iter, tol=tol, progress=progress, reduced=reduced, shared_scale=reduced and heads)
     with_bias = regime in ("joint", "joint-heads")
     runs = [als(stats, b, heads=heads, with_bias=with_bias, **kw) for b in inits]
     finals = np.array([tr.risks[-1] for _, tr in runs])

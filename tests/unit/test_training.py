@@ -121,3 +121,11 @@ def test_multistart_reaches_the_best_stationary_point():
         assert res.train_loss <= best * (1 + 1e-6)
     # the failure mode is real: at least one random start stalls well above the best
     assert finals.max() > best * 1.05
+
+
+def test_reduced_with_heads_shares_one_label_read_out():
+    """The theory's class D has one b_y for all tasks; a per-task b_{k,y} would be a richer class."""
+    spec = load_spec("three-task")
+    res = train_als(spec, 6, "joint-heads", 0, samples=4000, reduced=True)
+    b_y = res.eff.b[:, -1]
+    assert np.ptp(b_y) <= 1e-9 * np.max(np.abs(b_y)), b_y
