@@ -66,7 +66,7 @@ class YAMLInputError(ValueError):
 def _where(source: str, mark: Any) -> str:
     if mark is None:
         return escape_control(source)
-    return f"{escape_control(source)}, line {mark.line + 1}"
+    return f"{escape_control(source)}, line {mark.line + 1}, column {mark.column + 1}"
 
 
 class SafeLimitedLoader(yaml.SafeLoader):

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
+
+from .limits import MAX_D, LimitError, check_spec_size
+from .safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
 
 __all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "spec_to_dict", "with_overrides"]
 
@@ -114,7 +116,7 @@ def _psd_sqrt(a: np.ndarray) -> np.ndarray:
 
 
 def _fail(source: str, field_name: str, reason: str) -> SpecError:
-    return SpecError(f"invalid spec {source}: {field_name}: {reason}")
+    return SpecError(escape_control(f"invalid spec {source}: {field_name}: {reason}"))
 
 
 def _number(value: Any, source: str, name: str) -> float:
@@ -210,13 +212,17 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     if isinstance(d_raw, bool) or not isinstance(d_raw, int) or d_raw < 1:
         raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
     d = int(d_raw)
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        raise _fail(source, "tasks", "must be a non-empty list")
+    try:  # before any d x d matrix exists
+        check_spec_size(d, len(tasks))
+    except LimitError as exc:
+        raise _fail(source, "d" if d > MAX_D else "tasks", str(exc)) from None
     noise = _number(data["noise"], source, "noise")
     if noise < 0:
         raise _fail(source, "noise", f"must be >= 0, got {noise}")
     x_cov = _matrix(data.get("x_cov", 1.0), d, source, "x_cov", definite=True)
-    tasks = data["tasks"]
-    if not isinstance(tasks, list) or not tasks:
-        raise _fail(source, "tasks", "must be a non-empty list")
     weights, means, covs = [], [], []
     for i, task in enumerate(tasks):
         where = f"tasks[{i}]"
@@ -289,26 +295,19 @@ def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
     text_name = str(name_or_path)
     builtin = _builtin_dir() / f"{text_name}.yaml"
     path = Path(text_name)
-    if path.is_file():
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read spec {source}: {exc}") from None
-    elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
-        source = text_name
-        text = builtin.read_text(encoding="utf-8")
-    else:
-        raise SpecError(
-            f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
-        )
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"invalid spec {source}: YAML does not parse{where}: {problem}") from None
+        if path.is_file():
+            data = load_yaml_file(path)
+            source = str(path)
+        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
+            source = text_name
+            data = load_yaml_text(builtin.read_text(encoding="utf-8"), source)
+        else:
+            raise SpecError(escape_control(
+                f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
+            ))
+    except YAMLInputError as exc:
+        raise SpecError(f"invalid spec {exc}") from None
     spec = spec_from_dict(data, source)
     return spec
 
