@@ -37,6 +37,8 @@ __all__ = [
     "check_spec_size",
     "check_theory",
     "check_train",
+    "check_adam",
+    "ADAM_BYTES",
 ]
 
 #: Largest feature dimension of a spec (theory at d = 500 answers in about 0.3 s, 60 MB).
@@ -132,4 +134,18 @@ def check_train(d: int, K: int, n: int, samples: int, prompt_len: int) -> None:
         need = 8.0 * K * prompt_len * (d + 1)
         raise LimitError(
             f"--prompt-len {_int(prompt_len)} needs about {_gib(need)} for the prompt tokens; the limit is {MAX_PROMPT_LEN}"
+        )
+
+
+#: Largest memory of one Adam step's batches (tokens, activations and gradients, about 4 copies).
+ADAM_BYTES = 2 * 2**30
+
+
+def check_adam(d: int, K: int, n: int, batch: int) -> None:
+    """Refuse an Adam run whose batches of ``batch`` prompts per task would not fit in memory."""
+    need = 8.0 * 4 * K * batch * (n + 1) * (d + 1)
+    if need > ADAM_BYTES:
+        raise LimitError(
+            f"--method adam with --batch {_int(batch)} at n = {_int(n)}, d = {d}, K = {K} needs about {_gib(need)} "
+            f"per step; the limit is {_gib(ADAM_BYTES)} (batch x K x (n+1) x (d+1) <= {ADAM_BYTES // 32:.3g})"
         )

@@ -9,7 +9,8 @@ import json
 
 from ..spec import Spec
 from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
-from ._common import add_n_argument, add_spec_argument
+from ..limits import check_theory
+from ._common import add_n_argument, add_spec_argument, require_signal
 
 __all__ = ["register", "run", "theory_report", "format_table"]
 
@@ -73,7 +74,9 @@ def format_table(spec: Spec, report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute (everything is validated by then) and print."""
+    """Check the limits and the spec's signal, then compute and print."""
+    require_signal(args.spec)
+    check_theory(args.spec.d, args.n)
     report = theory_report(args.spec, args.n)
     if args.json:
         print(json.dumps(report))

@@ -17,28 +17,26 @@ from ..attention import to_reduced
 from ..evaluation import test_loss
 from ..theory import REGIMES, REGIME_TITLES, optimum, signal
 from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, seed_streams, train
-from ._common import add_spec_argument, positive_int
+from ..limits import check_adam, check_train
+from ..safe_yaml import escape_control
+from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
 __all__ = ["register", "run", "train_report", "parameter_summary"]
 
 
 def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0 or value >= 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in 0..2^32-1, got {text!r}")
-    return value
+    return parse_whole_number(text, 0, 2**32 - 1)
 
 
 def _fraction(text: str) -> float:
     try:
+        if not text.isascii() or text != text.strip() or "_" in text:
+            raise ValueError(text)
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {escape_control(repr(text))[:60]}") from None
     if not 0 < value <= 0.5:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {escape_control(repr(text))[:60]}")
     return value
 
 
@@ -154,6 +152,11 @@ def format_report(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print (arguments are validated by the parser before any work)."""
+    spec = args.spec
+    require_signal(spec)
+    check_train(spec.d, spec.K, args.n, args.samples if args.method == "als" else 0, args.prompt_len)
+    if args.method == "adam":
+        check_adam(spec.d, spec.K, args.n, args.batch)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     report = train_report(args.spec, args.regime, args.n, args.seed, method=args.method, samples=args.samples,
                           steps=args.steps, batch=args.batch, prompt_len=args.prompt_len, ci=args.ci,
