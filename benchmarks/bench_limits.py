@@ -96,7 +96,7 @@ def main() -> None:
         cases.append(("train n", {**base, "d": 5, "n": n}, TRAIN))
     for prompt_len in [1, 1000, 100_000]:
         cases.append(("train prompt_len", {**base, "d": 5, "n": 5, "prompt_len": prompt_len}, TRAIN))
-    for size in [100_000, 1_000_000]:
+    for size in [100_000, 500_000]:
         cases.append(("yaml bytes", {"size": size}, YAML))
     env_note = {"load_before": os.getloadavg(), "python": platform.python_version(), "cpus": os.cpu_count()}
     rows = []

@@ -41,10 +41,10 @@ __all__ = [
     "escape_control",
 ]
 
-#: Largest accepted input.  PyYAML's pure-Python parser reads about 1 MB of numbers in 3-4 s on
-#: this machine (see ``benchmarks/bench_limits.py``), and the largest spec the tools accept
-#: (d = 200 with full matrices) is well below it.
-MAX_BYTES = 1_000_000
+#: Largest accepted input.  PyYAML's pure-Python parser needs about 4.5 s per MB of numbers on this
+#: machine (a 600 KB spec took 2.7 s; ``benchmarks/bench_limits.py``), so 512 KB answers in about
+#: 2 s; it holds a d = 500 spec with diagonal covariances, or full matrices up to d = 100 or so.
+MAX_BYTES = 512_000
 #: Deepest accepted nesting of lists and mappings: a spec needs 4 (tasks -> task -> cov -> row).
 MAX_DEPTH = 8
 #: Longest accepted integer literal: 10**309 is already beyond the largest float.

@@ -15,13 +15,14 @@ import numpy as np
 
 from ..attention import to_reduced
 from ..evaluation import test_loss
-from ..theory import REGIMES, REGIME_TITLES, optimum, signal
+from ..theory import REGIMES, REGIME_TITLES, moments, optimum, signal
 from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, seed_streams, train
 from ..limits import check_adam, check_train
 from ..safe_yaml import escape_control
+from . import CLIError
 from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
-__all__ = ["register", "run", "train_report", "parameter_summary"]
+__all__ = ["register", "run", "train_report", "parameter_summary", "require_full_rank"]
 
 
 def _nonneg_int(text: str) -> int:
@@ -38,6 +39,26 @@ def _fraction(text: str) -> float:
     if not 0 < value <= 0.5:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {escape_control(repr(text))[:60]}")
     return value
+
+
+def require_full_rank(spec, regime: str) -> None:
+    """Refuse a prompt regime whose optimal attention is singular (a task covariance of lower rank).
+
+    The trainer maps its solution back to raw parameters through the matrix ``[A; b_kᵀ]``, which must
+    be invertible for a prompt token to carry the task bias; it is when the second moment the regime
+    fits (Σ̃ for finetune, Σ̄ for joint and joint-heads, whitened) is positive definite.
+    """
+    if regime == "plain":
+        return
+    mom = moments(spec)
+    num, label = (mom.sigma_tilde, "E[beta beta^T]") if regime == "finetune" else (mom.sigma_bar, "the within-task covariance")
+    eig = np.linalg.eigvalsh(num)
+    if eig[0] <= 1e-8 * max(float(eig[-1]), 1e-300):
+        raise CLIError(
+            f"--regime {regime} needs {label} of spec {spec.name!r} to be positive definite (smallest eigenvalue "
+            f"{eig[0]:.3g}): the trained attention is then singular and a prompt token cannot carry the task "
+            "bias; give every task a positive definite cov, or use --regime plain"
+        )
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -154,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     """Train and print (arguments are validated by the parser before any work)."""
     spec = args.spec
     require_signal(spec)
+    require_full_rank(spec, args.regime)
     check_train(spec.d, spec.K, args.n, args.samples if args.method == "als" else 0, args.prompt_len)
     if args.method == "adam":
         check_adam(spec.d, spec.K, args.n, args.batch)
