@@ -108,7 +108,7 @@ class SafeLimitedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except (YAMLInputError, ConstructorError):
             raise
-        except (ValueError, OverflowError, TypeError, ArithmeticError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to build a value (e.g. `!!timestamp a` raises AttributeError)
             value = node.value if isinstance(node, ScalarNode) else node.tag
             shown = value if len(value) <= 40 else value[:20] + "..." + value[-10:]
             raise YAMLInputError(
