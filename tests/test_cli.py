@@ -143,11 +143,11 @@ def bad_files(tmp_path):
 
 
 ERROR_CASES = {
-    "n-zero": (["theory", "zero-mean", "--n", "0"], r"argument --n/-n: expected a whole number >= 1, got '0'"),
-    "n-negative": (["theory", "zero-mean", "--n", "5", "-1"], r"expected a whole number written with the digits 0-9, got '-1'"),
-    "n-float": (["theory", "zero-mean", "--n", "1.5"], r"expected a whole number written with the digits 0-9, got '1\.5'"),
-    "n-exponent": (["theory", "zero-mean", "--n", "1e3"], r"expected a whole number written with the digits 0-9, got '1e3'"),
-    "n-word": (["theory", "zero-mean", "--n", "ten"], r"expected a whole number written with the digits 0-9, got 'ten'"),
+    "n-zero": (["theory", "zero-mean", "--n", "0"], r"argument --n/-n: expected an integer >= 1, got '0'"),
+    "n-negative": (["theory", "zero-mean", "--n", "5", "-1"], r"expected an integer >= 1 \(digits 0-9 only\), got '-1'"),
+    "n-float": (["theory", "zero-mean", "--n", "1.5"], r"expected an integer >= 1 \(digits 0-9 only\), got '1\.5'"),
+    "n-exponent": (["theory", "zero-mean", "--n", "1e3"], r"expected an integer >= 1 \(digits 0-9 only\), got '1e3'"),
+    "n-word": (["theory", "zero-mean", "--n", "ten"], r"expected an integer >= 1 \(digits 0-9 only\), got 'ten'"),
     "n-huge": (["theory", "zero-mean", "--n", "10000000000"], r"'10000000000' is above the limit 1000000000"),
     "n-missing": (["theory", "zero-mean"], r"the following arguments are required: --n"),
     "n-empty": (["theory", "zero-mean", "--n"], r"argument --n/-n: expected at least one argument"),

@@ -33,13 +33,13 @@ def parse_whole_number(text: str, low: int, high: int) -> int:
     from their length, before ``int`` (which refuses more than 4300 digits with another message).
     """
     if not isinstance(text, str) or not text or not (text.isascii() and text.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected a whole number written with the digits 0-9, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low} (digits 0-9 only), got {_shown(text)}")
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(high)) or int(digits) > high:
         raise argparse.ArgumentTypeError(f"{_shown(text)} is above the limit {high}")
     value = int(digits)
     if value < low:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {_shown(text)}")
     return value
 
 
