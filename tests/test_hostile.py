@@ -135,6 +135,10 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "n-5000-digits": ({}, ["theory", "zero-mean", "--n", "9" * 5000], r"\(5000 characters\)' is above the limit 1000000000"),
     "n-100000-values": ({}, ["theory", "zero-mean", "--n", *map(str, range(1, 100_001))],
                         r"--n has 100000 values; the limit is 1000"),
+    "d-500-17-values": (
+        {"s.yaml": _one_task_d("500")}, ["theory", "s.yaml", "--n", *map(str, range(1, 18))],
+        r"--n has 17 values at d = 500: .*here at most 16 values",
+    ),
     "seed-plus": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "+1"], r"digits 0-9"),
 }
 

@@ -4,11 +4,12 @@ Every limit comes from ``benchmarks/bench_limits.py`` (results in ``benchmarks/r
 the README of the command line's limits is this module).  Measured on the 2-core, 24 GB machine of
 the project, each case in a fresh process:
 
-* ``theory``: d = 1000 answers in 0.8 s (135 MB), d = 2000 in 5.8 s (374 MB); the work per context
-  length grows like d³ (5 ms per n up to d = 200, 75 ms per n at d = 500).  The spec itself is
+* ``theory``: one context length at d = 500 answers in 0.25 s (61 MB), d = 1000 in 0.8 s (143 MB),
+  d = 2000 in 5.8-9.6 s (435 MB); the work per context length grows like d³ (4-10 ms per n up to
+  d = 200, 75-160 ms per n at d = 500, depending on the load).  The spec itself is
   validated with one eigendecomposition per task covariance (K·d³).
-* ``train`` (ALS, 100,000 prompts, joint regime): d = 30 takes 7.6 s and 0.71 GB, d = 40 16 s and
-  1.2 GB; the sample moments hold K·(d+1)⁴ numbers (d = 100: 0.8 GB per task, d = 1000: 8 TB).
+* ``train`` (ALS, 100,000 prompts, joint regime): d = 30 takes 6-7.6 s and 0.71 GB, d = 40 16 s
+  (over 60 s when the machine is loaded) and 1.2 GB; the sample moments hold K·(d+1)⁴ numbers (d = 100: 0.8 GB per task, d = 1000: 8 TB).
   Time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
   tokens, K·prompt_len·(d+1) numbers.
 * the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
@@ -49,8 +50,9 @@ MAX_K = 50
 MAX_N = 10**9
 #: Most context lengths in one ``theory`` call.
 MAX_N_VALUES = 1000
-#: Largest ``len(n)·d³`` of one ``theory`` call (100 values at d = 500 take about 7.5 s).
-THEORY_WORK = 100 * 500**3
+#: Largest ``len(n)·d³`` of one ``theory`` call: 16 values at d = 500, 250 at d = 200, 1000 up
+#: to d = 126 (about 4 s at d = 100; 100 values at d = 500 took 7.5-16 s, 1000 at d = 200 5-11 s).
+THEORY_WORK = 2 * 10**9
 #: Largest d for ``train`` (d = 30: 7.6 s and 0.71 GB; the moments grow like (d+1)⁴).
 MAX_TRAIN_D = 30
 #: Most tasks for ``train`` (each task adds its moments and a block to the least-squares solves).
@@ -104,8 +106,8 @@ def check_theory(d: int, ns: Sequence[int]) -> None:
     if work > THEORY_WORK:
         most = max(1, THEORY_WORK // d**3)
         raise LimitError(
-            f"--n has {count} values at d = {d}: about {work / THEORY_WORK * 7.5:.0f} s of work; the limit is "
-            f"len(n) x d^3 <= {THEORY_WORK:.3g}, here at most {most} values"
+            f"--n has {count} values at d = {d}: each costs O(d^3) = {d**3:.3g} operations; the limit is "
+            f"len(n) x d^3 <= {THEORY_WORK:.3g} (a few seconds), here at most {most} values"
         )
 
 
