@@ -66,6 +66,7 @@ def _one_task_d(d: str) -> str:
 BIG = "9" * 400
 THEORY = ["theory", "s.yaml", "--n", "5"]
 TRAIN = ["train", "s.yaml", "--regime", "joint", "--n", "5"]
+FIGURES = ["figures", "in-brief-regimes", "--smoke", "-p", "spec_name", "s.yaml", "--out", "out"]
 
 #: id -> (files to create, arguments, regex the stderr line must match)
 CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
@@ -139,6 +140,11 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
         {"s.yaml": _one_task_d("500")}, ["theory", "s.yaml", "--n", *map(str, range(1, 18))],
         r"--n has 17 values at d = 500: .*here at most 16 values",
     ),
+    # figures -p spec_name goes through the same spec loader (the rest of figures is another change)
+    "figures-spec-bad-date": ({"s.yaml": _spec(d="2001-13-45")}, FIGURES, r"spec_name.*cannot read '2001-13-45'"),
+    "figures-spec-deep": ({"s.yaml": "[" * 10000 + "]" * 10000}, FIGURES, r"spec_name.*nested deeper than"),
+    "figures-spec-400-digits": ({"s.yaml": _spec(noise=BIG)}, FIGURES, r"spec_name.*400 digits"),
+    "figures-spec-d-1e6": ({"s.yaml": _one_task_d("1000000")}, FIGURES, r"spec_name.*the limit is d <= 500"),
     "seed-plus": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "+1"], r"digits 0-9"),
 }
 

@@ -9,7 +9,7 @@ import json
 
 from ..spec import Spec
 from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
-from ..limits import check_theory
+from ..limits import MAX_D, MAX_K, MAX_N, MAX_N_VALUES, THEORY_WORK, check_theory
 from ._common import add_n_argument, add_spec_argument, require_signal
 
 __all__ = ["register", "run", "theory_report", "format_table"]
@@ -23,6 +23,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         description="Print the optimal population loss E[(y_hat - y)^2] (label noise included) of "
         "each regime at each context length n, and the same divided by the signal "
         "E[(x'beta)^2] = tr(Sigma_tilde).",
+    )
+    parser.epilog = (
+        f"limits (measured, see prompticl.limits): d <= {MAX_D}, K <= {MAX_K} tasks, n <= {MAX_N}, at most "
+        f"{MAX_N_VALUES} values of n and len(n) x d^3 <= {THEORY_WORK:.0e}; spec files up to 512 KB"
     )
     add_spec_argument(parser)
     add_n_argument(parser)

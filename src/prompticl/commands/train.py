@@ -17,7 +17,7 @@ from ..attention import to_reduced
 from ..evaluation import test_loss
 from ..theory import REGIMES, REGIME_TITLES, moments, optimum, signal
 from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, seed_streams, train
-from ..limits import check_adam, check_train
+from ..limits import MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam, check_train
 from ..safe_yaml import escape_control
 from . import CLIError
 from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
@@ -69,6 +69,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         description="Train the one-layer linear attention model (query/key/value maps, task prompt "
         "tokens, optional task heads) in one regime, then estimate its test loss on fresh prompts "
         "with a 95%% confidence interval and compare it with the regime's closed form.",
+    )
+    parser.epilog = (
+        f"limits (measured, see prompticl.limits): d <= {MAX_TRAIN_D}, K <= {MAX_TRAIN_K} tasks, n <= {MAX_TRAIN_N}, "
+        f"samples x (d+1)^2 <= {SAMPLE_WORK:.3g}, prompt length <= {MAX_PROMPT_LEN}; prompt regimes need a "
+        "positive definite within-task covariance"
     )
     add_spec_argument(parser)
     parser.add_argument("--regime", required=True, choices=REGIMES, help="training regime")
