@@ -216,6 +216,7 @@ def test_closed_stdout_is_one_line_and_nonzero():
 
 
 def test_broken_pipe_is_silent():
+    """A regression guard (this already held before issue 13): a reader that goes away is no error to report."""
     env = dict(os.environ, PYTHONPATH=str(SRC))
     proc = subprocess.Popen([sys.executable, "-m", "prompticl", "theory", "zero-mean", "--n", *map(str, range(1, 1001))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -349,6 +350,11 @@ REL_TOL = 1e-12
 
 @pytest.mark.parametrize("noise", [0.0, 0.5])
 def test_closed_forms_are_accurate_and_ordered_up_to_the_n_limit(noise):
+    """Relative error <= REL_TOL against exact rationals for n = 1 ... 10⁹, and plain >= finetune >= joint.
+
+    Without noise the losses are O(1/n) and the old subtraction lost 8 digits at n = 10⁹; with
+    noise σ² dominates and the case is a guard.
+    """
     # entries exact in binary, so the spec holds exactly the rationals of the reference
     data = {"d": 2, "noise": noise, "tasks": [
         {"weight": 0.25, "mean": [1.5, -0.5], "cov": [[1.0, 0.5], [0.5, 2.0]]},
@@ -365,7 +371,7 @@ def test_closed_forms_are_accurate_and_ordered_up_to_the_n_limit(noise):
         assert got["plain"][i] >= got["finetune"][i] >= got["joint"][i], n
 
 
-@pytest.mark.parametrize("name", ["zero-mean", "nonzero-mean", "anisotropic", "three-task"])
+@pytest.mark.parametrize("name", ["zero-mean", "nonzero-mean"])  # the two whose order broke at n = 10⁹
 def test_regime_order_holds_at_the_n_limit(name):
     got = optimal_losses(load_spec(name), [10**6, 10**8, 10**9])
     assert np.all(got["plain"] >= got["finetune"]) and np.all(got["finetune"] >= got["joint"]), got

@@ -179,7 +179,7 @@ def _one_minus_nW(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray
 
 def _optimal_loss_whitened(regime: str, mom: Moments, n: int, noise: float) -> float:
     # tr num − n tr(W num) + σ² written as tr(W (Q − n·num)) + σ²: every term is O(1/n) and
-    # nothing cancels, so the losses keep full relative precision up to n = 10⁹ (tests/test_theory.py).
+    # nothing cancels, so the losses keep a relative 1e-12 up to n = 10⁹ (tests/test_hostile.py).
     w = optimal_W_whitened(regime, mom, n, noise)
     s2 = noise**2
     base = float(np.trace(w @ _curvature_rest(regime, mom, noise))) + s2
