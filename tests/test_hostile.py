@@ -78,6 +78,9 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "400-digit-mean": ({"s.yaml": _spec(tasks=f"[{{weight: 1, mean: {BIG}, cov: 1}}]")}, THEORY, r"400 digits"),
     "400-digit-float": ({"s.yaml": _spec(noise=BIG + ".5")}, THEORY, r"too large for a float"),
     "float-literal-overflow": ({"s.yaml": _spec(noise="1.0e+400")}, THEORY, r"'1\.0e\+400' is too large for a float"),
+    "mean-1e200": ({"s.yaml": _spec(tasks="[{weight: 1, mean: 1.0e+200, cov: 1}]")}, THEORY,
+                   r"tasks\[0\]\.mean: 1e\+200 is out of range"),
+    "noise-1e300": ({"s.yaml": _spec(noise="1.0e+300")}, THEORY, r"noise: 1e\+300 is out of range"),
     "d-1e6-theory": ({"s.yaml": _one_task_d("1000000")}, THEORY, r"d = 1000000 needs about .*the limit is d <= 500"),
     "d-1e9-train": ({"s.yaml": _one_task_d("1000000000")}, TRAIN, r"the limit is d <= 500"),
     "d-20000-theory": ({"s.yaml": _one_task_d("20000")}, THEORY, r"the limit is d <= 500"),
@@ -98,7 +101,7 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
         {}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--method", "adam", "--batch", "100000000"],
         r"--method adam with --batch 100000000 .*needs about",
     ),
-    "all-zero-theory": ({"s.yaml": ZERO}, THEORY, r"has no signal: every task mean and covariance is zero"),
+    "all-zero-theory": ({"s.yaml": ZERO}, THEORY, r"has no signal \(tr Sigma_tilde = 0\): every task mean and covariance is zero"),
     "all-zero-train": ({"s.yaml": ZERO}, ["train", "s.yaml", "--regime", "plain", "--n", "5"], r"has no signal"),
     "rank-deficient-joint-train": (
         {"s.yaml": "d: 2\nnoise: 0\ntasks:\n  - {weight: 1, mean: 0, cov: [1, 0]}\n"}, TRAIN,

@@ -36,6 +36,10 @@ __all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "sp
 WEIGHT_TOL = 1e-9
 #: Relative tolerance for symmetry and positive semidefiniteness checks.
 PSD_RTOL = 1e-10
+#: Largest magnitude (and, for non-zero numbers, smallest) of a spec's numbers: the closed forms
+#: multiply up to four of them with n² (n ≤ 10⁹), which stays inside the float range
+#: (1e50⁴·1e18 = 1e218; 1e-50⁴ = 1e-200), while 1e154 already overflowed to nan.
+MAX_MAGNITUDE = 1e50
 
 
 class SpecError(ValueError):
@@ -125,6 +129,9 @@ def _number(value: Any, source: str, name: str) -> float:
     v = float(value)
     if not math.isfinite(v):
         raise _fail(source, name, f"must be finite, got {value!r}")
+    if v != 0 and not 1 / MAX_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE:
+        raise _fail(source, name, f"{v:.3g} is out of range: non-zero numbers must lie within "
+                                  f"{1 / MAX_MAGNITUDE:g} .. {MAX_MAGNITUDE:g} in magnitude")
     return v
 
 
@@ -144,6 +151,10 @@ def _array(value: Any, source: str, name: str) -> np.ndarray:
         arr = np.asarray(value, dtype=float)
         if not np.all(np.isfinite(arr)):
             raise _fail(source, name, "must be finite")
+        mag = np.abs(arr[arr != 0])
+        if mag.size and not (mag.min() >= 1 / MAX_MAGNITUDE and mag.max() <= MAX_MAGNITUDE):
+            raise _fail(source, name, f"non-zero numbers must lie within {1 / MAX_MAGNITUDE:g} .. {MAX_MAGNITUDE:g} "
+                                      "in magnitude")
         return arr
     return np.array(_number(value, source, name))
 

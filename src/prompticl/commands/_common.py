@@ -90,6 +90,6 @@ def require_signal(spec: Spec) -> None:
 
     if signal(spec) == 0.0:
         raise CLIError(
-            f"spec {spec.name!r} has no signal: every task mean and covariance is zero, so there is nothing "
-            f"to learn (every regime predicts 0 and its loss is sigma^2 = {spec.noise**2:g})"
+            f"spec {spec.name!r} has no signal (tr Sigma_tilde = 0): every task mean and covariance is zero, so "
+            f"there is nothing to learn (every regime predicts 0 and its loss is sigma^2 = {spec.noise**2:g})"
         )

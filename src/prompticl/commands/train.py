@@ -55,8 +55,8 @@ def require_full_rank(spec, regime: str) -> None:
     eig = np.linalg.eigvalsh(num)
     if eig[0] <= 1e-8 * max(float(eig[-1]), 1e-300):
         raise CLIError(
-            f"--regime {regime} needs {label} of spec {spec.name!r} to be positive definite (smallest eigenvalue "
-            f"{eig[0]:.3g}): the trained attention is then singular and a prompt token cannot carry the task "
+            f"--regime {regime} needs {label} of spec {spec.name!r} to be positive definite, with smallest/largest "
+            f"eigenvalue above 1e-8 (it is {eig[0] / max(float(eig[-1]), 1e-300):.3g}): otherwise the trained attention is then singular and a prompt token cannot carry the task "
             "bias; give every task a positive definite cov, or use --regime plain"
         )
 
