@@ -2,19 +2,24 @@
 
 Each subcommand lives in ``prompticl.commands.<name>`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``handler`` (a function ``(args) -> int``) as a default.  Expected failures
-(bad arguments, an invalid spec, a :class:`CLIError` raised by a handler) end with exit status 2 and
-exactly one line ``prompticl: error: ...`` on stderr, before any work and with nothing on stdout.
+(bad arguments, an invalid spec, a problem beyond :mod:`prompticl.limits`, a :class:`CLIError` raised
+by a handler) end with exit status 2 and exactly one line ``prompticl: error: ...`` on stderr, before
+any work and with nothing on stdout.  Anything else is a fault of the program: exit status 1 and one
+line saying where to report it (see :func:`main`).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import sys
 from typing import NoReturn, Sequence
 
 from . import __version__
 from .commands import CLIError, UsageError, one_line
-from .spec import SpecError
+from .commands._common import USER_ERRORS
+from .safe_yaml import escape_control
 
 __all__ = ["COMMAND_MODULES", "CLIError", "build_parser", "main"]
 
@@ -53,36 +58,126 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
-    return 2
+def _say(line: str) -> None:
+    """Write one line on stderr, if there is a stderr to write to."""
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed or full: nowhere left to report
+        pass
+
+
+def _fail(message: str, status: int = 2) -> int:
+    _say(f"{PROG}: error: {one_line(escape_control(message))}")
+    return status
+
+
+class _OutputFailed(Exception):
+    """Writing to stdout failed (closed pipe, full disk): not the user's input, not a bug."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedOutput:
+    """A stdout wrapper that turns a failed write into :class:`_OutputFailed`, so that the one place
+    that reports it is :func:`main` and not a traceback at interpreter exit."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError) as exc:  # ValueError: write to a closed file
+            raise _OutputFailed(exc if isinstance(exc, OSError) else OSError(str(exc))) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError) as exc:
+            raise _OutputFailed(exc if isinstance(exc, OSError) else OSError(str(exc))) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_stdout(stream) -> None:
+    """Point stdout's file descriptor at /dev/null, so that the interpreter's final flush of data
+    still buffered cannot fail a second time (with an 'Exception ignored' traceback)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
+def _internal(exc: BaseException) -> int:
+    if os.environ.get("PROMPTICL_TRACEBACK") == "1":  # for debugging: the full traceback
+        raise exc
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return _fail(
+        f"internal error ({detail}). This is a bug in {PROG} {__version__}: please report it on the project's "
+        "issue tracker with the command line you ran",
+        1,
+    )
+
+
+def _run(argv: "Sequence[str] | None") -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except (UsageError, *USER_ERRORS) as exc:
+        return _fail(str(exc))
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return int(args.handler(args))
+    except (CLIError, *USER_ERRORS) as exc:
+        return _fail(str(exc))
 
 
 def main(argv: "Sequence[str] | None" = None) -> int:
-    """Run the command line and return the exit status (0 success, 2 bad input).
+    """Run the command line and return the exit status.
+
+    Exit statuses: 0 success; 2 bad input (one line on stderr, nothing on stdout, nothing written);
+    1 the output could not be written (closed pipe, full disk, closed stdout) or an internal fault
+    (one line saying where to report it); 130 interrupted.
 
     Parameters
     ----------
     argv : sequence of str, optional
         The arguments without the program name; defaults to ``sys.argv[1:]``.
     """
-    parser = build_parser()
+    real = sys.stdout
+    if real is None:  # started with stdout closed (`>&-`): every answer would vanish
+        return _fail("cannot write the output: standard output is closed", 1)
+    sys.stdout = _GuardedOutput(real)
     try:
-        args = parser.parse_args(argv)
-    except UsageError as exc:
-        return _fail(str(exc))
-    except SpecError as exc:
-        return _fail(str(exc))
-    except SystemExit as exc:  # --help and --version exit through argparse
-        return exc.code if isinstance(exc.code, int) else 0
-    try:
-        return int(args.handler(args))
-    except (CLIError, SpecError) as exc:
-        return _fail(str(exc))
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`); silence the flush at interpreter exit.
-        sys.stdout = None  # type: ignore[assignment]
-        return 1
+        try:
+            status = _run(argv)
+            sys.stdout.flush()
+            return status
+        except _OutputFailed:
+            raise
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130)
+        except RecursionError as exc:
+            return _internal(exc)
+        except Exception as exc:  # noqa: BLE001 - the one place that turns faults into one line
+            return _internal(exc)
+    except _OutputFailed as exc:
+        _discard_stdout(real)
+        if isinstance(exc.error, BrokenPipeError):
+            return 1  # the reader went away (`| head`): nothing to say, and nobody to say it to
+        reason = exc.error.strerror or str(exc.error)
+        return _fail(f"cannot write the output: {reason}", 1)
+    finally:
+        sys.stdout = real
 
 
 if __name__ == "__main__":  # pragma: no cover

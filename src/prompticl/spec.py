@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
+
+from .limits import MAX_D, LimitError, check_spec_size
+from .safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
 
 __all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "spec_to_dict", "with_overrides"]
 
@@ -34,6 +36,10 @@ __all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "sp
 WEIGHT_TOL = 1e-9
 #: Relative tolerance for symmetry and positive semidefiniteness checks.
 PSD_RTOL = 1e-10
+#: Largest magnitude (and, for non-zero numbers, smallest) of a spec's numbers: the closed forms
+#: multiply up to four of them with n² (n ≤ 10⁹), which stays inside the float range
+#: (1e50⁴·1e18 = 1e218; 1e-50⁴ = 1e-200), while 1e154 already overflowed to nan.
+MAX_MAGNITUDE = 1e50
 
 
 class SpecError(ValueError):
@@ -105,7 +111,7 @@ class Spec:
             x_cov=np.eye(self.d),
             weights=self.weights.copy(),
             means=self.means @ r,
-            covs=np.einsum("ij,kjl,lm->kim", r, self.covs, r),
+            covs=r @ self.covs @ r,  # batched products: O(K d³), not the O(K d⁴) of a 3-operand einsum
             name=self.name + " (whitened)",
             description=self.description,
             title=self.title,
@@ -118,7 +124,7 @@ def _psd_sqrt(a: np.ndarray) -> np.ndarray:
 
 
 def _fail(source: str, field_name: str, reason: str) -> SpecError:
-    return SpecError(f"invalid spec {source}: {field_name}: {reason}")
+    return SpecError(escape_control(f"invalid spec {source}: {field_name}: {reason}"))
 
 
 def _number(value: Any, source: str, name: str) -> float:
@@ -127,6 +133,9 @@ def _number(value: Any, source: str, name: str) -> float:
     v = float(value)
     if not math.isfinite(v):
         raise _fail(source, name, f"must be finite, got {value!r}")
+    if v != 0 and not 1 / MAX_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE:
+        raise _fail(source, name, f"{v:.3g} is out of range: non-zero numbers must lie within "
+                                  f"{1 / MAX_MAGNITUDE:g} .. {MAX_MAGNITUDE:g} in magnitude")
     return v
 
 
@@ -146,6 +155,10 @@ def _array(value: Any, source: str, name: str) -> np.ndarray:
         arr = np.asarray(value, dtype=float)
         if not np.all(np.isfinite(arr)):
             raise _fail(source, name, "must be finite")
+        mag = np.abs(arr[arr != 0])
+        if mag.size and not (mag.min() >= 1 / MAX_MAGNITUDE and mag.max() <= MAX_MAGNITUDE):
+            raise _fail(source, name, f"non-zero numbers must lie within {1 / MAX_MAGNITUDE:g} .. {MAX_MAGNITUDE:g} "
+                                      "in magnitude")
         return arr
     return np.array(_number(value, source, name))
 
@@ -214,13 +227,17 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     if isinstance(d_raw, bool) or not isinstance(d_raw, int) or d_raw < 1:
         raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
     d = int(d_raw)
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks:
+        raise _fail(source, "tasks", "must be a non-empty list")
+    try:  # before any d x d matrix exists
+        check_spec_size(d, len(tasks))
+    except LimitError as exc:
+        raise _fail(source, "d" if d > MAX_D else "tasks", str(exc)) from None
     noise = _number(data["noise"], source, "noise")
     if noise < 0:
         raise _fail(source, "noise", f"must be >= 0, got {noise}")
     x_cov = _matrix(data.get("x_cov", 1.0), d, source, "x_cov", definite=True)
-    tasks = data["tasks"]
-    if not isinstance(tasks, list) or not tasks:
-        raise _fail(source, "tasks", "must be a non-empty list")
     weights, means, covs = [], [], []
     for i, task in enumerate(tasks):
         where = f"tasks[{i}]"
@@ -295,26 +312,19 @@ def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
     text_name = str(name_or_path)
     builtin = _builtin_dir() / f"{text_name}.yaml"
     path = Path(text_name)
-    if path.is_file():
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read spec {source}: {exc}") from None
-    elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
-        source = text_name
-        text = builtin.read_text(encoding="utf-8")
-    else:
-        raise SpecError(
-            f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
-        )
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"invalid spec {source}: YAML does not parse{where}: {problem}") from None
+        if path.is_file():
+            data = load_yaml_file(path)
+            source = str(path)
+        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
+            source = text_name
+            data = load_yaml_text(builtin.read_text(encoding="utf-8"), source)
+        else:
+            raise SpecError(escape_control(
+                f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
+            ))
+    except YAMLInputError as exc:
+        raise SpecError(f"invalid spec {exc}") from None
     spec = spec_from_dict(data, source)
     return spec
 

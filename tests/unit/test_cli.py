@@ -144,18 +144,18 @@ def bad_files(tmp_path):
 
 ERROR_CASES = {
     "n-zero": (["theory", "zero-mean", "--n", "0"], r"argument --n/-n: expected an integer >= 1, got '0'"),
-    "n-negative": (["theory", "zero-mean", "--n", "5", "-1"], r"expected an integer >= 1, got '-1'"),
-    "n-float": (["theory", "zero-mean", "--n", "1.5"], r"expected an integer >= 1, got '1\.5'"),
-    "n-exponent": (["theory", "zero-mean", "--n", "1e3"], r"expected an integer >= 1, got '1e3'"),
-    "n-word": (["theory", "zero-mean", "--n", "ten"], r"expected an integer >= 1, got 'ten'"),
-    "n-huge": (["theory", "zero-mean", "--n", "10000000000"], r"expected an integer <= 1000000000"),
+    "n-negative": (["theory", "zero-mean", "--n", "5", "-1"], r"expected an integer >= 1 \(digits 0-9 only\), got '-1'"),
+    "n-float": (["theory", "zero-mean", "--n", "1.5"], r"expected an integer >= 1 \(digits 0-9 only\), got '1\.5'"),
+    "n-exponent": (["theory", "zero-mean", "--n", "1e3"], r"expected an integer >= 1 \(digits 0-9 only\), got '1e3'"),
+    "n-word": (["theory", "zero-mean", "--n", "ten"], r"expected an integer >= 1 \(digits 0-9 only\), got 'ten'"),
+    "n-huge": (["theory", "zero-mean", "--n", "10000000000"], r"'10000000000' is above the limit 1000000000"),
     "n-missing": (["theory", "zero-mean"], r"the following arguments are required: --n"),
     "n-empty": (["theory", "zero-mean", "--n"], r"argument --n/-n: expected at least one argument"),
     "spec-missing": (["theory", "--n", "5"], r"expected an integer >= 1|required: SPEC"),
     "unknown-builtin": (["theory", "zero-mea", "--n", "5"], r"argument SPEC: spec 'zero-mea' is neither a file nor a built-in spec"),
     "missing-file": (["theory", "{tmp}/nope.yaml", "--n", "5"], r"argument SPEC: spec '.*nope\.yaml' is neither a file"),
     "directory": (["theory", "{tmp}", "--n", "5"], r"is neither a file nor a built-in spec"),
-    "unparseable": (["theory", "{unparseable}", "--n", "5"], r"YAML does not parse at line 2"),
+    "unparseable": (["theory", "{unparseable}", "--n", "5"], r"line 2, column \d+: YAML does not parse"),
     "weights": (["theory", "{weights}", "--n", "5"], r"weights must sum to 1, they sum to 1\.1"),
     "not-psd": (["theory", "{not-psd}", "--n", "5"], r"tasks\[0\]\.cov: must be positive semidefinite"),
     "x-cov-singular": (["theory", "{x-cov-singular}", "--n", "5"], r"x_cov: must be positive definite"),
@@ -192,13 +192,18 @@ def test_errors_raised_by_a_handler_are_one_line(capsys, monkeypatch):
     assert_clean_error(rc, out, err, r"^prompticl: error: first line second line$")
 
 
-def test_unexpected_exceptions_are_not_swallowed(monkeypatch):
-    """Bugs must surface with a traceback, not be disguised as bad input."""
+def test_unexpected_exceptions_are_not_swallowed(monkeypatch, capsys):
+    """Bugs are not disguised as bad input: exit 1 and one line saying where to report them;
+    PROMPTICL_TRACEBACK=1 re-raises them for debugging."""
 
     def bug(args):
         raise ZeroDivisionError("bug")
 
     monkeypatch.setattr(theory_cmd, "run", bug)
+    rc, out, err = run_main(capsys, ["theory", "zero-mean", "--n", "5"])
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and "internal error (ZeroDivisionError: bug)" in err and "report" in err
+    monkeypatch.setenv("PROMPTICL_TRACEBACK", "1")
     with pytest.raises(ZeroDivisionError):
         cli.main(["theory", "zero-mean", "--n", "5"])
 

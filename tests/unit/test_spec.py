@@ -245,8 +245,8 @@ def test_load_spec_from_path_mapping_and_spec(tmp_path):
 @pytest.mark.parametrize(
     "text, pattern",
     [
-        ("d: [1, 2\n", r"invalid spec .*bad\.yaml: YAML does not parse at line 2, column 1"),
-        ("d: 2\n  noise: 0\n x: 1\n", r"invalid spec .*bad\.yaml: YAML does not parse"),
+        ("d: [1, 2\n", r"invalid spec .*bad\.yaml, line 2, column 1: YAML does not parse"),
+        ("d: 2\n  noise: 0\n x: 1\n", r"invalid spec .*bad\.yaml, line 2, column 8: YAML does not parse"),
         ("", r"invalid spec .*bad\.yaml: <top level>: expected a mapping, got NoneType"),
         ("- 1\n- 2\n", r"<top level>: expected a mapping, got list"),
         ("d: 2\nnoise: 0\ntasks:\n  - {weight: 0.5, mean: 0, cov: 1}\n", r"bad\.yaml: tasks\[\*\]\.weight: weights must sum to 1"),
@@ -273,7 +273,7 @@ def test_missing_files_and_unknown_names(tmp_path):
 def test_undecodable_file(tmp_path):
     path = tmp_path / "latin.yaml"
     path.write_bytes(b"d: 2 # \xff\xfe\n")
-    with pytest.raises(SpecError, match=r"cannot read spec .*latin\.yaml") as exc:
+    with pytest.raises(SpecError, match=r"invalid spec .*latin\.yaml, line 1: byte 0xff is not UTF-8") as exc:
         load_spec(path)
     check_one_line(exc)
 

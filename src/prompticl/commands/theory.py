@@ -12,7 +12,8 @@ import json
 from ..spec import Spec
 from ..layer_optimum import layer_optima
 from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
-from ._common import add_n_argument, add_spec_argument
+from ..limits import MAX_D, MAX_K, MAX_LAYER_D, MAX_LAYER_N_VALUES, MAX_N, MAX_N_VALUES, THEORY_WORK, check_layer, check_theory
+from ._common import add_n_argument, add_spec_argument, require_signal
 
 __all__ = ["MODELS", "register", "run", "theory_report", "format_table"]
 
@@ -28,6 +29,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         description="Print the optimal population loss E[(y_hat - y)^2] (label noise included) of "
         "each regime at each context length n, and the same divided by the signal "
         "E[(x'beta)^2] = tr(Sigma_tilde).",
+    )
+    parser.epilog = (
+        f"limits (measured, see prompticl.limits): d <= {MAX_D}, K <= {MAX_K} tasks, n <= {MAX_N}, at most "
+        f"{MAX_N_VALUES} values of n and len(n) x d^3 <= {THEORY_WORK:.0e}; spec files up to 512 KB; "
+        f"--model full: d <= {MAX_LAYER_D} and at most {MAX_LAYER_N_VALUES} values of n"
     )
     add_spec_argument(parser)
     add_n_argument(parser)
@@ -106,8 +112,12 @@ def format_table(spec: Spec, report: dict, model: str = "reduced") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute (everything is validated by then) and print."""
+    """Check the limits and the spec's signal, then compute and print."""
     model = getattr(args, "model", "reduced")
+    require_signal(args.spec)
+    check_theory(args.spec.d, args.n)
+    if model == "full":
+        check_layer(args.spec.d, args.n, args.spec.K)
     report = theory_report(args.spec, args.n, model)
     if args.json:
         print(json.dumps(report))

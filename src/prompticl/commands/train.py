@@ -14,32 +14,51 @@ import time
 import numpy as np
 
 from ..evaluation import distance_to_optimum, test_loss
-from ..theory import REGIMES, REGIME_TITLES, optimum, signal
+from ..limits import MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam, check_train
+from ..safe_yaml import escape_control
 from ..sampling import seed_streams
+from ..theory import REGIMES, REGIME_TITLES, moments, optimum, signal
 from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
-from ._common import add_spec_argument, positive_int
+from . import CLIError
+from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
-__all__ = ["register", "run", "train_report", "parameter_summary"]
+__all__ = ["register", "run", "train_report", "parameter_summary", "require_full_rank"]
 
 
 def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0 or value >= 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in 0..2^32-1, got {text!r}")
-    return value
+    return parse_whole_number(text, 0, 2**32 - 1)
 
 
 def _fraction(text: str) -> float:
     try:
+        if not text.isascii() or text != text.strip() or "_" in text:
+            raise ValueError(text)
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {escape_control(repr(text))[:60]}") from None
     if not 0 < value <= 0.5:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {escape_control(repr(text))[:60]}")
     return value
+
+
+def require_full_rank(spec, regime: str) -> None:
+    """Refuse a prompt regime whose optimal attention is singular (a task covariance of lower rank).
+
+    The trainer maps its solution back to raw parameters through the matrix ``[A; b_kᵀ]``, which must
+    be invertible for a prompt token to carry the task bias; it is when the second moment the regime
+    fits (Σ̃ for finetune, Σ̄ for joint and joint-heads, whitened) is positive definite.
+    """
+    if regime == "plain":
+        return
+    mom = moments(spec)
+    num, label = (mom.sigma_tilde, "E[beta beta^T]") if regime == "finetune" else (mom.sigma_bar, "the within-task covariance")
+    eig = np.linalg.eigvalsh(num)
+    if eig[0] <= 1e-8 * max(float(eig[-1]), 1e-300):
+        raise CLIError(
+            f"--regime {regime} needs {label} of spec {spec.name!r} to be positive definite, with smallest/largest "
+            f"eigenvalue above 1e-8 (it is {eig[0] / max(float(eig[-1]), 1e-300):.3g}): otherwise the trained attention is then singular and a prompt token cannot carry the task "
+            "bias; give every task a positive definite cov, or use --regime plain"
+        )
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -50,6 +69,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         description="Train the one-layer linear attention model (query/key/value maps, task prompt "
         "tokens, optional task heads) in one regime, then estimate its test loss on fresh prompts "
         "with a 95%% confidence interval and compare it with the regime's closed form.",
+    )
+    parser.epilog = (
+        f"limits (measured, see prompticl.limits): d <= {MAX_TRAIN_D}, K <= {MAX_TRAIN_K} tasks, n <= {MAX_TRAIN_N}, "
+        f"samples x (d+1)^2 <= {SAMPLE_WORK:.3g}, prompt length <= {MAX_PROMPT_LEN}; prompt regimes need a "
+        "positive definite within-task covariance"
     )
     add_spec_argument(parser)
     parser.add_argument("--regime", required=True, choices=REGIMES, help="training regime")
@@ -141,6 +165,12 @@ def format_report(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print (arguments are validated by the parser before any work)."""
+    spec = args.spec
+    require_signal(spec)
+    require_full_rank(spec, args.regime)
+    check_train(spec.d, spec.K, args.n, args.samples if args.method == "als" else 0, args.prompt_len)
+    if args.method == "adam":
+        check_adam(spec.d, spec.K, args.n, args.batch)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     report = train_report(args.spec, args.regime, args.n, args.seed, method=args.method, samples=args.samples,
                           steps=args.steps, batch=args.batch, prompt_len=args.prompt_len, ci=args.ci,

@@ -1,0 +1,182 @@
+"""The largest problems the command line accepts, and the checks that refuse bigger ones up front.
+
+Every limit comes from ``benchmarks/bench_limits.py`` (results in ``benchmarks/results-limits.json``;
+the README of the command line's limits is this module).  Measured on the 2-core, 24 GB machine of
+the project, each case in a fresh process:
+
+* ``theory``: one context length at d = 500 answers in 0.25 s (61 MB), d = 1000 in 0.8 s (143 MB),
+  d = 2000 in 5.8-9.6 s (435 MB); the work per context length grows like d³ (4-10 ms per n up to
+  d = 200, 75-160 ms per n at d = 500, depending on the load).  The spec itself is
+  validated with one eigendecomposition per task covariance (K·d³).
+* ``train`` (ALS, 100,000 prompts, joint regime): d = 30 takes 6-7.6 s and 0.71 GB, d = 40 16 s
+  (over 60 s when the machine is loaded) and 1.2 GB; the sample moments hold K·(d+1)⁴ numbers (d = 100: 0.8 GB per task, d = 1000: 8 TB).
+  Time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
+  tokens, K·prompt_len·(d+1) numbers.
+* the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
+  :mod:`prompticl.theory`, checked against exact rational arithmetic in ``tests/test_hostile.py``); the
+  trainer's sample Gram matrices grow like n, and its test loss was +14.9% off theory at n = 10⁹ (within its interval at 10⁶).
+
+Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,
+before anything is allocated.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+__all__ = [
+    "LimitError",
+    "MAX_D",
+    "MAX_K",
+    "MAX_N",
+    "MAX_N_VALUES",
+    "THEORY_WORK",
+    "MAX_TRAIN_D",
+    "MAX_TRAIN_K",
+    "MAX_TRAIN_N",
+    "SAMPLE_WORK",
+    "MAX_PROMPT_LEN",
+    "check_spec_size",
+    "check_theory",
+    "check_train",
+    "check_adam",
+    "ADAM_BYTES",
+    "MAX_LAYER_D",
+    "MAX_LAYER_K",
+    "MAX_LAYER_N_VALUES",
+    "check_layer",
+]
+
+#: Largest feature dimension of a spec (theory at d = 500 answers in about 0.3 s, 60 MB).
+MAX_D = 500
+#: Most tasks in a spec (validating K covariances costs K·d³: 50 at d = 500 is about 2 s, 0.3 GB).
+MAX_K = 50
+#: Largest context length (the closed forms are accurate to 1e-12 relative up to here).
+MAX_N = 10**9
+#: Most context lengths in one ``theory`` call.
+MAX_N_VALUES = 1000
+#: Largest ``len(n)·d³`` of one ``theory`` call: 16 values at d = 500, 250 at d = 200, 1000 up
+#: to d = 126 (about 4 s at d = 100; 100 values at d = 500 took 7.5-16 s, 1000 at d = 200 5-11 s).
+THEORY_WORK = 2 * 10**9
+#: Largest d for ``train`` (d = 30: 7.6 s and 0.71 GB; the moments grow like (d+1)⁴).
+MAX_TRAIN_D = 30
+#: Most tasks for ``train`` (each task adds its moments and a block to the least-squares solves).
+MAX_TRAIN_K = 16
+#: Largest context length for ``train``: measured test loss within its 95% interval of theory up to
+#: here (nonzero-mean, plain and joint, n = 10⁶: -0.11%); at n = 10⁹ the gap was +14.9%.
+MAX_TRAIN_N = 10**6
+#: Largest ``samples·(d+1)²`` for ``train``: the default 100,000 prompts at d = 30 (7.6 s);
+#: 10⁶ prompts at d = 20 did not finish in 60 s on the loaded machine.
+SAMPLE_WORK = 100_000 * 31**2
+#: Largest prompt length (prompt tokens per task) for ``train``.
+MAX_PROMPT_LEN = 1000
+
+
+class LimitError(ValueError):
+    """A problem larger than the command line supports; the message is one line with the limit and why."""
+
+
+def _gib(n_bytes: float) -> str:
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:.3g} GB"
+    return f"{n_bytes / 2**20:.3g} MB"
+
+
+def _int(v: int) -> str:
+    """An integer for a message: in full up to 12 digits, else like 1.2e+300 (one short line)."""
+    return str(v) if abs(v) < 10**12 else f"{float(v):.3g}" if abs(v) < 10**300 else "more than 1e300"
+
+
+def check_spec_size(d: int, K: int) -> None:
+    """Refuse a spec with ``d > MAX_D`` or ``K > MAX_K`` (called before any matrix is built)."""
+    if d > MAX_D:
+        fd = float(min(d, 10**100))
+        need = 8.0 * fd * fd * (2 * K + 6)  # covariances, their whitened copies and square roots, moments
+        raise LimitError(
+            f"d = {_int(d)} needs about {_gib(need)} for the covariances and {fd * fd * fd:.2g} operations "
+            f"per context length; the limit is d <= {MAX_D}"
+        )
+    if K > MAX_K:
+        raise LimitError(
+            f"K = {_int(K)} tasks need K eigendecompositions of d x d covariances to validate; the limit is K <= {MAX_K}"
+        )
+
+
+def check_theory(d: int, ns: Sequence[int]) -> None:
+    """Refuse a ``theory`` call with too many context lengths for its dimension."""
+    count = len(ns)
+    if count > MAX_N_VALUES:
+        raise LimitError(f"--n has {count} values; the limit is {MAX_N_VALUES} per call")
+    work = count * d**3
+    if work > THEORY_WORK:
+        most = max(1, THEORY_WORK // d**3)
+        raise LimitError(
+            f"--n has {count} values at d = {d}: each costs O(d^3) = {d**3:.3g} operations; the limit is "
+            f"len(n) x d^3 <= {THEORY_WORK:.3g} (a few seconds), here at most {most} values"
+        )
+
+
+#: ``theory --model full``: the certified layer optimum of one n (four regimes) takes about 0.6 s at
+#: d = 10 and 1.3 s at d = 20, but 28 s at d = 40 (benchmarks/results-layer-optimum.json).
+MAX_LAYER_D = 20
+#: ``theory --model full``: context lengths per call (each one is a separate certified optimisation).
+MAX_LAYER_N_VALUES = 20
+#: ``theory --model full``: tasks (the Hessian that certifies the optimum has about K(2d + 1) rows).
+MAX_LAYER_K = 16
+
+
+def check_layer(d: int, ns: Sequence[int], K: int = 1) -> None:
+    """Refuse a ``theory --model full`` call beyond the layer optimiser's measured limits."""
+    if K > MAX_LAYER_K:
+        raise LimitError(f"--model full with K = {_int(K)} tasks; the limit is K <= {MAX_LAYER_K}")
+    if d > MAX_LAYER_D:
+        raise LimitError(
+            f"--model full at d = {_int(d)}: the certified layer optimum costs O(d^6) per n (28 s at d = 40); "
+            f"the limit is d <= {MAX_LAYER_D}"
+        )
+    if len(ns) > MAX_LAYER_N_VALUES:
+        raise LimitError(
+            f"--model full with {len(ns)} values of --n: each is a certified optimisation of about a second; "
+            f"the limit is {MAX_LAYER_N_VALUES} values per call"
+        )
+
+
+def check_train(d: int, K: int, n: int, samples: int, prompt_len: int) -> None:
+    """Refuse a ``train`` run beyond the trainer's measured limits (before any sampling)."""
+    if d > MAX_TRAIN_D:
+        need = 8.0 * K * (d + 1) ** 4
+        raise LimitError(
+            f"train at d = {d} needs about {_gib(need)} for the sample moments (K(d+1)^4 numbers); "
+            f"the limit is d <= {MAX_TRAIN_D}"
+        )
+    if K > MAX_TRAIN_K:
+        raise LimitError(f"train with K = {K} tasks: each adds moments and least-squares blocks; the limit is K <= {MAX_TRAIN_K}")
+    if n > MAX_TRAIN_N:
+        raise LimitError(
+            f"train at n = {_int(n)}: sampled Gram matrices grow like n and the fit loses accuracy; the limit is "
+            f"n <= {MAX_TRAIN_N} (theory goes to {MAX_N})"
+        )
+    if samples * (d + 1) ** 2 > SAMPLE_WORK:
+        most = SAMPLE_WORK // (d + 1) ** 2
+        raise LimitError(
+            f"--samples {_int(samples)} at d = {d}: sampling time grows like samples x (d+1)^2 (10^5 prompts at d = 30 "
+            f"take about 8 s); the limit is samples x (d+1)^2 <= {SAMPLE_WORK:.3g}, here at most {most}"
+        )
+    if prompt_len > MAX_PROMPT_LEN:
+        need = 8.0 * K * prompt_len * (d + 1)
+        raise LimitError(
+            f"--prompt-len {_int(prompt_len)} needs about {_gib(need)} for the prompt tokens; the limit is {MAX_PROMPT_LEN}"
+        )
+
+
+#: Largest memory of one Adam step's batches (tokens, activations and gradients, about 4 copies).
+ADAM_BYTES = 2 * 2**30
+
+
+def check_adam(d: int, K: int, n: int, batch: int) -> None:
+    """Refuse an Adam run whose batches of ``batch`` prompts per task would not fit in memory."""
+    need = 8.0 * 4 * K * batch * (n + 1) * (d + 1)
+    if need > ADAM_BYTES:
+        raise LimitError(
+            f"--method adam with --batch {_int(batch)} at n = {_int(n)}, d = {d}, K = {K} needs about {_gib(need)} "
+            f"per step; the limit is {_gib(ADAM_BYTES)} (batch x K x (n+1) x (d+1) <= {ADAM_BYTES // 32:.3g})"
+        )

@@ -1,0 +1,34 @@
+"""The measured limits (prompticl.limits) refuse before any work, with the limit in the message."""
+from __future__ import annotations
+
+import pytest
+
+from prompticl.limits import (
+    MAX_D,
+    MAX_LAYER_D,
+    MAX_N_VALUES,
+    MAX_TRAIN_D,
+    LimitError,
+    check_layer,
+    check_spec_size,
+    check_theory,
+    check_train,
+)
+
+
+def test_limits_pass_at_and_refuse_beyond():
+    check_spec_size(MAX_D, 2)
+    with pytest.raises(LimitError, match=f"d <= {MAX_D}"):
+        check_spec_size(MAX_D + 1, 2)
+    check_theory(10, [5] * MAX_N_VALUES)
+    with pytest.raises(LimitError, match=str(MAX_N_VALUES)):
+        check_theory(10, [5] * (MAX_N_VALUES + 1))
+    check_layer(MAX_LAYER_D, [5, 10])
+    with pytest.raises(LimitError, match=f"d <= {MAX_LAYER_D}"):
+        check_layer(MAX_LAYER_D + 1, [5])
+
+
+def test_train_limits_name_the_dimension():
+    check_train(MAX_TRAIN_D, 2, 10, 1000, 1)
+    with pytest.raises(LimitError, match=str(MAX_TRAIN_D)):
+        check_train(MAX_TRAIN_D + 1, 2, 10, 1000, 1)
