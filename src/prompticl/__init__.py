@@ -3,6 +3,8 @@ In-context Learning* (Chang, Li, Kara, Oymak, Roy-Chowdhury; AISTATS 2025).
 
 The flat public API below is what the book's chapters use (``from prompticl import ...``); each name
 lives in the module named after its concept (see CONTRIBUTING.md for the map of modules).
+
+Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
 """
 from .attention import (
     AttentionParams,

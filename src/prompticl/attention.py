@@ -14,6 +14,8 @@ the task's head (the fixed read-out ``e_D`` without heads).  Because the query's
 This module holds the raw forward pass on token sequences, the fast path that uses only ``G``, the
 analytic gradients of the mean squared error, and the exact maps between the raw parameters and the
 *effective* parameters ``(A, b_k, c_k)`` in which :mod:`prompticl.training` optimises.
+
+Chapter 02 derives the reduction to one preconditioned gradient step; chapter 07 trains this model.
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ adds its parser and sets ``handler`` (a function ``(args) -> int``) as a default
 by a handler) end with exit status 2 and exactly one line ``prompticl: error: ...`` on stderr, before
 any work and with nothing on stdout.  Anything else is a fault of the program: exit status 1 and one
 line saying where to report it (see :func:`main`).
+
+The book's page "Reproducing and regenerating the figures" (book/reproducibility.md) documents it.
 """
 from __future__ import annotations
 

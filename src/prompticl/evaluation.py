@@ -5,6 +5,8 @@ integrated out analytically (Rao–Blackwellisation): for a prompt with task vec
 estimate ``w = A G b_k + c_k``, ``E_x[(ŷ − y)²] = (w − β)ᵀΣ_x(w − β) + σ²``.  This is unbiased for the
 population loss and has a much smaller variance than squared errors of sampled queries.  The sample
 size is chosen from a pilot so that the 95% half-width is at most ``rel_halfwidth`` (0.5%) of the loss.
+
+Chapter 07 (experiments) uses these.
 """
 from __future__ import annotations
 

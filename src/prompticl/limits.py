@@ -18,6 +18,8 @@ the project, each case in a fresh process:
 
 Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,
 before anything is allocated.
+
+The book's page "Reproducing and regenerating the figures" lists the limits.
 """
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ Conventions every chapter follows (see CONTRIBUTING.md, "Chapter conventions"):
   errors), and the caption says so (:data:`ERROR_BAR_NOTE`);
 * every figure cell carries MyST-NB figure metadata whose caption ends with the command that
   regenerates it (:func:`regenerate_command`), checked by tests/test_figure_captions.py.
+
+Chapters 01–08 draw with it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Optional progress bars for long computations (training, grids, moment accumulation)."""
+"""Optional progress bars for long computations (training, grids, moment accumulation).
+
+Chapter 07's long runs show them.
+"""
 from __future__ import annotations
 
 __all__ = ["progress_bar"]

@@ -15,6 +15,8 @@ refuse what no input of this project needs, before anything large is built:
 Every refusal is a :class:`YAMLInputError` (a :class:`ValueError`) whose message is one line naming
 the source and, when known, the line.  Used by :mod:`prompticl.spec`; the ``figures`` command's
 parameter files and values can use :func:`load_yaml_text` and :func:`load_yaml_file` the same way.
+
+Chapter 01 describes the spec format that it reads.
 """
 from __future__ import annotations
 

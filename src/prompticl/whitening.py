@@ -4,6 +4,8 @@ With ``R = Σ_x^{1/2}`` write ``x = R g`` (so ``g ~ N(0, I)``) and ``β' = R β`
 because ``xᵀβ = gᵀβ'``.  :meth:`prompticl.spec.Spec.whitened` maps the data model; this module maps
 the parameters of the reduced model ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` so that the prediction, hence
 the loss, is the same number in both coordinate systems.
+
+Chapter 01 proves that whitening leaves the loss unchanged.
 """
 from __future__ import annotations
 

@@ -44,3 +44,11 @@ def test_no_module_is_over_500_lines():
 def test_flat_api_names_resolve():
     missing = [name for name in prompticl.__all__ if not hasattr(prompticl, name)]
     assert not missing, missing
+
+
+def test_every_module_docstring_names_the_chapter_that_explains_it():
+    import ast
+
+    silent = [str(p.relative_to(PKG)) for p in _modules()
+              if not re.search(r"[Cc]hapters? \d|book's page", ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) or "")]
+    assert not silent, f"module docstrings that name no chapter: {silent}"

@@ -2,6 +2,8 @@
 
 Argument types raise :class:`argparse.ArgumentTypeError`, so that a bad value becomes a usage error
 (``argument --n: ...``) found while parsing, i.e. before any work is done.
+
+Used by every command of the book's page "Reproducing and regenerating the figures".
 """
 from __future__ import annotations
 

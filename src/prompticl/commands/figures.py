@@ -2,6 +2,8 @@
 
 Everything is validated before any notebook runs (exit status 2, one line, nothing written); a
 chapter that fails while running ends with exit status 1 and leaves the output folder as it was.
+
+The book's page "Reproducing and regenerating the figures" documents it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``prompticl specs``: list the built-in task-mixture specs."""
+"""``prompticl specs``: list the built-in task-mixture specs.
+
+Chapter 01 introduces the built-in mixtures.
+"""
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,8 @@
 Every number comes from :mod:`prompticl.theory` (``--model reduced``, the closed forms) or from
 :mod:`prompticl.layer_optimum` (``--model full``, the attention layer's certified optimum); this
 module only formats them.
+
+Chapters 02–05 derive the closed forms; chapter 08 the layer's own optimum (``--model full``).
 """
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Trains the one-layer linear attention model in one regime (:mod:`prompticl.training`), estimates
 its test loss on fresh prompts with a 95% interval (:mod:`prompticl.evaluation`) and compares it
 with the regime's closed form (:mod:`prompticl.theory`).
+
+Chapter 07 (experiments) explains the comparison.
 """
 from __future__ import annotations
 

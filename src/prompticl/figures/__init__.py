@@ -1,6 +1,6 @@
 """``prompticl figures``: the registry of chapters and figures, their parameters, and the runner.
 
-Three concerns, one module each (the book's page "Reproducing the figures" explains the command):
+Three concerns, one module each (the book's page "Reproducing and regenerating the figures" explains the command):
 
 * :mod:`~prompticl.figures.registry` reads chapters, figures and declared parameters from the notebooks;
 * :mod:`~prompticl.figures.params` parses and validates user values into a :class:`RunPlan`;

@@ -3,6 +3,8 @@
 Values come from ``-p NAME VALUE`` and ``-f FILE``; each is checked against the parameter that the
 chapter declares (:mod:`prompticl.figures.registry`), and :func:`plan_run` turns a request into a
 :class:`RunPlan` or refuses it with a :class:`~prompticl.figures.registry.FigureError`.
+
+The book's page "Reproducing and regenerating the figures" documents the parameters.
 """
 from __future__ import annotations
 

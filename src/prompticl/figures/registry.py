@@ -8,7 +8,7 @@ the knobs as literal assignments with a trailing comment::
     ns = [5, 10, 20]  # context lengths
 
 Names, defaults and meanings come from that cell (parsed with :mod:`ast`, never executed); types are
-inferred from the defaults.  The book's page "Reproducing the figures" explains the command.
+inferred from the defaults.  The book's page "Reproducing and regenerating the figures" explains the command.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Running a :class:`~prompticl.figures.params.RunPlan`: papermill executes each chapter into a
 temporary folder beside ``--out``, which is moved into place only when every chapter succeeded.
+
+The book's page "Reproducing and regenerating the figures" documents the outputs.
 """
 from __future__ import annotations
 
