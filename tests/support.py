@@ -29,3 +29,15 @@ def snapshot(root: Path) -> dict:
 def data(out: Path, name: str) -> dict:
     """The plotted numbers that a run wrote for figure ``name``."""
     return json.loads((out / f"{name}.json").read_text())
+
+
+# The counterexamples of issue 11 (chapter 08): a mixture symmetric about its mean (plain training
+# still uses the label column), tasks whose covariances differ in shape with label noise (per-task
+# read-out scales beat L_D), and a small diagonal mixture with commuting covariances.
+SYMMETRIC = {"d": 10, "noise": 0.0, "tasks": [{"weight": 0.5, "mean": 1.0, "cov": 1}, {"weight": 0.5, "mean": -0.2, "cov": 1}]}
+SHAPES = {"d": 10, "noise": 1.0, "tasks": [{"weight": 0.5, "mean": 0.0, "cov": 1}, {"weight": 0.5, "mean": 0.0, "cov": 0.05}]}
+DIAG3 = {
+    "d": 4, "noise": 0.7, "x_cov": [1, 2, 0.5, 1],
+    "tasks": [{"weight": 0.2, "mean": 1.0, "cov": [1, 0.1, 2, 0.3]}, {"weight": 0.5, "mean": 0.0, "cov": [0.2, 1, 0.5, 0.1]},
+              {"weight": 0.3, "mean": -1, "cov": 0.4}],
+}

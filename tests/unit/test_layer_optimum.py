@@ -23,19 +23,11 @@ from prompticl.layer_optimum import (
     ordering_check,
 )
 from prompticl.theory import REGIMES
+from support import SHAPES, SYMMETRIC
 from prompticl.sampling import seed_streams
 from prompticl.sufficient_stats import empirical_risk, sample_stats
 from prompticl.training import als, train_als
 
-# The two counterexamples of issue 11: a mixture symmetric about its mean (plain training still uses
-# the label column) and tasks whose covariances differ in shape with label noise (per-task scales).
-SYMMETRIC = {"d": 10, "noise": 0.0, "tasks": [{"weight": 0.5, "mean": 1.0, "cov": 1}, {"weight": 0.5, "mean": -0.2, "cov": 1}]}
-SHAPES = {"d": 10, "noise": 1.0, "tasks": [{"weight": 0.5, "mean": 0.0, "cov": 1}, {"weight": 0.5, "mean": 0.0, "cov": 0.05}]}
-DIAG3 = {
-    "d": 4, "noise": 0.7, "x_cov": [1, 2, 0.5, 1],
-    "tasks": [{"weight": 0.2, "mean": 1.0, "cov": [1, 0.1, 2, 0.3]}, {"weight": 0.5, "mean": 0.0, "cov": [0.2, 1, 0.5, 0.1]},
-              {"weight": 0.3, "mean": -1, "cov": 0.4}],
-}
 
 
 def _random_eff(spec, rng, scale=0.3):

@@ -5,25 +5,15 @@ import pytest
 
 from prompticl import load_spec, optimal_losses, spec_from_dict
 from prompticl.attention import to_reduced
-from prompticl.layer_optimum import (
-    layer_optimum,
-)
+from prompticl.layer_optimum import layer_optimum
 from prompticl.layer_theory import (
     centred_spec,
     heads_scale_loss,
     joint_shift_losses,
     task_optimum_losses,
 )
+from support import DIAG3, SHAPES, SYMMETRIC
 
-# The two counterexamples of issue 11: a mixture symmetric about its mean (plain training still uses
-# the label column) and tasks whose covariances differ in shape with label noise (per-task scales).
-SYMMETRIC = {"d": 10, "noise": 0.0, "tasks": [{"weight": 0.5, "mean": 1.0, "cov": 1}, {"weight": 0.5, "mean": -0.2, "cov": 1}]}
-SHAPES = {"d": 10, "noise": 1.0, "tasks": [{"weight": 0.5, "mean": 0.0, "cov": 1}, {"weight": 0.5, "mean": 0.0, "cov": 0.05}]}
-DIAG3 = {
-    "d": 4, "noise": 0.7, "x_cov": [1, 2, 0.5, 1],
-    "tasks": [{"weight": 0.2, "mean": 1.0, "cov": [1, 0.1, 2, 0.3]}, {"weight": 0.5, "mean": 0.0, "cov": [0.2, 1, 0.5, 0.1]},
-              {"weight": 0.3, "mean": -1, "cov": 0.4}],
-}
 
 
 @pytest.mark.parametrize("spec_data,n", [(None, 50), (SYMMETRIC, 50), (DIAG3, 7)])
