@@ -452,6 +452,21 @@ def _navigation(page, width: int) -> list[str]:
                 bad.append("clicking the visible contents button does not open the secondary sidebar")
             page.keyboard.press("Escape")
     else:
+        # A solution's header names its exercise with a link; clicking there must open the
+        # solution, not jump to the exercise (_static/custom.css lets the click reach the header).
+        link = page.locator("div.solution.dropdown > .admonition-title a.reference").first
+        if link.count():
+            solution = page.locator("div.solution.dropdown").first
+            url = page.url
+            link.scroll_into_view_if_needed()
+            box = link.bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(300)
+            if page.url != url:
+                bad.append(f"clicking the exercise link in a solution header leaves the page for {page.url}")
+            elif "toggle-hidden" in (solution.get_attribute("class") or ""):
+                bad.append("clicking the exercise link in a solution header does not open the solution")
+            page.evaluate("window.scrollTo(0, 0)")
         sidebar = page.locator("#pst-primary-sidebar")
         shown = sidebar.is_visible() and sidebar.bounding_box()["width"] > 50
         if not shown:
