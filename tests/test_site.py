@@ -585,7 +585,8 @@ def test_narrow_overflow_shows_it_scrolls(survey):
 
 def test_sidebar_buttons_work(survey):
     """☰ opens the navigation drawer and the contents button the page contents on a phone; on a
-    desktop ☰ collapses and restores the sidebar (pydata-sphinx-theme issue 2451 broke both)."""
+    desktop ☰ collapses and restores the sidebar (pydata-sphinx-theme issue 2451 broke both); the
+    exercise link in a solution header opens the solution instead of leaving it."""
     bad = [f"{name} at {width} px: {msg}" for (width, name), msgs in survey["nav"].items() for msg in msgs]
     assert survey["nav"], "no page was checked for navigation"
     assert not bad, "\n".join(bad)
