@@ -36,12 +36,14 @@ SHEET_PAPER = {"format": "A4", "landscape": True, "print_background": True,
 SHEET_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
 
 # The formula sheet: the article alone, in two columns; each regime's section stays in one piece.
-# The hidden code cells are left out (their tables are kept), and so is the site's chrome.
+# The hidden code cells are left out (their tables are kept), and so is the site's chrome and
+# whatever the page marks `no-formula-sheet` (a MyST `{container}` class).
 _SHEET_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .header-article,
 .prev-next-area, .bd-footer, .bd-footer-article, .bd-footer-content, footer, #pst-back-to-top,
 .headerlink, .bd-article details.above-input, .bd-article .cell_input, .search-button-field,
-.skip-link, .pst-async-banner-revealer, #jb-print-toc { display: none !important; }
+.skip-link, .pst-async-banner-revealer, #jb-print-toc,
+.bd-article .no-formula-sheet { display: none !important; }
 html, body, .bd-page-width, .bd-container, .bd-container__inner, .bd-main, .bd-content,
 .bd-article-container, .bd-article { max-width: none !important; width: auto !important;
   margin: 0 !important; padding: 0 !important; }
