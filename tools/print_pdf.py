@@ -7,8 +7,10 @@ site serves its own MathJax), printed with Playwright's ``page.pdf`` once MathJa
 page and its images have loaded, with all solutions opened; the pages are then merged with pypdf
 behind a generated table of contents, and each chapter gets a bookmark (the PDF outline).
 
-``book/at-a-glance.md``, when it exists, is also printed alone, scaled down to fit one page, as
-``formula-sheet.pdf``. Run by ``make pdf``; checked by tests/test_site.py::test_pdf.
+``book/at-a-glance.md``, when it exists, is also printed alone as ``formula-sheet.pdf``: one A4 page
+in landscape, two columns, without the site's navigation and the code cells (their tables stay),
+scaled down until it fits. ``--sheet-only`` prints just that page. Run by ``make pdf``; checked by
+tests/book/test_site.py::test_pdf and tests/book/test_pdf_formula_sheet.py.
 """
 from __future__ import annotations
 
@@ -29,6 +31,31 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 FORMULA_SHEET_PAGE = "book/at-a-glance"
 PAPER = {"format": "A4", "print_background": True,
          "margin": {"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"}}
+SHEET_PAPER = {"format": "A4", "landscape": True, "print_background": True,
+               "margin": {"top": "8mm", "bottom": "8mm", "left": "9mm", "right": "9mm"}}
+SHEET_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
+
+# The formula sheet: the article alone, in two columns; each regime's section stays in one piece.
+# The hidden code cells are left out (their tables are kept), and so is the site's chrome and
+# whatever the page marks `no-formula-sheet` (a MyST `{container}` class).
+_SHEET_CSS = """
+.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .header-article,
+.prev-next-area, .bd-footer, .bd-footer-article, .bd-footer-content, footer, #pst-back-to-top,
+.headerlink, .bd-article details.above-input, .bd-article .cell_input, .search-button-field,
+.skip-link, .pst-async-banner-revealer, #jb-print-toc,
+.bd-article .no-formula-sheet { display: none !important; }
+html, body, .bd-page-width, .bd-container, .bd-container__inner, .bd-main, .bd-content,
+.bd-article-container, .bd-article { max-width: none !important; width: auto !important;
+  margin: 0 !important; padding: 0 !important; }
+.bd-article > section { column-count: 2; column-gap: 9mm; column-rule: 0.2mm solid #bbb; }
+#jb-print-docs-body h1 { font-size: 20pt; margin: 0 0 2mm; }
+.bd-article h2 { font-size: 15pt; font-weight: 700; margin: 3mm 0 1mm; break-after: avoid; }
+.bd-article section > section { break-inside: avoid; }
+.bd-article p, .bd-article li { margin-top: 0.8mm; margin-bottom: 0.8mm; }
+.bd-article mjx-container[display="true"] { margin: 1mm 0 !important; }
+.bd-article .cell_output table { font-size: 8.5pt; margin: 1mm auto; }
+.bd-article .cell { margin: 0; }
+"""
 
 # Runs in each page before printing: wait for MathJax and the images, open solutions, and make
 # links to other pages plain text (they would point at the temporary local server).
@@ -95,15 +122,34 @@ def _serve(directory: Path):
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
-def _print(context, url: str, scale: float = 1.0) -> tuple[str, bytes]:
+def _print(context, url: str, scale: float = 1.0, sheet: bool = False) -> tuple[str, bytes]:
     page = context.new_page()
     try:
         page.goto(url, wait_until="load")
         title = page.evaluate(_PREPARE)
+        if sheet:
+            page.add_style_tag(content=_SHEET_CSS)
         page.emulate_media(media="print")
-        return title, page.pdf(scale=scale, **PAPER)
+        return title, page.pdf(scale=scale, **(SHEET_PAPER if sheet else PAPER))
     finally:
         page.close()
+
+
+def print_formula_sheet(context, server: str, out: Path) -> "tuple[float, int]":
+    """Print the at-a-glance page as ``out``: the largest scale of SHEET_SCALES that fits one page.
+
+    Returns the scale and the number of pages (more than one only if even the smallest scale does
+    not fit; the caller reports it).
+    """
+    from pypdf import PdfReader
+
+    for scale in SHEET_SCALES:
+        _, pdf = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale, sheet=True)
+        pages = len(PdfReader(io.BytesIO(pdf)).pages)
+        if pages == 1:
+            break
+    out.write_bytes(pdf)
+    return scale, pages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf")
     parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml")
+    parser.add_argument("--sheet-only", action="store_true", help="print only the formula sheet")
     args = parser.parse_args(argv)
-    names = toc_pages(args.toc)
+    names = [FORMULA_SHEET_PAGE] if args.sheet_only else toc_pages(args.toc)
     missing = [n for n in names if not (args.html / f"{n}.html").is_file()]
     if missing:
         print(f"print_pdf: pages missing from {args.html} (run `make book` first): {', '.join(missing)}", file=sys.stderr)
@@ -128,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 context = browser.new_context(viewport={"width": 1100, "height": 1400})
                 context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server + "/") else r.abort())
+                if args.sheet_only:
+                    return _sheet(context, server, args.out)
                 chapters = [(n, *_print(context, f"{server}/{n}.html")) for n in names]
                 # Contents first: print it once to learn its length, then with the final numbers.
                 book_title = chapters[0][1]
@@ -157,15 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                     writer.write(fh)
                 print(f"print_pdf: {args.out / 'prompticl.pdf'} ({page_no - 1} pages, {len(chapters)} chapters)")
 
-                sheet = args.html / f"{FORMULA_SHEET_PAGE}.html"
-                if sheet.is_file():
-                    # Shrink until it fits one page (the formula sheet is meant to be one page).
-                    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5):
-                        _, pdf = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale)
-                        if len(PdfReader(io.BytesIO(pdf)).pages) == 1:
-                            break
-                    (args.out / "formula-sheet.pdf").write_bytes(pdf)
-                    print(f"print_pdf: {args.out / 'formula-sheet.pdf'} (scale {scale})")
+                if (args.html / f"{FORMULA_SHEET_PAGE}.html").is_file():
+                    status = _sheet(context, server, args.out)
+                    if status:
+                        return status
                 else:
                     print(f"print_pdf: no {FORMULA_SHEET_PAGE}.html in the site, formula sheet skipped")
             finally:
@@ -173,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         httpd.shutdown()
         httpd.server_close()
+    return 0
+
+
+def _sheet(context, server: str, out_dir: Path) -> int:
+    out = out_dir / "formula-sheet.pdf"
+    scale, pages = print_formula_sheet(context, server, out)
+    if pages != 1:
+        print(f"print_pdf: {out} does not fit one page even at scale {scale} ({pages} pages)", file=sys.stderr)
+        return 1
+    print(f"print_pdf: {out} (1 page, scale {scale})")
     return 0
 
 

@@ -26,6 +26,7 @@ from .gaps import (
     centring_cost,
     finetune_gap,
     finetune_gap_unwhitened,
+    heads_gap,
     joint_gap,
     optimal_biases,
     plain_excess_loss,
@@ -73,7 +74,7 @@ __all__ = [
     "optimum", "optimal_losses", "population_loss", "plain_loss_spectral",
     # losses at a given W and gaps between regimes (gaps.py)
     "plain_excess_loss", "optimal_biases", "profiled_loss", "centring_cost", "finetune_gap", "joint_gap",
-    "finetune_gap_unwhitened",
+    "heads_gap", "finetune_gap_unwhitened",
     # mixtures with a chosen mean share (families.py), whitening (whitening.py)
     "mean_share", "mean_share_family", "scale_means", "whiten_parameters", "unwhiten_parameters",
     # sampling (sampling.py) and Monte Carlo (montecarlo.py)

@@ -21,6 +21,7 @@ __all__ = [
     "centring_cost",
     "finetune_gap",
     "joint_gap",
+    "heads_gap",
     "finetune_gap_unwhitened",
 ]
 
@@ -67,6 +68,21 @@ def joint_gap(spec: Spec, n: int) -> float:
     mom = moments(spec)
     delta = optimal_W_whitened("plain", mom, n, spec.noise) - optimal_W_whitened("joint", mom, n, spec.noise)
     return float(n * np.trace(delta @ curvature("joint", mom, n, spec.noise) @ delta.T))
+
+
+def heads_gap(spec: Spec, n: int) -> float:
+    """``L_JT − L_D = n tr(Σ̄ (Q_D⁻¹ − Q_J⁻¹) Σ̄)``, whitened (chapter 05, the proof that heads never hurt).
+
+    ``Q_J = curvature("joint", …)`` and ``Q_D = curvature("joint-heads", …)`` differ by
+    ``(tr M) I + M``, so the gap is positive exactly when ``M ≠ 0`` and ``Σ̄ ≠ 0``.  The book's page
+    "The four regimes at a glance" states it with the other two gaps.
+    """
+    mom = moments(spec)
+    sb = mom.sigma_bar
+    q_joint = curvature("joint", mom, n, spec.noise)
+    q_heads = curvature("joint-heads", mom, n, spec.noise)
+    diff = np.linalg.solve(q_heads, sb) - np.linalg.solve(q_joint, sb)  # (Q_D⁻¹ − Q_J⁻¹) Σ̄
+    return float(n * np.trace(sb @ diff))
 
 
 def finetune_gap_unwhitened(spec: Spec, n: int) -> float:

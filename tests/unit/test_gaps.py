@@ -110,3 +110,24 @@ def test_plain_loss_is_a_completed_square(name):
     for _ in range(3):
         W = sol.W + rng.standard_normal((spec.d, spec.d)) * 0.05
         assert population_loss(spec, n, W) == pytest.approx(sol.loss + plain_excess_loss(spec, n, W), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("n", [1, 4, 20])
+def test_heads_gap_is_the_joint_minus_heads_loss(name, n):
+    # L_JT − L_D = n tr(Σ̄(Q_D⁻¹ − Q_J⁻¹)Σ̄), against the two optimal losses computed separately.
+    from prompticl.gaps import heads_gap
+
+    spec = p.load_spec(name)
+    losses = {k: float(v[0]) for k, v in p.optimal_losses(spec, [n]).items()}
+    gap = heads_gap(spec, n)
+    assert losses["joint"] - losses["joint-heads"] == pytest.approx(gap, rel=1e-8, abs=1e-12)
+    # Every one of these mixtures has task means and within-task spread, so the gap is strict.
+    assert gap > 1e-6
+
+
+def test_heads_gap_vanishes_without_means():
+    from prompticl.gaps import heads_gap
+
+    spec = p.scale_means(p.load_spec("zero-mean"), 0.0)
+    assert abs(heads_gap(spec, 10)) < 1e-12

@@ -1,0 +1,85 @@
+"""The one-page formula sheet that `make pdf` prints from "The four regimes at a glance".
+
+``tools/print_pdf.py --sheet-only`` prints book/at-a-glance.html from the built site (the same
+build as tests/book/test_site.py: under pytest-xdist the build is shared through its result file).
+The PDF must have exactly one page, name each regime and contain no raw TeX, and it must not have
+been shrunk below a legible scale.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import test_site as site_tests  # tests/book is on sys.path (pytest's default import mode)
+
+ROOT = Path(__file__).resolve().parents[2]
+REGIMES = ["Plain training", "Fine-tuned prompts", "Joint training", "Joint training with task heads"]
+MIN_SCALE = 0.55  # below this the formulas print smaller than about 6 pt
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """The built site, built once per test run (shared with test_site.py under xdist)."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        result = site_tests._run_build()
+    else:
+        ROOT.joinpath("_build").mkdir(exist_ok=True)
+        result_file = ROOT / "_build" / f".site-build-{run_id}.json"
+        with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if result_file.is_file():
+                done = json.loads(result_file.read_text())
+                result = subprocess.CompletedProcess([], done["returncode"], done["stdout"], done["stderr"])
+            else:
+                for stale in ROOT.joinpath("_build").glob(".site-build-*.json"):
+                    stale.unlink()
+                result = site_tests._run_build()
+                result_file.write_text(json.dumps(
+                    {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
+    if result.returncode != 0:
+        pytest.fail("the site did not build (see test_site.py::test_site_builds_without_warnings)", pytrace=False)
+    return site_tests.HTML
+
+
+@pytest.fixture(scope="module")
+def sheet(site, tmp_path_factory) -> tuple[Path, float]:
+    if not Path(site_tests.CHROMIUM).exists():
+        pytest.skip(f"{site_tests.CHROMIUM} not installed - formula sheet not printed")
+    out = tmp_path_factory.mktemp("sheet")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--sheet-only", "--html", str(site),
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, f"tools/print_pdf.py --sheet-only failed:\n{run.stdout}{run.stderr}"
+    scale = float(re.search(r"scale ([0-9.]+)", run.stdout).group(1))
+    return out / "formula-sheet.pdf", scale
+
+
+def test_formula_sheet_is_one_legible_page(sheet):
+    from pypdf import PdfReader
+
+    path, scale = sheet
+    reader = PdfReader(path)
+    assert len(reader.pages) == 1, f"{path} has {len(reader.pages)} pages"
+    box = reader.pages[0].mediabox
+    assert float(box.width) > float(box.height), "the formula sheet is printed in landscape"
+    assert scale >= MIN_SCALE, f"the page only fits one sheet at scale {scale}: shorten book/at-a-glance.md"
+
+
+def test_formula_sheet_names_every_regime_and_shows_no_tex(sheet):
+    path, _ = sheet
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert "The four regimes at a glance" in flat
+    missing = [name for name in REGIMES if name not in flat]
+    assert not missing, f"regimes missing from the formula sheet: {missing}"
+    # The tables of numbers are printed (their rows), the code that computes them is not.
+    assert "joint + heads" in flat and "import" not in flat
+    raw = [line.strip() for line in text.splitlines() if re.search(r"\\[A-Za-z]{2,}|\$\$|\\[()\[\]]", line)]
+    assert not raw, "raw TeX on the formula sheet:\n" + "\n".join(raw[:10])

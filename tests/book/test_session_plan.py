@@ -1,0 +1,91 @@
+"""The session plan (book/session-plan.md): every command it asks a study group to run is valid.
+
+``prompticl figures`` commands go through the same planning code as the command line
+(``plan_run``: figure names, parameter names, types and specs), without running anything;
+``prompticl theory`` commands are run (they take seconds). Every chapter has its session.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from prompticl.figures import FigureError, build_registry, plan_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = ROOT / "book" / "session-plan.md"
+
+
+def commands(text: str, tool: str) -> list[str]:
+    """Every inline-code command ``prompticl TOOL ...`` of the page (a command may wrap in the source)."""
+    return [" ".join(c.split()) for c in re.findall(rf"`(prompticl {tool}\b[^`]*)`", text)]
+
+
+def parse_figures_command(command: str) -> tuple[list[str], list[tuple[str, str]], bool]:
+    """(names, [(key, value)], smoke) of ``prompticl figures NAME... [-p KEY VALUE]... [--smoke]``."""
+    words = shlex.split(command)[2:]
+    names, params, smoke = [], [], False
+    while words:
+        word = words.pop(0)
+        if word in ("-p", "--param"):
+            if len(words) < 2:
+                raise ValueError(f"'-p' needs KEY VALUE in {command!r}")
+            params.append((words.pop(0), words.pop(0)))
+        elif word == "--smoke":
+            smoke = True
+        elif word.startswith("-"):
+            raise ValueError(f"option {word!r} is not expected in a session command: {command!r}")
+        else:
+            names.append(word)
+    if not names:
+        raise ValueError(f"no figure name in {command!r}")
+    return names, params, smoke
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return build_registry(ROOT / "book")
+
+
+def test_figure_commands_are_accepted_by_prompticl_figures(registry):
+    found = commands(PLAN.read_text(encoding="utf-8"), "figures")
+    assert len(found) >= 10  # control: the commands were found
+    problems = []
+    for command in found:
+        try:
+            names, params, smoke = parse_figures_command(command)
+            plan_run(registry, names, params, smoke=smoke)
+        except (ValueError, FigureError) as exc:
+            problems.append(f"{command}: {exc}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_wrong_command_is_rejected(registry):
+    # Control: the validation above can fail (unknown parameter, wrong type, unknown figure).
+    for bad in ("prompticl figures joint-losses -p no_such 1", "prompticl figures joint-losses -p ns ten",
+                "prompticl figures no-such-figure"):
+        names, params, smoke = parse_figures_command(bad)
+        with pytest.raises(FigureError):
+            plan_run(registry, names, params, smoke=smoke)
+
+
+def test_theory_commands_run(capsys):
+    from prompticl.cli import main
+
+    found = commands(PLAN.read_text(encoding="utf-8"), "theory")
+    assert found
+    for command in found:
+        assert main(shlex.split(command)[1:]) == 0, command
+        assert capsys.readouterr().out.strip(), command
+
+
+def test_one_session_per_chapter_in_order():
+    text = PLAN.read_text(encoding="utf-8")
+    sessions = re.findall(r"^## Session (\d+):", text, re.M)
+    assert sessions == [str(i) for i in range(1, len(sessions) + 1)] and len(sessions) >= 7
+    # Each session has its five parts.
+    for block in re.split(r"^## Session \d+:", text, flags=re.M)[1:]:
+        for part in ("**Read**", "**Run**", "**Exercises**", "**Discuss**", "**Time**"):
+            assert part in block, f"a session lacks {part}"
