@@ -132,9 +132,11 @@ def curvature(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
     num = _numerator(regime, mom)
     d = num.shape[0]
     s2 = noise**2
+    # an array of context lengths gives a stack of matrices, shape (len(n), d, d)
+    n1 = np.asarray(n, dtype=float)[..., None, None] + 1 if np.ndim(n) else n + 1
     if regime == "joint":
-        return (n + 1) * num + (np.trace(mom.sigma_tilde) + s2) * np.eye(d) + mom.mean_part
-    return (n + 1) * num + (np.trace(num) + s2) * np.eye(d)
+        return n1 * num + (np.trace(mom.sigma_tilde) + s2) * np.eye(d) + mom.mean_part
+    return n1 * num + (np.trace(num) + s2) * np.eye(d)
 
 
 def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
@@ -148,24 +150,36 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
     if not np.any(num):
         # Nothing random to learn: num·Q⁻¹ = 0 whenever Q is invertible, and when it is not (the
         # relevant trace and σ vanish) every W is optimal with zero loss; W = 0 is the minimum-norm choice.
-        return np.zeros_like(num)
+        return np.zeros(np.shape(n) + num.shape)
     q = curvature(regime, mom, n, noise)
-    return np.linalg.solve(q.T, num.T).T  # num · q⁻¹
+    if q.ndim == 2:
+        return np.linalg.solve(q.T, num.T).T  # num · q⁻¹
+    # a stack over context lengths (see curvature): the same solve, batched
+    qt = np.swapaxes(q, -1, -2)
+    return np.swapaxes(np.linalg.solve(qt, np.broadcast_to(num.T, qt.shape)), -1, -2)
 
 
-def _optimal_loss_whitened(regime: str, mom: Moments, n: int, noise: float) -> float:
+def _optimal_loss_whitened(regime: str, mom: Moments, n: "int | np.ndarray", noise: float) -> "float | np.ndarray":
+    # n may be an array of context lengths: then W is a stack and the loss an array (optimal_losses)
     w = optimal_W_whitened(regime, mom, n, noise)
     s2 = noise**2
+    nn = np.asarray(n, dtype=float)
+
+    def tr(a):
+        return np.trace(a, axis1=-2, axis2=-1)
+
     if regime == "plain":
         st = mom.sigma_tilde
-        return float(np.trace(st) - n * np.trace(w @ st) + s2)
-    if regime == "finetune":
+        out = tr(st) - nn * tr(w @ st) + s2
+    elif regime == "finetune":
         st = mom.sigma_tilde
-        l_pt = np.trace(st) - n * np.trace(w @ st) + s2
-        r = n * w - np.eye(w.shape[0])
-        return float(l_pt - np.trace(mom.mean_part @ r.T @ r))
-    sb = mom.sigma_bar
-    return float(np.trace(sb) - n * np.trace(w @ sb) + s2)
+        l_pt = tr(st) - nn * tr(w @ st) + s2
+        r = nn[..., None, None] * w - np.eye(w.shape[-1])
+        out = l_pt - tr(mom.mean_part @ np.swapaxes(r, -1, -2) @ r)
+    else:
+        sb = mom.sigma_bar
+        out = tr(sb) - nn * tr(w @ sb) + s2
+    return float(out) if np.ndim(n) == 0 else np.asarray(out, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -234,10 +248,8 @@ def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarra
     """
     n_arr = _as_ns(ns)
     mom = moments(spec)
-    return {
-        regime: np.array([_optimal_loss_whitened(regime, mom, int(n), spec.noise) for n in n_arr])
-        for regime in REGIMES
-    }
+    # one batched solve per regime over all context lengths (chapter 06 evaluates 60 000 of them)
+    return {regime: _optimal_loss_whitened(regime, mom, n_arr, spec.noise) for regime in REGIMES}
 
 
 def population_loss(
