@@ -44,7 +44,16 @@ from .montecarlo import (
     mc_wishart_sas,
     mean_and_se,
 )
-from .plotting import REGIME_COLORS, ci_halfwidth, save_figure, setup_style, spec_title, task_color
+from .plotting import (
+    ERROR_BAR_NOTE,
+    REGIME_COLORS,
+    ci_halfwidth,
+    regenerate_command,
+    save_figure,
+    setup_style,
+    spec_title,
+    task_color,
+)
 from .sampling import sample_batch, sample_grams, seed_streams
 from .spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
 from .sufficient_stats import SampleStats, empirical_risk, sample_stats
@@ -91,6 +100,7 @@ __all__ = [
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
-    "REGIME_COLORS", "setup_style", "save_figure", "ci_halfwidth", "spec_title", "task_color",
+    "REGIME_COLORS", "setup_style", "save_figure", "ERROR_BAR_NOTE", "ci_halfwidth", "regenerate_command",
+    "spec_title", "task_color",
     "__version__",
 ]

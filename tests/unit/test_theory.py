@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
 from prompticl.montecarlo import mc_loss
-from prompticl.spec import Spec, load_spec, spec_from_dict, with_overrides
+from prompticl.spec import Spec, load_spec, spec_from_dict, spec_names, with_overrides
 from prompticl.theory import (
     REGIMES,
     moments,
@@ -512,3 +512,14 @@ def test_curvature_gives_the_theory_optimum():
     n = 9
     q = curvature("plain", mom, n, spec.noise)
     np.testing.assert_allclose(mom.sigma_tilde @ np.linalg.inv(q), optimum(spec, n, "plain").W, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", spec_names())
+def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
+    # optimal_losses solves all context lengths in one batched call; optimum() takes the one-n path.
+    spec = load_spec(name)
+    ns = [1, 2, 7, 50, 300]
+    batched = optimal_losses(spec, ns)
+    for regime in REGIMES:
+        single = [optimum(spec, n, regime).loss for n in ns]
+        np.testing.assert_allclose(batched[regime], single, rtol=1e-12, atol=1e-14)
