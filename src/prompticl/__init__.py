@@ -41,7 +41,7 @@ from .montecarlo import (
     mc_wishart_sas,
     mean_and_se,
 )
-from .plotting import REGIME_COLORS, save_figure, setup_style
+from .plotting import REGIME_COLORS, ci_halfwidth, save_figure, setup_style, spec_title, task_color
 from .sampling import sample_batch, sample_grams, seed_streams
 from .spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
 from .sufficient_stats import SampleStats, empirical_risk, sample_stats
@@ -88,6 +88,6 @@ __all__ = [
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
-    "REGIME_COLORS", "setup_style", "save_figure",
+    "REGIME_COLORS", "setup_style", "save_figure", "ci_halfwidth", "spec_title", "task_color",
     "__version__",
 ]
