@@ -151,8 +151,10 @@ def test_list_json(capsys):
     assert [i["chapter"] for i in items] == ["alpha", "alpha", "beta"]
     beta = items[2]
     assert beta["parameters"] == [
-        {"name": "seed", "type": "int", "default": 1, "meaning": "RNG seed"},
-        {"name": "offset", "type": "float", "default": 0.0, "meaning": "shift added to every value"},
+        # beta declares no range for seed: the default for the name applies (prompticl.figures.ranges)
+        {"name": "seed", "type": "int", "default": 1, "meaning": "RNG seed", "range": "0 .. 4294967295"},
+        {"name": "offset", "type": "float", "default": 0.0, "meaning": "shift added to every value",
+         "range": "-1000000 .. 1000000"},
     ]
     assert all("figure_dir" not in [p["name"] for p in i["parameters"]] for i in items)
 

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 from . import CLIError
-from ._common import positive_int
+from ..safe_yaml import escape_control
+from ._common import parse_whole_number, positive_int
 from ..figures import (
     ChapterFailed,
     FigureError,
+    Interrupted,
     build_registry,
     check_out_dir,
     default_out_dir,
@@ -44,14 +46,16 @@ output:
 """
 
 
-def _seconds(text: str) -> float:
+#: Longest --timeout: a week (papermill takes whole seconds).
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+def _seconds(text: str) -> int:
+    """Parse ``--timeout``: whole seconds, 1 to :data:`MAX_TIMEOUT` (papermill refuses fractions)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+        return parse_whole_number(text, 1, MAX_TIMEOUT)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (whole seconds)") from None
 
 
 def _command_line(args: argparse.Namespace, out: Path) -> list[str]:
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         file_params = load_params_file(args.params_file) if args.params_file else None
         plan = plan_run(registry, args.names, args.param, file_params, run_all=args.all, smoke=args.smoke)
         out = Path(args.out) if args.out else default_out_dir()
-        check_out_dir(out, args.force)
+        check_out_dir(out, args.force, registry.book)
     except FigureError as exc:
         raise CLIError(str(exc)) from None
 
@@ -125,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None
+    except Interrupted as exc:  # workers, kernels and temporary folders are gone already
+        print(f"prompticl: error: interrupted by {exc.name}; nothing was written to {escape_control(str(out))}", file=sys.stderr)
+        return exc.status
     except (ChapterFailed, OSError) as exc:  # failed while running: DIR is as it was
         message = str(exc) if isinstance(exc, ChapterFailed) else f"cannot write the figures: {exc}"
         print(f"prompticl: error: {' '.join(message.split())}", file=sys.stderr)

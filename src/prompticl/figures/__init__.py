@@ -28,10 +28,12 @@ from .registry import (
     toc_order,
 )
 from .ranges import RANGES, Range, parse_range
-from .runner import check_out_dir, default_out_dir, git_commit, run_chapter, run_plan
+from .runner import HANDLED_SIGNALS, Interrupted, check_out_dir, default_out_dir, git_commit, run_chapter, run_plan
 
 __all__ = [
+    "HANDLED_SIGNALS",
     "HIDDEN_PARAMETERS",
+    "Interrupted",
     "KERNEL_NAME",
     "Chapter",
     "ChapterFailed",
