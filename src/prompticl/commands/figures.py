@@ -38,11 +38,16 @@ parameters:
   take the text as is.  A parameter applies to every selected chapter that declares it.
   PARAMS.yaml maps names to values; a key naming a chapter may hold that chapter's own values.
   Precedence: defaults < --smoke < PARAMS.yaml < -p.
+  Every parameter has a range (shown by --list, e.g. [1 .. 1000]); values outside are refused.
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
   the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
-  new run has succeeded.
+  new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
+  never replaced: the run exits with status 2.  DIR may not be, contain or lie inside the book.
+exit status:
+  0 done; 2 bad input (nothing written); 1 a chapter failed (DIR as it was);
+  130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (workers, kernels and temporary folders removed).
 """
 
 
