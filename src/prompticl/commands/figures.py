@@ -99,7 +99,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--jobs", "-j", type=positive_int, default=1, metavar="N", help="chapters run in parallel (default 1)")
     parser.add_argument("--smoke", action="store_true", help="start from each chapter's fast smoke parameters")
     parser.add_argument("--book", metavar="DIR", help="the book folder (default: book/ of this repository)")
-    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this")
+    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this (whole seconds)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
