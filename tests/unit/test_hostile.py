@@ -173,6 +173,7 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-f-deep": ({"p.yaml": "[" * 10000 + "]" * 10000}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, .*nested deeper than"),
     "figures-f-deep-block": ({"p.yaml": _deep_block(900)}, [*SETTING, "-f", "p.yaml"], r"nested deeper than"),
     "figures-f-duplicate": ({"p.yaml": "seed: 1\nseed: 2\n"}, [*SETTING, "-f", "p.yaml"], r"duplicate key 'seed'"),
+    # regression guard (held before the figures change too: the spec loader was already safe)
     "figures-f-spec-bad-date": ({"p.yaml": "spec_name: s.yaml\n", "s.yaml": _spec(d="2001-13-45")}, [*SETTING, "-f", "p.yaml"],
                                 r"spec_name.*cannot read '2001-13-45'"),
     "figures-f-laughs": ({"p.yaml": _laughs()}, [*SETTING, "-f", "p.yaml"], r"anchors \(&a0\) are not accepted"),
