@@ -158,10 +158,22 @@ def split_range(comment: str) -> "tuple[str, str | None]":
     return match.group(1).strip(), match.group(2).strip()
 
 
-# Upper limits follow prompticl.limits (measured there) or the chapters' own cost:
+# Upper limits follow prompticl.limits (measured there) or the chapters' own cost, measured with
+# `prompticl figures NAME --smoke -p ...` on the project's 2-core machine (wall time, peak RSS):
+#   in-brief-regimes, n_max 1000: 5.8 s, 0.2 GB;
+#   setting-mixture, moment_samples = loss_samples = hist_samples = 10^6: 30 s, 2.0 GB;
+#   joint-losses, mc_samples 10^6: 5.8 s, 0.26 GB;
+#   plain-theory-vs-mc, n_grid [1000], check_n 1000, fixed_n 1000 (smoke samples): 24 s, 3.3 GB;
+#   plain-theory-vs-mc, check_n 1000 with 200,000 check prompts: over 150 s and 5 GB (stopped),
+#   hence n <= 200 for Monte Carlo context lengths.
+# Each range bounds one parameter: several maxima at once (10^6 prompts at n = 200) can still take
+# minutes; --timeout bounds a cell's time.
 _SAMPLES_WHY = ("a Monte Carlo estimate over more than 10^6 draws takes minutes and, for the unbatched "
                 "moment checks, GBs (prompts of n(d+1) numbers each)")
-_N_WHY = "Monte Carlo prompts hold n(d+1) numbers each, and the exact checks grow with n; 1000 is 20 times the book's largest"
+_N_WHY = ("the closed forms are cheap, but the chapters' exact checks grow with n; 1000 is 20 times the "
+          "book's largest")
+_MC_N_WHY = ("Monte Carlo prompts hold n(d+1) numbers each: at n = 1000 one check of 200,000 prompts took over "
+             "150 s and 5 GB; 200 is 4 times the book's largest")
 _GRID_WHY = "each entry is one more Monte Carlo point or closed-form evaluation"
 
 #: Default ranges by parameter name, used when a chapter does not declare its own:
@@ -182,14 +194,14 @@ RANGES: Mapping[str, tuple[str, str]] = {
     # context lengths
     "n_max": ("1 .. 1000", "n = 1 ... n_max are evaluated at once; 'prompticl theory' allows 1000 values (prompticl.limits)"),
     "ns": ("len 1 .. 100, 1 .. 1000", _N_WHY),
-    "n_grid": ("len 1 .. 100, 1 .. 1000", _N_WHY),
-    "n_grid_other": ("len 1 .. 100, 1 .. 1000", _N_WHY),
+    "n_grid": ("len 1 .. 100, 1 .. 200", _MC_N_WHY),
+    "n_grid_other": ("len 1 .. 100, 1 .. 200", _MC_N_WHY),
     "table_ns": ("len 1 .. 20, 1 .. 1000", _N_WHY),
-    "mc_n": ("1 .. 1000", _N_WHY),
-    "check_n": ("1 .. 1000", _N_WHY),
-    "fixed_n": ("1 .. 1000", _N_WHY),
-    "whitening_n": ("1 .. 1000", _N_WHY),
-    "wishart_n": ("1 .. 1000", _N_WHY),
+    "mc_n": ("1 .. 200", _MC_N_WHY),
+    "check_n": ("1 .. 200", _MC_N_WHY),
+    "fixed_n": ("1 .. 1000", "W_PT tuned for this length is evaluated in closed form at every n of the grid"),
+    "whitening_n": ("1 .. 200", _MC_N_WHY),
+    "wishart_n": ("1 .. 200", _MC_N_WHY),
     "wishart_d": ("1 .. 50", "the Wishart check draws n x d matrices and compares d x d moments"),
     "search_max": ("1 .. 100000", "the equivalence search evaluates the closed forms at every n up to it"),
     # Monte Carlo sample sizes: at least 2 draws for a standard error
