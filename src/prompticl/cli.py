@@ -148,7 +148,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
 
     Exit statuses: 0 success; 2 bad input (one line on stderr, nothing on stdout, nothing written);
     1 the output could not be written (closed pipe, full disk, closed stdout) or an internal fault
-    (one line saying where to report it); 130 interrupted.
+    (one line saying where to report it); 130 interrupted (``figures`` also 143 on SIGTERM and 129
+    on SIGHUP).
 
     Parameters
     ----------

@@ -184,6 +184,9 @@ def write_atomic(path: "str | Path", payload: "bytes | str") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; the file follows the umask like any other
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload.encode("utf-8") if isinstance(payload, str) else payload)
         os.replace(tmp, path)

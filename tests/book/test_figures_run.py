@@ -6,8 +6,11 @@ one runs a real chapter of the book with its smoke parameters.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,137 @@ def test_params_file_and_precedence(capsys, tmp_path):
     prov = json.loads((tmp_path / "o" / "provenance.json").read_text())
     assert prov["parameters"] == {"beta": {"seed": 6, "offset": 10.0}}  # -p > section > top level
     assert all(v >= 10 for v in data(tmp_path / "o", "beta-curve")["values"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 13: signals, races and folders made during a run (the slow fixture book naps in a cell)
+
+SLOWBOOK = FIXTURES.parent / "slowbook"
+
+
+def _proc_table() -> dict[int, tuple[int, int, str, str]]:
+    """pid -> (parent pid, process group, state, command line) for every process, from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0], cmd)
+    return table
+
+
+def _tree(pid: int) -> set[int]:
+    table, out, todo = _proc_table(), set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, *_rest) in table.items():
+            if ppid == parent and child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _alive(pids) -> list[tuple[int, str]]:
+    table = _proc_table()
+    return [(p, table[p][3]) for p in pids if p in table and table[p][2] != "Z"]
+
+
+def _start(out: Path, *extra: str, book: Path = SLOWBOOK) -> subprocess.Popen:
+    """A run in a session (and so a process group) of its own, whose leader is the CLI."""
+    cmd = [sys.executable, "-m", "prompticl", "figures", "--book", str(book), "-q", "--out", str(out), *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_for_kernels(proc: subprocess.Popen, count: int, timeout: float = 120) -> set[int]:
+    """Wait until ``count`` kernels of the run are up; return every process of the run's tree."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tree = _tree(proc.pid)
+        table = _proc_table()
+        if sum("ipykernel" in table[p][3] for p in tree if p in table) >= count:
+            time.sleep(1.5)  # let the kernels reach the nap cell
+            return tree | _tree(proc.pid)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    pytest.fail("the run's kernels did not start")
+
+
+@pytest.mark.parametrize("signame, status", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_signal_stops_workers_and_kernels_and_removes_what_the_run_created(tmp_path, signame, status):
+    """``--jobs 2``: both pool workers and both kernels are gone after the signal (none orphaned),
+    the temporary folder and the parents created for a nested --out are removed, one line, 128 + N."""
+    out = tmp_path / "new" / "deeper" / "o"
+    proc = _start(out, "--all", "--jobs", "2")
+    tree = _wait_for_kernels(proc, 2)
+    assert len(tree) >= 4  # two workers and two kernels (and the resource tracker)
+    os.kill(proc.pid, getattr(signal, signame))
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == status, stderr
+    assert stdout == b""
+    assert stderr.decode() == f"prompticl: error: interrupted by {signame}; nothing was written to {out}\n"
+    deadline = time.monotonic() + 10
+    while (_alive(tree) or [p for p, v in _proc_table().items() if v[1] == proc.pid and v[2] != "Z"]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(tree) == []  # workers and kernels (kernels run in sessions of their own)
+    assert [p for p, v in _proc_table().items() if v[1] == proc.pid and v[2] != "Z"] == []  # the run's group
+    assert list(tmp_path.iterdir()) == []  # no .o.tmp-*, and new/deeper/ are gone too
+
+
+def test_sigterm_in_a_sequential_run_stops_its_kernel(tmp_path):
+    out = tmp_path / "o"
+    proc = _start(out, "slow1")
+    tree = _wait_for_kernels(proc, 1)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and len(stderr.splitlines()) == 1, stderr
+    time.sleep(0.5)
+    assert _alive(tree) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_two_runs_into_the_same_out_one_wins_the_other_refuses(tmp_path):
+    """Without --force, two runs started 1.5 s apart: the first to finish wins; the other exits 2 at
+    the move, leaves the winner's folder alone and removes only its own temporary folder."""
+    out = tmp_path / "o"
+    slow = _start(out, "slow1", "-p", "nap", "8")
+    time.sleep(1.5)
+    fast = _start(out, "slow1", "-p", "nap", "0")
+    f_out, f_err = fast.communicate(timeout=120)
+    s_out, s_err = slow.communicate(timeout=120)
+    assert fast.returncode == 0, f_err
+    assert slow.returncode == 2 and s_out == b"" and len(s_err.splitlines()) == 1, s_err
+    assert b"appeared while the run was going" in s_err
+    assert data(out, "slow1-line") == {"nap": 0.0}  # the winner's figure
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_folder_made_by_hand_during_a_run_is_never_deleted(tmp_path, force):
+    out = tmp_path / "o"
+    proc = _start(out, "slow1", "-p", "nap", "6", *(["--force"] if force else []))
+    _wait_for_kernels(proc, 1)
+    out.mkdir()
+    (out / "important.txt").write_text("data")
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and stdout == b"" and len(stderr.splitlines()) == 1, stderr
+    assert b"appeared while the run was going" in stderr
+    assert snapshot(out) == {"important.txt": b"data"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_output_follows_the_umask(tmp_path):
+    out = tmp_path / "o"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from prompticl.cli import main; sys.exit(main(sys.argv[1:]))",
+         "figures", "--book", str(FIXTURES), "beta-curve", "-q", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    modes = {str(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")]}
+    assert modes["."] == "0o755" and modes["notebooks"] == "0o755"
+    assert {m for name, m in modes.items() if name not in (".", "notebooks")} == {"0o644"}, modes

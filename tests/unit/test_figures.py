@@ -6,11 +6,14 @@ the real book's metadata.  Runs are tested in ``tests/book/test_figures_run.py``
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from support import FIXTURES, cli, snapshot
+from prompticl.cli import main
 from prompticl.figures import (
     FigureError,
     build_registry,
@@ -151,8 +154,10 @@ def test_list_json(capsys):
     assert [i["chapter"] for i in items] == ["alpha", "alpha", "beta"]
     beta = items[2]
     assert beta["parameters"] == [
-        {"name": "seed", "type": "int", "default": 1, "meaning": "RNG seed"},
-        {"name": "offset", "type": "float", "default": 0.0, "meaning": "shift added to every value"},
+        # beta declares no range for seed: the default for the name applies (prompticl.figures.ranges)
+        {"name": "seed", "type": "int", "default": 1, "meaning": "RNG seed", "range": "0 .. 4294967295"},
+        {"name": "offset", "type": "float", "default": 0.0, "meaning": "shift added to every value",
+         "range": "-1000000 .. 1000000"},
     ]
     assert all("figure_dir" not in [p["name"] for p in i["parameters"]] for i in items)
 
@@ -274,3 +279,231 @@ def test_real_book_registry_follows_the_conventions():
             assert key in chapter.parameters and key != "figure_dir", (chapter.name, key)
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameter ranges (issue 13): declared in the comment, else the default for the name
+
+
+@pytest.mark.parametrize(
+    "text, good, bad",
+    [
+        (">= 0", [0, 5, 2.5], [-1, -0.5]),
+        ("> 0, <= 100", [1e-9, 100], [0, -1, 100.5]),
+        ("1 .. 1000", [1, 1000], [0, 1001, -5]),
+        (">= 0, < 1", [0, 0.99], [1, 1.5]),
+        ("non-empty", ["x", [1]], ["", []]),
+        ("len 1 .. 3, 1 .. 10", [[1], [1, 10, 5]], [[], [1, 2, 3, 4], [0], [5, 11]]),
+        ("any", [True, False], []),
+    ],
+)
+def test_ranges_accept_and_refuse(text, good, bad):
+    from prompticl.figures import parse_range
+
+    rng = parse_range(text)
+    assert [v for v in good if rng.problem(v) is not None] == []
+    assert [v for v in bad if rng.problem(v) is None] == []
+
+
+@pytest.mark.parametrize("text", ["1 ..", "5 .. 1", "len > 1", "len 1.5 .. 2", ">= inf", ">= x"])
+def test_range_syntax_errors_name_the_chapter(text):
+    with pytest.raises(FigureError, match=r"nb\.ipynb: line 1: range of 'x'"):
+        parse_parameters_cell(f"x = 1  # a knob [{text}]\nfigure_dir = ''\n", "nb.ipynb")
+
+
+def test_range_from_comment_overrides_the_default_and_leaves_the_meaning():
+    params = parse_parameters_cell(
+        "seed = 0  # RNG seed [0 .. 9]\nn_max = 5  # largest n\nz = 1  # see [the paper]\nfigure_dir = ''\n"
+    )
+    assert (params["seed"].meaning, params["seed"].range.text) == ("RNG seed", "0 .. 9")  # declared
+    assert params["n_max"].range.text == "1 .. 1000"  # the default for the name
+    assert params["z"].meaning == "see [the paper]" and params["z"].range is None  # not a range, no default
+
+
+def test_every_parameter_of_the_real_book_has_a_range_holding_its_defaults_and_smoke_values():
+    from prompticl.figures import check_range
+
+    reg = build_registry(REAL_BOOK)
+    missing = [(c.name, p.name) for c in reg.chapters.values() for p in c.public_parameters if p.range is None]
+    assert missing == []
+    for chapter in reg.chapters.values():
+        for p in chapter.public_parameters:
+            check_range(p, p.default, f" of chapter {chapter.name}")  # raises if a default is outside
+        for key, value in chapter.smoke_parameters.items():
+            check_range(chapter.parameters[key], value, f" of chapter {chapter.name} (smoke)")
+
+
+RANGE_INPUTS = [
+    (["alpha-lines", "-p", "n_points", "0"], "parameter 'n_points' of chapter alpha must be >= 1, got 0; its range is [1 .. 1000]"),
+    (["alpha-lines", "-p", "ns", "[]"], "parameter 'ns' of chapter alpha must be of length >= 1, got []"),
+    (["alpha-lines", "-p", "ns", "0,-3"], "parameter 'ns' of chapter alpha: item 0 must be >= 1, got 0"),
+    (["alpha-lines", "-p", "spec_name", ""], "parameter 'spec_name' of chapter alpha must be non-empty"),
+    (["beta-curve", "-p", "seed", "-1"], "parameter 'seed' of chapter beta must be >= 0, got -1"),  # the default range
+    (["alpha-lines", "-p", "seed", "9" * 5000], "a number with 5000 digits is too large"),
+    (["alpha-lines", "-p", "seed", "2001-13-45"], "-p seed, line 1, column 1: cannot read '2001-13-45' as timestamp"),
+    (["alpha-lines", "-p", "seed", "!!int abc"], "cannot read 'abc' as int"),
+    (["alpha-lines", "--timeout", "30.5"], "(whole seconds)"),
+]
+
+
+@pytest.mark.parametrize("argv, fragment", RANGE_INPUTS, ids=[" ".join(a)[:40] for a, _ in RANGE_INPUTS])
+def test_out_of_range_and_unreadable_values_are_refused_before_running(capsys, tmp_path, argv, fragment):
+    status, stdout, stderr = cli(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1, stderr
+    assert fragment in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_list_shows_ranges(capsys):
+    status, out, _ = cli(capsys, "--list")
+    assert status == 0
+    assert "points per line [1 .. 1000]" in out and "RNG seed [0 .. 4294967295]" in out
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("seed: 2001-13-45\n", "line 1, column 7: cannot read '2001-13-45' as timestamp"),
+        ("seed: !!int abc\n", "cannot read 'abc' as int"),
+        ("seed: " + "9" * 400 + "\n", "an integer with 400 digits is too large"),
+        (b"seed: \xff\n", "line 1: byte 0xff is not UTF-8 text"),
+        ("[" * 10000 + "]" * 10000, "nested deeper than"),
+        ("seed: 1\nseed: 2\n", "duplicate key 'seed'"),
+        ("seed: -1\n", "parameter 'seed' of chapter beta must be >= 0"),
+    ],
+)
+def test_hostile_params_file(capsys, tmp_path, content, fragment):
+    params = tmp_path / "params.yaml"
+    params.write_bytes(content if isinstance(content, bytes) else content.encode())
+    status, stdout, stderr = cli(capsys, "beta-curve", "-f", str(params), "--out", str(tmp_path / "o"))
+    assert status == 2 and stdout == "" and len(stderr.splitlines()) == 1, stderr
+    assert fragment in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_hostile_toc_is_one_line(capsys, tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "beta.ipynb").write_text((FIXTURES / "beta.ipynb").read_text())
+    (tmp_path / "_toc.yml").write_text("chapters: " + "[" * 10000 + "]" * 10000 + "\n")
+    status = main(["figures", "--list", "--book", str(book)])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.splitlines()) == 1 and "table of contents: " in err and "nested deeper" in err
+
+
+# ----------------------------------------------------------------------------------------------
+# Output folder: the book, files, read-only places (refused before anything runs)
+
+
+def _book_copy(tmp_path: Path) -> Path:
+    book = tmp_path / "b"
+    book.mkdir()
+    for name in ("alpha", "beta"):
+        (book / f"{name}.ipynb").write_bytes((FIXTURES / f"{name}.ipynb").read_bytes())
+    return book
+
+
+@pytest.mark.parametrize("where", ["book", "inside", "parent"])
+def test_out_that_is_contains_or_is_inside_the_book_is_refused(capsys, tmp_path, where):
+    book = _book_copy(tmp_path)
+    out = {"book": book, "inside": book / "figs", "parent": tmp_path}[where]
+    before = snapshot(tmp_path)
+    status = main(["figures", "beta-curve", "--book", str(book), "--out", str(out), "--force", "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.splitlines()) == 1, err
+    assert ("contains the book folder" if where == "parent" else "is inside the book folder") in err
+    assert snapshot(tmp_path) == before  # the book's notebooks are still there
+
+
+def test_book_that_is_a_file(capsys, tmp_path):
+    (tmp_path / "f").write_text("x")
+    status = main(["figures", "--list", "--book", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert status == 2 and err == f"prompticl: error: --book {str(tmp_path / 'f')!r} is a file, not a folder\n"
+
+
+def _read_only_parent(tmp_path: Path) -> Path:
+    """A folder nobody can write into (as root, chmod does not stop writes: sysfs does)."""
+    if os.geteuid() == 0:
+        if not Path("/sys/kernel").is_dir():
+            pytest.skip("no read-only folder for root")
+        return Path("/sys")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    return ro
+
+
+def test_read_only_out_is_exit_2(capsys, tmp_path):
+    parent = _read_only_parent(tmp_path)
+    status = main(["figures", "--book", str(FIXTURES), "beta-curve", "--out", str(parent / "prompticl-figs"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.splitlines()) == 1 and "cannot create the output folder" in err, err
+    assert not (parent / "prompticl-figs").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# The move into place (no notebook runs: the finished temporary folder is made by hand)
+
+
+def _finished(tmp_path: Path, text: str = "new") -> Path:
+    tmp = tmp_path / ".o.tmp-x"
+    tmp.mkdir()
+    (tmp / "fig.json").write_text(text)
+    return tmp
+
+
+def test_move_refuses_a_folder_that_appeared_during_the_run(tmp_path):
+    from prompticl.figures.runner import _move_into_place
+
+    out = tmp_path / "o"
+    for force in (False, True):  # absent at the start: nothing there may be replaced, even with --force
+        tmp = _finished(tmp_path)
+        out.mkdir(exist_ok=True)
+        (out / "important.txt").write_text("data")
+        with pytest.raises(FigureError, match="appeared while the run was going"):
+            _move_into_place(tmp, out, force, None)
+        assert (out / "important.txt").read_text() == "data" and sorted(p.name for p in out.iterdir()) == ["important.txt"]
+        shutil.rmtree(tmp)
+
+
+def test_move_refuses_files_added_to_an_empty_out_without_force(tmp_path):
+    from prompticl.figures.runner import _identity, _move_into_place
+
+    out = tmp_path / "o"
+    out.mkdir()
+    start = _identity(out)
+    (out / "important.txt").write_text("data")
+    with pytest.raises(FigureError, match="files were added since"):
+        _move_into_place(_finished(tmp_path), out, False, start)
+    assert sorted(p.name for p in out.iterdir()) == ["important.txt"]
+
+
+def test_move_with_force_replaces_only_the_folder_of_the_start(tmp_path):
+    from prompticl.figures.runner import _identity, _move_into_place
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    start = _identity(out)
+    _move_into_place(_finished(tmp_path), out, True, start)
+    assert sorted(p.name for p in out.iterdir()) == ["fig.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # nothing moved aside is left
+    # the folder was replaced by hand during the run: it is not the one --force allowed to replace
+    old_start = _identity(out)
+    shutil.rmtree(out)
+    out.mkdir()
+    (out / "important.txt").write_text("data")
+    if _identity(out) != old_start:  # a reused inode number would make the two indistinguishable
+        with pytest.raises(FigureError, match="appeared while the run was going"):
+            _move_into_place(_finished(tmp_path), out, True, old_start)
+        assert sorted(p.name for p in out.iterdir()) == ["important.txt"]
+
+
+def test_move_into_an_empty_out_of_the_start(tmp_path):
+    from prompticl.figures.runner import _identity, _move_into_place
+
+    out = tmp_path / "o"
+    out.mkdir()
+    _move_into_place(_finished(tmp_path), out, False, _identity(out))
+    assert sorted(p.name for p in out.iterdir()) == ["fig.json"]

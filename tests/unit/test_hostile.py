@@ -67,6 +67,9 @@ BIG = "9" * 400
 THEORY = ["theory", "s.yaml", "--n", "5"]
 TRAIN = ["train", "s.yaml", "--regime", "joint", "--n", "5"]
 FIGURES = ["figures", "in-brief-regimes", "--smoke", "-p", "spec_name", "s.yaml", "--out", "out"]
+SETTING = ["figures", "setting-mixture", "--smoke", "--out", "out"]
+JOINT = ["figures", "joint-losses", "--smoke", "--out", "out"]
+BRIEF = ["figures", "in-brief-regimes", "--smoke", "--out", "out"]
 
 #: id -> (files to create, arguments, regex the stderr line must match)
 CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
@@ -155,6 +158,40 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-spec-400-digits": ({"s.yaml": _spec(noise=BIG)}, FIGURES, r"spec_name.*400 digits"),
     "figures-spec-d-1e6": ({"s.yaml": _one_task_d("1000000")}, FIGURES, r"spec_name.*the limit is d <= 500"),
     "seed-plus": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "+1"], r"digits 0-9"),
+    # figures: -p values and -f files go through prompticl.safe_yaml
+    "figures-p-seed-bad-date": ({}, [*SETTING, "-p", "seed", "2001-13-45"], r"-p seed, .*cannot read '2001-13-45' as timestamp"),
+    "figures-p-seed-int-tag": ({}, [*SETTING, "-p", "seed", "!!int abc"], r"-p seed, .*cannot read 'abc' as int"),
+    "figures-p-seed-5000-digits": ({}, [*SETTING, "-p", "seed", "9" * 5000], r"'seed' .*5000 digits is too large"),
+    "figures-p-z_tol-400-digits": ({}, [*SETTING, "-p", "z_tol", BIG], r"'z_tol' .*400 digits is too large"),
+    "figures-p-deep": ({}, [*SETTING, "-p", "seed", "[" * 10000 + "]" * 10000], r"-p seed, .*nested deeper than"),
+    "figures-p-alias": ({}, [*SETTING, "-p", "seed", "*a"], r"-p seed, .*aliases"),
+    "figures-f-bad-date": ({"p.yaml": "seed: 2001-13-45\n"}, [*SETTING, "-f", "p.yaml"],
+                           r"parameters file p\.yaml, line 1, .*cannot read '2001-13-45' as timestamp"),
+    "figures-f-int-tag": ({"p.yaml": "seed: !!int abc\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1, .*cannot read 'abc' as int"),
+    "figures-f-400-digit-z_tol": ({"p.yaml": f"z_tol: {BIG}\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1, .*400 digits"),
+    "figures-f-byte-ff": ({"p.yaml": b"seed: \xff\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1: byte 0xff is not UTF-8"),
+    "figures-f-deep": ({"p.yaml": "[" * 10000 + "]" * 10000}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, .*nested deeper than"),
+    "figures-f-deep-block": ({"p.yaml": _deep_block(900)}, [*SETTING, "-f", "p.yaml"], r"nested deeper than"),
+    "figures-f-duplicate": ({"p.yaml": "seed: 1\nseed: 2\n"}, [*SETTING, "-f", "p.yaml"], r"duplicate key 'seed'"),
+    # regression guard (held before the figures change too: the spec loader was already safe)
+    "figures-f-spec-bad-date": ({"p.yaml": "spec_name: s.yaml\n", "s.yaml": _spec(d="2001-13-45")}, [*SETTING, "-f", "p.yaml"],
+                                r"spec_name.*cannot read '2001-13-45'"),
+    "figures-f-laughs": ({"p.yaml": _laughs()}, [*SETTING, "-f", "p.yaml"], r"anchors \(&a0\) are not accepted"),
+    # figures: parameter ranges, checked before anything runs (prompticl.figures.ranges)
+    "figures-seed-negative": ({}, [*SETTING, "-p", "seed", "-1"], r"'seed' of chapter 01-setting must be >= 0, got -1"),
+    "figures-spec-name-empty": ({}, [*SETTING, "-p", "spec_name", ""], r"'spec_name' .* must be non-empty, got ''"),
+    "figures-ns-empty": ({}, [*JOINT, "-p", "ns", "[]"], r"'ns' of chapter 04-joint-training must be of length >= 1"),
+    "figures-ns-negative": ({}, [*JOINT, "-p", "ns", "0,-3"], r"'ns' .*: item 0 must be >= 1, got 0"),
+    "figures-hist-samples-0": ({}, [*SETTING, "-p", "hist_samples", "0"], r"'hist_samples' .* must be >= 2, got 0"),
+    "figures-z_tol-negative": ({}, [*SETTING, "-p", "z_tol", "-1"], r"'z_tol' .* must be > 0, got -1\.0"),
+    "figures-f-z_tol-negative": ({"p.yaml": "z_tol: -1\n"}, [*SETTING, "-f", "p.yaml"], r"'z_tol' .* must be > 0"),
+    "figures-n_max-0": ({}, [*BRIEF, "-p", "n_max", "0"], r"'n_max' of chapter in-brief must be >= 1, got 0"),
+    "figures-n_max-negative": ({}, [*BRIEF, "-p", "n_max", "-5"], r"'n_max' .* must be >= 1, got -5"),
+    "figures-n_max-1e9": ({}, [*BRIEF, "-p", "n_max", "1000000000"], r"'n_max' .* must be <= 1000, got 1000000000"),
+    "figures-timeout-fraction": ({}, [*SETTING, "--timeout", "30.5"], r"--timeout: .*got '30\.5' \(whole seconds\)"),
+    "figures-timeout-tiny": ({}, [*SETTING, "--timeout", "0.001"], r"--timeout: .*\(whole seconds\)"),
+    "figures-timeout-zero": ({}, [*SETTING, "--timeout", "0"], r"--timeout: expected an integer >= 1"),
+    "figures-book-is-a-file": ({"f.txt": "x"}, ["figures", "--list", "--book", "f.txt"], r"--book 'f\.txt' is a file, not a folder"),
 }
 
 

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 from . import CLIError
-from ._common import positive_int
+from ..safe_yaml import escape_control
+from ._common import parse_whole_number, positive_int
 from ..figures import (
     ChapterFailed,
     FigureError,
+    Interrupted,
     build_registry,
     check_out_dir,
     default_out_dir,
@@ -38,22 +40,29 @@ parameters:
   take the text as is.  A parameter applies to every selected chapter that declares it.
   PARAMS.yaml maps names to values; a key naming a chapter may hold that chapter's own values.
   Precedence: defaults < --smoke < PARAMS.yaml < -p.
+  Every parameter has a range (shown by --list, e.g. [1 .. 1000]); values outside are refused.
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
   the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
-  new run has succeeded.
+  new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
+  never replaced: the run exits with status 2.  DIR may not be, contain or lie inside the book.
+exit status:
+  0 done; 2 bad input (nothing written); 1 a chapter failed (DIR as it was);
+  130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (workers, kernels and temporary folders removed).
 """
 
 
-def _seconds(text: str) -> float:
+#: Longest --timeout: a week (papermill takes whole seconds).
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+def _seconds(text: str) -> int:
+    """Parse ``--timeout``: whole seconds, 1 to :data:`MAX_TIMEOUT` (papermill refuses fractions)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+        return parse_whole_number(text, 1, MAX_TIMEOUT)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (whole seconds)") from None
 
 
 def _command_line(args: argparse.Namespace, out: Path) -> list[str]:
@@ -92,7 +101,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--jobs", "-j", type=positive_int, default=1, metavar="N", help="chapters run in parallel (default 1)")
     parser.add_argument("--smoke", action="store_true", help="start from each chapter's fast smoke parameters")
     parser.add_argument("--book", metavar="DIR", help="the book folder (default: book/ of this repository)")
-    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this")
+    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this (whole seconds)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
@@ -116,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         file_params = load_params_file(args.params_file) if args.params_file else None
         plan = plan_run(registry, args.names, args.param, file_params, run_all=args.all, smoke=args.smoke)
         out = Path(args.out) if args.out else default_out_dir()
-        check_out_dir(out, args.force)
+        check_out_dir(out, args.force, registry.book)
     except FigureError as exc:
         raise CLIError(str(exc)) from None
 
@@ -127,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None
+    except Interrupted as exc:  # workers, kernels and temporary folders are gone already
+        print(f"prompticl: error: interrupted by {exc.name}; nothing was written to {escape_control(str(out))}", file=sys.stderr)
+        return exc.status
     except (ChapterFailed, OSError) as exc:  # failed while running: DIR is as it was
         message = str(exc) if isinstance(exc, ChapterFailed) else f"cannot write the figures: {exc}"
         print(f"prompticl: error: {' '.join(message.split())}", file=sys.stderr)

@@ -8,7 +8,7 @@ Three concerns, one module each (the book's page "Reproducing and regenerating t
 """
 from __future__ import annotations
 
-from .params import RunPlan, coerce, load_params_file, parse_cli_value, plan_run
+from .params import RunPlan, check_range, coerce, load_params_file, parse_cli_value, plan_run
 from .registry import (
     HIDDEN_PARAMETERS,
     KERNEL_NAME,
@@ -27,10 +27,14 @@ from .registry import (
     toc_files,
     toc_order,
 )
+from .ranges import RANGES, Range, parse_range
+from .processes import HANDLED_SIGNALS, Interrupted
 from .runner import check_out_dir, default_out_dir, git_commit, run_chapter, run_plan
 
 __all__ = [
+    "HANDLED_SIGNALS",
     "HIDDEN_PARAMETERS",
+    "Interrupted",
     "KERNEL_NAME",
     "Chapter",
     "ChapterFailed",
@@ -38,9 +42,12 @@ __all__ = [
     "FigureError",
     "Parameter",
     "Registry",
+    "RANGES",
+    "Range",
     "RunPlan",
     "build_registry",
     "check_out_dir",
+    "check_range",
     "coerce",
     "default_out_dir",
     "find_book",
@@ -50,6 +57,7 @@ __all__ = [
     "load_params_file",
     "parse_cli_value",
     "parse_parameters_cell",
+    "parse_range",
     "plan_run",
     "registry_text",
     "run_chapter",

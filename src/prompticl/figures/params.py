@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
-
+from ..safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
 from .registry import (
     HIDDEN_PARAMETERS,
     _TYPE_NAMES,
@@ -25,17 +25,29 @@ from .registry import (
     Registry,
     _type_name,
 )
+from ..limits import LimitError
 from ..spec import SpecError, load_spec
 
-__all__ = ["RunPlan", "coerce", "load_params_file", "parse_cli_value", "plan_run"]
+__all__ = ["MAX_INT_TEXT", "RunPlan", "check_range", "coerce", "load_params_file", "parse_cli_value", "plan_run"]
 
 
-def parse_cli_value(text: str) -> Any:
-    """Parse a ``-p KEY VALUE`` value as a YAML scalar or flow list (``3``, ``0.5``, ``[5, 10]``)."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text  # not YAML: keep the text, the type check decides
+#: Longest integer accepted on the command line: every range of the book ends far below 10^30, and
+#: Python's ``int`` refuses more than 4300 digits with a message about something else.
+MAX_INT_TEXT = 30
+_INT_TEXT = re.compile(r"[-+]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def parse_cli_value(text: str, source: str = "-p value") -> Any:
+    """Parse a ``-p KEY VALUE`` value as a YAML scalar or flow list (``3``, ``0.5``, ``[5, 10]``),
+    with :mod:`prompticl.safe_yaml` (no aliases, no deep nesting, no unbuildable values).
+
+    Raises
+    ------
+    YAMLInputError
+        If the YAML is refused (one line naming ``source``).
+    """
+    return load_yaml_text(text, source)
 
 
 def _is_type(value: Any, type_name: str) -> bool:
@@ -76,12 +88,12 @@ def coerce(param: Parameter, value: Any, raw: "str | None" = None, where: str = 
     if raw is not None:
         if param.type == "str":
             return raw
+        source = f"-p {param.name}"
+        value = _from_text(raw, param.type, label, source)
         if param.type == "list" and not isinstance(value, list):
             # '5,10,20' and a single item '5' are lists too on the command line
             items = [t.strip() for t in raw.split(",")] if "," in raw else [raw.strip()]
-            value = [_from_text(t, param.item_type) for t in items if t]
-        else:
-            value = _from_text(raw, param.type) if isinstance(value, str) else value
+            value = [_from_text(t, param.item_type, label, source) for t in items if t]
     if not _is_type(value, param.type):
         raise FigureError(f"{label} expects {_article(param.type)}, got {_show(value)}")
     if param.type == "float" and not _finite(value):
@@ -96,18 +108,29 @@ def coerce(param: Parameter, value: Any, raw: "str | None" = None, where: str = 
     return _normalise(value, param.type)
 
 
-def _from_text(text: str, type_name: "str | None") -> Any:
-    """One command-line item: the text itself for str, Python's number syntax for numbers
-    (YAML 1.1 reads ``1e-3`` as a string), YAML otherwise."""
+def _from_text(text: str, type_name: "str | None", label: str = "value", source: str = "-p value") -> Any:
+    """One command-line item: the text itself for str, decimal number syntax for numbers
+    (YAML 1.1 reads ``1e-3`` as a string), safe YAML otherwise.
+
+    Raises
+    ------
+    FigureError
+        A number with more than :data:`MAX_INT_TEXT` digits, or YAML that is refused.
+    """
     if type_name == "str":
         return text
-    if type_name in ("int", "float"):
-        for parse in (int, float) if type_name == "float" else (int,):
-            try:
-                return parse(text)
-            except ValueError:
-                pass
-    return parse_cli_value(text)
+    stripped = text.strip()
+    if type_name in ("int", "float") and _INT_TEXT.fullmatch(stripped):
+        digits = len(stripped.lstrip("+-"))
+        if digits > MAX_INT_TEXT:
+            raise FigureError(f"{label}: a number with {digits} digits is too large (at most {MAX_INT_TEXT} digits)")
+        return int(stripped)
+    if type_name == "float" and _FLOAT_TEXT.fullmatch(stripped) and len(stripped) <= 100:
+        return float(stripped)
+    try:
+        return parse_cli_value(text, source)
+    except YAMLInputError as exc:
+        raise FigureError(str(exc)) from None
 
 
 def _finite(value: float) -> bool:
@@ -120,7 +143,27 @@ def _article(type_name: str) -> str:
 
 def _show(value: Any) -> str:
     kind = _type_name(value) if type(value) in _TYPE_NAMES else type(value).__name__
-    return f"{value!r} ({'null' if value is None else kind})"
+    text = repr(value)
+    if len(text) > 40:
+        text = f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
+    return f"{escape_control(text)} ({'null' if value is None else kind})"
+
+
+def check_range(param: Parameter, value: Any, where: str = "") -> None:
+    """Refuse ``value`` outside ``param``'s declared range (:mod:`prompticl.figures.ranges`).
+
+    Raises
+    ------
+    FigureError
+        One line: the parameter, the bound, the value and why the bound is there.
+    """
+    if param.range is None:
+        return
+    problem = param.range.problem(value)
+    if problem is not None:
+        why = f" ({param.range.why})" if param.range.why else ""
+        sep = ":" if problem.startswith("item") else ""
+        raise FigureError(f"parameter {param.name!r}{where}{sep} {problem}; its range is [{param.range.text}]{why}")
 
 
 def load_params_file(path: "str | os.PathLike") -> dict:
@@ -133,18 +176,14 @@ def load_params_file(path: "str | os.PathLike") -> dict:
         If the file is missing, does not parse, or is not a mapping with string keys.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FigureError(f"cannot read parameters file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FigureError(f"parameters file {path} does not parse{at}: {getattr(exc, 'problem', exc)}") from None
+    try:  # the same limits as specs: size, depth, aliases, duplicate keys, unbuildable values
+        data = load_yaml_file(path, f"parameters file {path}")
+    except YAMLInputError as exc:
+        raise FigureError(str(exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise FigureError(f"parameters file {path} must be a mapping of parameter names to values")
+        raise FigureError(f"parameters file {escape_control(str(path))} must be a mapping of parameter names to values")
     return data
 
 
@@ -164,7 +203,7 @@ def _check_spec(value: str, where: str) -> tuple[str, dict]:
     """
     try:
         spec = load_spec(value)
-    except SpecError as exc:
+    except (SpecError, LimitError, YAMLInputError) as exc:
         raise FigureError(f"invalid spec for {where}: {exc}") from None
     path = Path(value)
     if path.is_file():
@@ -267,9 +306,10 @@ def plan_run(
             if key not in values:
                 raise unknown(key, f" in the parameters file section {chapter.name}")
             layers.append((key, value, None))
-        layers += [(k, parse_cli_value(raw), raw) for k, raw in cli_params if k in values]
+        layers += [(k, None, raw) for k, raw in cli_params if k in values]  # parsed by coerce
         for key, value, raw in layers:
             values[key] = coerce(chapter.parameters[key], value, raw, where)
+            check_range(chapter.parameters[key], values[key], where)
         for key, value in list(values.items()):
             if _is_spec_parameter(key) and isinstance(value, str) and value:
                 values[key], specs.setdefault(chapter.name, {})[key] = _check_spec(value, f"parameter {key!r}{where}")

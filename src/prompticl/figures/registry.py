@@ -8,7 +8,9 @@ the knobs as literal assignments with a trailing comment::
     ns = [5, 10, 20]  # context lengths
 
 Names, defaults and meanings come from that cell (parsed with :mod:`ast`, never executed); types are
-inferred from the defaults.  The book's page "Reproducing and regenerating the figures" explains the command.
+inferred from the defaults.  A comment may end with the parameter's range in square brackets
+(``seed = 0  # RNG seed [>= 0]``; :mod:`prompticl.figures.ranges`); a parameter without one gets the
+default range for its name, :data:`prompticl.figures.ranges.RANGES`.  The book's page "Reproducing and regenerating the figures" explains the command.
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import yaml
-
+from ..safe_yaml import YAMLInputError, escape_control, load_yaml_file
+from .ranges import Range, RangeSyntaxError, default_range, parse_range, split_range
 
 __all__ = [
     "HIDDEN_PARAMETERS",
@@ -75,6 +77,9 @@ class Parameter:
         The trailing comment, without ``#``.
     item_type : str or None
         For lists with a non-empty default: the type of the first element.
+    range : Range or None
+        The accepted values: declared at the end of the comment, else the default for the name
+        (:mod:`prompticl.figures.ranges`); ``None`` if neither exists.
     """
 
     name: str
@@ -82,11 +87,14 @@ class Parameter:
     type: str
     meaning: str = ""
     item_type: "str | None" = None
+    range: "Range | None" = None
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "type": self.type, "default": self.default, "meaning": self.meaning}
         if self.item_type is not None:
             out["item_type"] = self.item_type
+        if self.range is not None:
+            out["range"] = self.range.text
         return out
 
 
@@ -166,12 +174,14 @@ def find_book(book: "str | os.PathLike | None" = None) -> Path:
     Raises
     ------
     FigureError
-        If the folder does not exist.
+        If the folder does not exist or is not a folder.
     """
     if book is not None:
         path = Path(book)
+        if path.exists() and not path.is_dir():
+            raise FigureError(f"--book {escape_control(str(path))!r} is a file, not a folder")
         if not path.is_dir():
-            raise FigureError(f"book folder {str(path)!r} does not exist")
+            raise FigureError(f"book folder {escape_control(str(path))!r} does not exist")
         return path.resolve()
     # src/prompticl/figures/registry.py -> the repository root (the package is installed editable).
     candidates = [Path(__file__).resolve().parents[3] / "book", Path.cwd() / "book"]
@@ -239,10 +249,15 @@ def parse_parameters_cell(source: str, where: str = "<parameters cell>") -> dict
                 above.insert(0, comments[ln])
                 ln -= 1
             meaning = " ".join(above)
+        meaning, range_text = split_range(meaning)
+        try:
+            range_ = parse_range(range_text) if range_text is not None else default_range(name)
+        except RangeSyntaxError as exc:
+            raise FigureError(f"{where}: line {node.lineno}: range of {name!r}: {exc}") from None
         item_type = None
         if isinstance(default, list) and default:
             item_type = _type_name(default[0])
-        params[name] = Parameter(name, default, _type_name(default), meaning, item_type)
+        params[name] = Parameter(name, default, _type_name(default), meaning, item_type, range_)
     return params
 
 
@@ -305,13 +320,22 @@ def toc_files(root: Path) -> list[str]:
     """Every ``file`` entry of ``root/_toc.yml``, in order, as written (e.g. ``book/01-setting``).
 
     The one reader of the table of contents: the registry orders chapters by it and the notebook
-    tests check it against ``book/``.  An unreadable or missing ``_toc.yml`` gives an empty list.
+    tests check it against ``book/``.  A missing ``_toc.yml`` gives an empty list.
+
+    Raises
+    ------
+    FigureError
+        If ``_toc.yml`` exists but is refused by :mod:`prompticl.safe_yaml` (does not parse, too
+        large or too deep, aliases, duplicate keys, ...).
     """
     files: list[str] = []
+    path = root / "_toc.yml"
+    if not path.is_file():
+        return files
     try:
-        toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        toc = None
+        toc = load_yaml_file(path)
+    except YAMLInputError as exc:
+        raise FigureError(f"table of contents: {exc}") from None
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -373,7 +397,10 @@ def registry_text(registry: Registry) -> str:
         for name, description in chapter.figures.items():
             lines.append(f"    {name:<{width}}  {description}")
         lines.append("  parameters:")
-        shown = [(f"{p.name} ({p.type}) = {json.dumps(p.default)}", p.meaning) for p in chapter.public_parameters]
+        shown = [
+            (f"{p.name} ({p.type}) = {json.dumps(p.default)}", p.meaning + (f" [{p.range.text}]" if p.range else ""))
+            for p in chapter.public_parameters
+        ]
         width = max((len(s) for s, _ in shown), default=0)
         for s, meaning in shown:
             lines.append(f"    {s:<{width}}  {meaning}".rstrip())

@@ -1,10 +1,19 @@
 """Running a :class:`~prompticl.figures.params.RunPlan`: papermill executes each chapter into a
 temporary folder beside ``--out``, which is moved into place only when every chapter succeeded.
 
-The book's page "Reproducing and regenerating the figures" documents the outputs.
+Data safety: the move never replaces anything the run was not allowed to replace.  Without
+``--force`` the temporary folder is renamed onto a folder this run has just created exclusively
+(``mkdir`` fails if anything is there), so a folder that appeared during the run, by hand or from
+another run, is refused at the moment of the move; with ``--force`` only the folder that existed
+when the run started (same device and inode) is moved aside, and deleted once the new one is in
+place.  SIGINT, SIGTERM and SIGHUP stop the workers and the kernels they started, remove the
+temporary folder and the parent folders the run created, and end with :class:`Interrupted`
+(:mod:`prompticl.figures.processes`).  The book's page "Reproducing and regenerating the figures"
+documents the outputs.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -14,17 +23,36 @@ import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 
 from .params import RunPlan
+from .processes import signals_interrupt, stop_processes, worker_init
 from .registry import KERNEL_NAME, ChapterFailed, FigureError
 from ..plotting import FIGURE_FORMATS
+from ..safe_yaml import escape_control
 
 __all__ = ["check_out_dir", "default_out_dir", "git_commit", "run_chapter", "run_plan"]
+
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _identity(path: Path) -> "tuple[int, int] | None":
+    """(device, inode) of the folder at ``path``, ``None`` if nothing is there."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _progress_engine():
@@ -156,17 +184,28 @@ def default_out_dir(base: "str | os.PathLike" = "_build/figures") -> Path:
     return out
 
 
-def check_out_dir(out: Path, force: bool) -> None:
-    """Refuse an existing non-empty output folder unless ``force`` (before anything runs).
+def check_out_dir(out: Path, force: bool, book: "Path | None" = None) -> None:
+    """Refuse an existing non-empty output folder unless ``force``, and an output folder that is,
+    contains or lies inside the book folder (before anything runs).
 
     Raises
     ------
     FigureError
     """
-    if out.exists() and not out.is_dir():
-        raise FigureError(f"output path {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FigureError(f"output folder {out} exists and is not empty; pass --force to replace it")
+    shown = escape_control(str(out))
+    if book is not None:
+        o, b = Path(os.path.realpath(out)), Path(os.path.realpath(book))
+        if o == b or b in o.parents:
+            raise FigureError(f"--out {shown} is inside the book folder {b}: choose a folder outside the book")
+        if o in b.parents:
+            raise FigureError(f"--out {shown} contains the book folder {b}: choose a folder outside the book")
+    try:
+        if out.exists() and not out.is_dir():
+            raise FigureError(f"output path {shown} exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise FigureError(f"output folder {shown} exists and is not empty; pass --force to replace it")
+    except PermissionError as exc:
+        raise FigureError(f"cannot use output folder {shown}: {exc.strerror}") from None
 
 
 def _mkdirs(path: Path) -> list[Path]:
@@ -197,8 +236,10 @@ def run_plan(
 
     On success ``out`` holds ``NAME.{svg,png,pdf,json}`` for each requested figure,
     ``notebooks/<chapter>.ipynb`` (executed) and ``provenance.json``.  An existing ``out`` is
-    replaced only if ``force`` (moved aside, then deleted once the new one is in place).  On any
-    failure ``out`` is left exactly as it was and the temporary folder is removed.
+    replaced only if ``force``, and only if it is the folder that was there when the run started
+    (moved aside, then deleted once the new one is in place); a folder that appears during the run
+    is never replaced.  On any failure or signal ``out`` is left exactly as it was, and the
+    temporary folder and the parent folders this run created are removed.
 
     Returns
     -------
@@ -208,119 +249,207 @@ def run_plan(
     Raises
     ------
     FigureError
-        ``out`` is not usable (checked before running).
+        ``out`` is not usable (checked before running), or appeared during the run.
+    Interrupted
+        SIGINT, SIGTERM or SIGHUP arrived (workers and kernels stopped, temporary folders removed).
     ChapterFailed
         A chapter raised or did not produce a declared figure.
     """
     from .. import __version__
 
     out = Path(out).absolute()
-    check_out_dir(out, force)
-    created = _mkdirs(out.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        work = tmp / ".work"
-        (tmp / "notebooks").mkdir()
-        n = len(plan.chapters)
-        tasks = []
-        for k, chapter in enumerate(plan.chapters, 1):
-            fig_dir = work / chapter.name
-            fig_dir.mkdir(parents=True)
-            tasks.append(
-                dict(
-                    notebook=str(chapter.path),
-                    chapter=chapter.name,
-                    parameters=plan.parameters[chapter.name],
-                    figure_dir=str(fig_dir),
-                    executed=str(tmp / "notebooks" / f"{chapter.name}.ipynb"),
-                    label=f"[chapter {k}/{n}] {chapter.name}",
-                    progress=progress,
-                    timeout=timeout,
-                )
-            )
-        start = time.perf_counter()
-        timings = _run_tasks(tasks, jobs)
-        total = time.perf_counter() - start
-
-        figures_out: dict[str, list[str]] = {}
-        for chapter in plan.chapters:
-            fig_dir = work / chapter.name
-            for name in plan.figures[chapter.name]:
-                missing = [fmt for fmt in (*FIGURE_FORMATS, "json") if not (fig_dir / f"{name}.{fmt}").is_file()]
-                if missing:
-                    raise ChapterFailed(
-                        f"chapter {chapter.name} did not write figure {name!r} ({', '.join(missing)} missing): "
-                        "does it call save_figure(fig, name, data, figure_dir)?"
-                    )
-                for fmt in (*FIGURE_FORMATS, "json"):
-                    os.replace(fig_dir / f"{name}.{fmt}", tmp / f"{name}.{fmt}")
-            figures_out[chapter.name] = list(plan.figures[chapter.name])
-            executed = tmp / "notebooks" / f"{chapter.name}.ipynb"
-            # The executed notebook records figure_dir; point it at the final folder, not the temp one.
-            text = executed.read_text(encoding="utf-8").replace(str(fig_dir), str(out)).replace(str(tmp), str(out))
-            executed.write_text(text, encoding="utf-8")
-        shutil.rmtree(work)
-
-        provenance = {
-            "command": list(command) if command is not None else None,
-            "command_line": shlex.join(command) if command is not None else None,
-            "prompticl_version": __version__,
-            "git_commit": git_commit(plan.book),
-            "python": sys.version.split()[0],
-            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "book": str(plan.book),
-            "jobs": jobs,
-            "figures": figures_out,
-            "parameters": plan.parameters,
-            "seeds": {c: _seeds(v) for c, v in plan.parameters.items()},
-            "specs": plan.specs,
-            "timings_seconds": {"chapters": {c: round(t, 3) for c, t in timings.items()}, "total": round(total, 3)},
-        }
-        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out)
-        return provenance
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for folder in created:  # deepest first; only the ones this run created, and only if empty
+    check_out_dir(out, force, plan.book)
+    with signals_interrupt():
+        start_identity = _identity(out)  # the only folder a --force run may replace
+        created: list[Path] = []
+        tmp: "Path | None" = None
+        try:
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
+                created = _mkdirs(out.parent)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+                os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result follows the umask
+            except OSError as exc:  # read-only or missing permissions: the user's input, nothing ran
+                raise FigureError(
+                    f"cannot create the output folder {escape_control(str(out))}: {exc.strerror or exc}"
+                ) from None
+            provenance = _run_into(plan, tmp, out, jobs, progress, command, timeout, __version__)
+            _move_into_place(tmp, out, force, start_identity)
+            return provenance
+        except BaseException:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for folder in created:  # deepest first; only the ones this run created, and only if empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            raise
+
+
+def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, command, timeout, version: str) -> dict:
+    """Run the chapters into ``tmp`` and write the provenance; ``tmp`` then holds the final layout."""
+    work = tmp / ".work"
+    (tmp / "notebooks").mkdir()
+    n = len(plan.chapters)
+    tasks = []
+    for k, chapter in enumerate(plan.chapters, 1):
+        fig_dir = work / chapter.name
+        fig_dir.mkdir(parents=True)
+        tasks.append(
+            dict(
+                notebook=str(chapter.path),
+                chapter=chapter.name,
+                parameters=plan.parameters[chapter.name],
+                figure_dir=str(fig_dir),
+                executed=str(tmp / "notebooks" / f"{chapter.name}.ipynb"),
+                label=f"[chapter {k}/{n}] {chapter.name}",
+                progress=progress,
+                timeout=timeout,
+            )
+        )
+    start = time.perf_counter()
+    timings = _run_tasks(tasks, jobs)
+    total = time.perf_counter() - start
+
+    figures_out: dict[str, list[str]] = {}
+    for chapter in plan.chapters:
+        fig_dir = work / chapter.name
+        for name in plan.figures[chapter.name]:
+            missing = [fmt for fmt in (*FIGURE_FORMATS, "json") if not (fig_dir / f"{name}.{fmt}").is_file()]
+            if missing:
+                raise ChapterFailed(
+                    f"chapter {chapter.name} did not write figure {name!r} ({', '.join(missing)} missing): "
+                    "does it call save_figure(fig, name, data, figure_dir)?"
+                )
+            for fmt in (*FIGURE_FORMATS, "json"):
+                os.replace(fig_dir / f"{name}.{fmt}", tmp / f"{name}.{fmt}")
+        figures_out[chapter.name] = list(plan.figures[chapter.name])
+        executed = tmp / "notebooks" / f"{chapter.name}.ipynb"
+        # The executed notebook records figure_dir; point it at the final folder, not the temp one.
+        text = executed.read_text(encoding="utf-8").replace(str(fig_dir), str(out)).replace(str(tmp), str(out))
+        executed.write_text(text, encoding="utf-8")
+    shutil.rmtree(work)
+
+    provenance = {
+        "command": list(command) if command is not None else None,
+        "command_line": shlex.join(command) if command is not None else None,
+        "prompticl_version": version,
+        "git_commit": git_commit(plan.book),
+        "python": sys.version.split()[0],
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "book": str(plan.book),
+        "jobs": jobs,
+        "figures": figures_out,
+        "parameters": plan.parameters,
+        "seeds": {c: _seeds(v) for c, v in plan.parameters.items()},
+        "specs": plan.specs,
+        "timings_seconds": {"chapters": {c: round(t, 3) for c, t in timings.items()}, "total": round(total, 3)},
+    }
+    (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    return provenance
 
 
 def _run_tasks(tasks: list[dict], jobs: int) -> dict[str, float]:
     if jobs <= 1 or len(tasks) <= 1:
-        return {t["chapter"]: run_chapter(**t) for t in tasks}
+        try:
+            return {t["chapter"]: run_chapter(**t) for t in tasks}
+        except BaseException:
+            stop_processes()  # the kernel of the chapter that was running
+            raise
     timings: dict[str, float] = {}
-    # spawn: the parent may hold zmq/threads state that must not be forked.  Leaving the `with`
-    # waits for chapters still running, so nothing writes into the temporary folder afterwards.
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
+    # spawn: the parent may hold zmq/threads state that must not be forked.
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn"),
+                               initializer=worker_init)
+    try:
         futures = {pool.submit(run_chapter, **t): t["chapter"] for t in tasks}
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in done if f.exception() is not None]
         if failed:
-            for fut in pending:
-                fut.cancel()
             raise failed[0].exception()
         for fut in done:
             timings[futures[fut]] = fut.result()
+    except BaseException:
+        # Chapters still running would write into the temporary folder after it is removed, and
+        # their kernels would outlive us: stop workers and kernels now, then release the pool.
+        stop_processes()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return {t["chapter"]: timings[t["chapter"]] for t in tasks}
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and deleted afterwards."""
-    if out.is_dir() and any(out.iterdir()):
-        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, aside / out.name)
+def _appeared(out: Path) -> FigureError:
+    return FigureError(
+        f"output folder {escape_control(str(out))} appeared while the run was going (another run, or made by "
+        "hand); it was left as it is and the new figures were discarded"
+    )
+
+
+def _place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` onto ``out``, which must not exist: ``out`` is first created exclusively (so
+    two runs cannot both succeed), then replaced by the rename, which fails if anything was put
+    into it meanwhile."""
+    try:
+        os.mkdir(out)
+    except FileExistsError:
+        raise _appeared(out) from None
+    try:
+        os.rename(tmp, out)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise _appeared(out) from None  # somebody wrote into it: theirs now, left alone
+        with _ignore_os_error():
+            os.rmdir(out)
+        raise
+
+
+@contextmanager
+def _ignore_os_error() -> Iterator[None]:
+    try:
+        yield
+    except OSError:
+        pass
+
+
+def _move_into_place(tmp: Path, out: Path, force: bool, start_identity: "tuple[int, int] | None") -> None:
+    """Move the finished ``tmp`` to ``out``, replacing only what the run was allowed to replace.
+
+    ``start_identity`` is the (device, inode) of ``out`` when the run started (``None``: absent).
+    A folder at ``out`` that is not that one appeared during the run and is never touched.  The
+    one that was there is replaced only with ``force`` (moved aside, deleted once the new one is in
+    place) or, without it, if it is still empty (``rmdir`` refuses a non-empty folder atomically).
+    """
+    now = _identity(out)
+    if now is None:
+        _place(tmp, out)
+        return
+    if now != start_identity:
+        raise _appeared(out)
+    if not force:
         try:
-            os.replace(tmp, out)
+            os.rmdir(out)
+        except OSError:
+            raise FigureError(
+                f"output folder {escape_control(str(out))} was empty when the run started but files were added "
+                "since; it was left as it is (pass --force to replace it)"
+            ) from None
+        _place(tmp, out)
+        return
+    aside_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    aside = aside_dir / "old"
+    try:
+        os.rename(out, aside)
+        if _identity(aside) != start_identity:  # swapped between the check and the rename
+            os.rename(aside, out)
+            raise _appeared(out)
+        try:
+            _place(tmp, out)
         except BaseException:
-            os.replace(aside / out.name, out)  # put the old folder back
-            shutil.rmtree(aside, ignore_errors=True)
+            with _ignore_os_error():
+                os.rename(aside, out)  # put the old folder back
             raise
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.replace(tmp, out)  # rename(2) replaces an empty folder atomically
-
-
+    except BaseException:
+        with _ignore_os_error():
+            os.rmdir(aside_dir)
+        raise
+    shutil.rmtree(aside_dir, ignore_errors=True)

@@ -1,0 +1,118 @@
+"""Stopping a ``prompticl figures`` run cleanly on a signal: the handlers, and the processes to stop.
+
+SIGINT, SIGTERM and SIGHUP alike stop the pool's workers and the kernels they started (found through
+``/proc``; Linux only), so that nothing is orphaned.  The book's page "Reproducing and regenerating
+the figures" documents the exit statuses.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+__all__ = ["HANDLED_SIGNALS", "Interrupted", "signals_interrupt", "stop_processes", "worker_init"]
+
+#: Signals that stop a run cleanly (exit status 128 + the signal's number: 130, 143, 129).
+HANDLED_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal; everything it created is gone.  ``status`` is 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.status = 128 + signum
+        super().__init__(self.name)
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` for the duration of a run.
+
+    The first signal also ignores further ones, so that the clean-up it starts is not itself cut
+    short (a second Ctrl-C, or a SIGTERM after the SIGINT).  Only the main thread can do this.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        for s in HANDLED_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc (empty where there is no /proc)."""
+    tree: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return tree
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # the command name may hold spaces and ')'
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def _descendants(pids: Sequence[int]) -> list[int]:
+    tree, out, todo = _children(), [], list(pids)
+    while todo:
+        pid = todo.pop()
+        for child in tree.get(pid, []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def stop_processes() -> None:
+    """Kill every process this one started for the run: pool workers and the kernels they (or this
+    process) launched.  The kernels run in sessions of their own (jupyter_client), so they are found
+    through the process tree, not the process group.  Children are stopped first so that none can
+    start another process while the tree is read.  The multiprocessing resource tracker is spared:
+    it unregisters the pool's semaphores when this process exits."""
+    from multiprocessing import resource_tracker
+
+    spared = {getattr(getattr(resource_tracker, "_resource_tracker", None), "_pid", None)}
+    direct = [pid for pid in _children().get(os.getpid(), []) if pid not in spared]
+    for pid in direct:
+        with _ignore_missing():
+            os.kill(pid, signal.SIGSTOP)
+    for pid in direct + _descendants(direct):
+        with _ignore_missing():
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextmanager
+def _ignore_missing() -> Iterator[None]:
+    try:
+        yield
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def worker_init() -> None:
+    """Pool workers leave SIGINT and SIGHUP (sent to the whole terminal group) to the parent, which
+    stops them and their kernels."""
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
