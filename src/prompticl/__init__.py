@@ -29,7 +29,17 @@ from .gaps import (
     plain_excess_loss,
     profiled_loss,
 )
-from .layer_optimum import LayerOptimum, layer_optima, layer_optimum, mechanism_table, ordering_check
+from .layer_optimum import (
+    GRAD_TOL,
+    HESS_TOL,
+    NESTED,
+    LayerOptimum,
+    layer_advantage,
+    layer_optima,
+    layer_optimum,
+    mechanism_table,
+    ordering_check,
+)
 from .layer_theory import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
 from .montecarlo import (
     Z_TOL,
@@ -41,7 +51,7 @@ from .montecarlo import (
     mc_wishart_sas,
     mean_and_se,
 )
-from .plotting import REGIME_COLORS, save_figure, setup_style
+from .plotting import REGIME_COLORS, save_figure, setup_style, spec_title
 from .sampling import sample_batch, sample_grams, seed_streams
 from .spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
 from .sufficient_stats import SampleStats, empirical_risk, sample_stats
@@ -86,8 +96,9 @@ __all__ = [
     "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid",
     # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
+    "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
-    "REGIME_COLORS", "setup_style", "save_figure",
+    "REGIME_COLORS", "setup_style", "save_figure", "spec_title",
     "__version__",
 ]
