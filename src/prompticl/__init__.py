@@ -32,7 +32,17 @@ from .gaps import (
     plain_excess_loss,
     profiled_loss,
 )
-from .layer_optimum import LayerOptimum, layer_optima, layer_optimum, mechanism_table, ordering_check
+from .layer_optimum import (
+    GRAD_TOL,
+    HESS_TOL,
+    NESTED,
+    LayerOptimum,
+    layer_advantage,
+    layer_optima,
+    layer_optimum,
+    mechanism_table,
+    ordering_check,
+)
 from .layer_theory import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
 from .montecarlo import (
     Z_TOL,
@@ -98,6 +108,7 @@ __all__ = [
     "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid",
     # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
+    "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
     "REGIME_COLORS", "setup_style", "save_figure", "ERROR_BAR_NOTE", "ci_halfwidth", "regenerate_command",

@@ -37,7 +37,7 @@ from scipy import sparse
 from .attention import Effective
 from .exact_moments import population_stats
 from .spec import Spec
-from .theory import REGIMES
+from .theory import REGIMES, optimal_losses
 from .sufficient_stats import SampleStats, loss_grad_hess, layer_grad_hess, layer_loss
 from .training import als, fit_biases
 
@@ -54,6 +54,7 @@ __all__ = [
     "layer_optima",
     "mechanism_table",
     "ordering_check",
+    "layer_advantage",
 ]
 
 #: Certified stationarity: ‖∇L‖·‖θ‖ ≤ GRAD_TOL · L at balanced parameters θ.
@@ -433,3 +434,42 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
         "JT<=FT": le(L["joint"], L["finetune"]),
         "FT<=PT": le(L["finetune"], L["plain"]),
     }
+
+
+def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass" = "full", **kwargs) -> dict[str, np.ndarray]:
+    """Relative advantage ``1 − L_layer / L_reduced`` of the layer's certified optimum over the closed forms (chapter 08).
+
+    ``L_reduced`` is the reduced model's closed-form optimum (:func:`prompticl.theory.optimal_losses`)
+    and ``L_layer`` the certified optimum of class ``model`` (:func:`layer_optima`), both population
+    losses with label noise included.  Positive: the layer does better; negative (possible for
+    fine-tuning only): the richer class pretrains an attention that suits the prompts less.
+
+    Parameters
+    ----------
+    spec : Spec
+    ns : int or list of int
+        Context lengths.
+    model : str or LayerClass
+        The layer's class (default the full layer).
+    **kwargs
+        Passed to :func:`layer_optima` (``starts``, ``seed``, ``als_iter``).
+
+    Returns
+    -------
+    dict
+        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.theory.REGIMES`.
+
+    Raises
+    ------
+    RuntimeError
+        If an optimum fails its certificate.
+    """
+    ns = [int(n) for n in np.atleast_1d(ns)]
+    closed = optimal_losses(spec, ns)
+    out = {r: np.empty(len(ns)) for r in REGIMES}
+    for i, n in enumerate(ns):
+        for regime, opt in layer_optima(spec, n, model, **kwargs).items():
+            if not opt.certified:
+                raise RuntimeError(f"the layer optimum of {regime} at n = {n} is not certified")
+            out[regime][i] = 1.0 - opt.loss / closed[regime][i]
+    return out

@@ -16,6 +16,7 @@ from prompticl.layer_optimum import (
     _pack,
     _param_map,
     _unpack,
+    layer_advantage,
     layer_grad_hess,
     layer_optima,
     layer_optimum,
@@ -156,3 +157,15 @@ def test_same_solver_on_sample_moments_is_the_trainer():
         opt = layer_optimum(spec, n, regime, "full", stats=st)
         assert opt.certified
         assert opt.loss == pytest.approx(trained.train_loss, rel=1e-9)
+
+
+def test_layer_advantage_is_relative_to_the_closed_forms():
+    """layer_advantage = 1 − L_layer/L_closed: zero for the reduced class, the referee's gap for the full layer."""
+    spec = load_spec("nonzero-mean")
+    red = layer_advantage(spec, [10], model="reduced")
+    assert all(abs(red[r][0]) < 1e-8 for r in REGIMES)
+    full = layer_advantage(spec, [50])
+    closed = optimal_losses(spec, [50])
+    # joint, n = 50: certified layer optimum 4.1930 against the closed form 4.3939
+    assert np.isclose(closed["joint"][0] * (1 - full["joint"][0]), 4.1930, atol=5e-4)
+    assert full["joint"][0] > 0.04 and abs(full["joint-heads"][0]) < 1e-7
