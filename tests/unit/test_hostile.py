@@ -67,6 +67,7 @@ BIG = "9" * 400
 THEORY = ["theory", "s.yaml", "--n", "5"]
 TRAIN = ["train", "s.yaml", "--regime", "joint", "--n", "5"]
 FIGURES = ["figures", "in-brief-regimes", "--smoke", "-p", "spec_name", "s.yaml", "--out", "out"]
+PLAIN = ["figures", "plain-theory-vs-mc", "--smoke", "--out", "out"]
 SETTING = ["figures", "setting-mixture", "--smoke", "--out", "out"]
 JOINT = ["figures", "joint-losses", "--smoke", "--out", "out"]
 BRIEF = ["figures", "in-brief-regimes", "--smoke", "--out", "out"]
@@ -162,13 +163,13 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-p-seed-bad-date": ({}, [*SETTING, "-p", "seed", "2001-13-45"], r"-p seed, .*cannot read '2001-13-45' as timestamp"),
     "figures-p-seed-int-tag": ({}, [*SETTING, "-p", "seed", "!!int abc"], r"-p seed, .*cannot read 'abc' as int"),
     "figures-p-seed-5000-digits": ({}, [*SETTING, "-p", "seed", "9" * 5000], r"'seed' .*5000 digits is too large"),
-    "figures-p-z_tol-400-digits": ({}, [*SETTING, "-p", "z_tol", BIG], r"'z_tol' .*400 digits is too large"),
+    "figures-p-check_noise-400-digits": ({}, [*PLAIN, "-p", "check_noise", BIG], r"'check_noise' .*400 digits is too large"),
     "figures-p-deep": ({}, [*SETTING, "-p", "seed", "[" * 10000 + "]" * 10000], r"-p seed, .*nested deeper than"),
     "figures-p-alias": ({}, [*SETTING, "-p", "seed", "*a"], r"-p seed, .*aliases"),
     "figures-f-bad-date": ({"p.yaml": "seed: 2001-13-45\n"}, [*SETTING, "-f", "p.yaml"],
                            r"parameters file p\.yaml, line 1, .*cannot read '2001-13-45' as timestamp"),
     "figures-f-int-tag": ({"p.yaml": "seed: !!int abc\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1, .*cannot read 'abc' as int"),
-    "figures-f-400-digit-z_tol": ({"p.yaml": f"z_tol: {BIG}\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1, .*400 digits"),
+    "figures-f-400-digit-check_noise": ({"p.yaml": f"check_noise: {BIG}\n"}, [*PLAIN, "-f", "p.yaml"], r"p\.yaml, line 1, .*400 digits"),
     "figures-f-byte-ff": ({"p.yaml": b"seed: \xff\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1: byte 0xff is not UTF-8"),
     "figures-f-deep": ({"p.yaml": "[" * 10000 + "]" * 10000}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, .*nested deeper than"),
     "figures-f-deep-block": ({"p.yaml": _deep_block(900)}, [*SETTING, "-f", "p.yaml"], r"nested deeper than"),
@@ -183,8 +184,10 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-ns-empty": ({}, [*JOINT, "-p", "ns", "[]"], r"'ns' of chapter 04-joint-training must be of length >= 1"),
     "figures-ns-negative": ({}, [*JOINT, "-p", "ns", "0,-3"], r"'ns' .*: item 0 must be >= 1, got 0"),
     "figures-hist-samples-0": ({}, [*SETTING, "-p", "hist_samples", "0"], r"'hist_samples' .* must be >= 2, got 0"),
-    "figures-z_tol-negative": ({}, [*SETTING, "-p", "z_tol", "-1"], r"'z_tol' .* must be > 0, got -1\.0"),
-    "figures-f-z_tol-negative": ({"p.yaml": "z_tol: -1\n"}, [*SETTING, "-f", "p.yaml"], r"'z_tol' .* must be > 0"),
+    # (the issue's `-p z_tol -1`: chapters now check through check_z with a fixed tolerance, so a
+    # negative float parameter is tried instead)
+    "figures-check_noise-negative": ({}, [*PLAIN, "-p", "check_noise", "-1"], r"'check_noise' .* must be >= 0, got -1\.0"),
+    "figures-f-check_noise-negative": ({"p.yaml": "check_noise: -1\n"}, [*PLAIN, "-f", "p.yaml"], r"'check_noise' .* must be >= 0"),
     "figures-n_max-0": ({}, [*BRIEF, "-p", "n_max", "0"], r"'n_max' of chapter in-brief must be >= 1, got 0"),
     "figures-n_max-negative": ({}, [*BRIEF, "-p", "n_max", "-5"], r"'n_max' .* must be >= 1, got -5"),
     "figures-n_max-1e9": ({}, [*BRIEF, "-p", "n_max", "1000000000"], r"'n_max' .* must be <= 1000, got 1000000000"),

@@ -17,7 +17,7 @@ A range is a comma-separated list of terms:
 * ``any``: every value of the declared type (for ``bool`` parameters).
 
 A chapter that does not declare a range gets the one of :data:`RANGES` for its parameter's name
-(parameter names are shared across chapters: ``seed``, ``ns``, ``z_tol``, ...).  Every parameter of
+(parameter names are shared across chapters: ``seed``, ``ns``, ``n_max``, ...).  Every parameter of
 every chapter of the book has a range (``tests/unit/test_figures.py`` checks it).  The book's page
 "Reproducing the figures" and ``CONTRIBUTING.md`` (chapter conventions) explain the convention.
 """
@@ -215,7 +215,6 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "hist_samples": ("2 .. 1000000", "task draws in a histogram"),
     "train_samples": ("10 .. 1000000", "training prompts per run ('prompticl train' allows 10^6 samples at small d)"),
     # tolerances and steps
-    "z_tol": ("> 0, <= 100", "a tolerance in standard errors"),
     "ci": ("> 0, < 1", "a relative half-width"),
     "fd_step": ("> 0, <= 0.1", "a finite-difference step"),
     "perturb_scale": ("> 0, <= 10", "the size of a perturbation"),
@@ -238,6 +237,11 @@ RANGES: Mapping[str, tuple[str, str]] = {
     # chapter 06's monotonicity grid: rho steps x n_max x noises closed-form evaluations
     "mono_rho_steps": ("2 .. 500", "grid points of the mean share in (0, 1)"),
     "mono_n_max": ("1 .. 1000", "context lengths 1 ... mono_n_max, each a closed-form evaluation per mean share"),
+    # chapter 08: each (mixture, n) is a set of certified layer optima of about a second each
+    "table_specs": ("len 1 .. 10", "each mixture is one more row of certified layer optima"),
+    "table_n": ("1 .. 1000", _N_WHY),
+    "scan_rhos": ("len 1 .. 20, >= 0, < 1", "mean shares (1 leaves no within-task covariance)"),
+    "scan_ns": ("len 1 .. 20, 1 .. 1000", "each (rho, n) is one set of certified layer optima of about a second"),
     "mono_sigmas": ("len 1 .. 10, >= 0, <= 1000", "standard deviations"),
 }
 
