@@ -17,7 +17,7 @@ from .attention import (
     reduced_to_params,
     to_reduced,
 )
-from .evaluation import distance_to_optimum, run_grid, summarize, test_loss, test_losses
+from .evaluation import distance_to_optimum, erm_bound, run_grid, summarize, test_loss, test_losses, within_tolerance
 from .exact_moments import population_stats
 from .families import mean_share, mean_share_family, scale_means
 from .gaps import (
@@ -41,7 +41,7 @@ from .montecarlo import (
     mc_wishart_sas,
     mean_and_se,
 )
-from .plotting import REGIME_COLORS, save_figure, setup_style
+from .plotting import REGIME_COLORS, ci_halfwidth, save_figure, setup_style, spec_title, task_color
 from .sampling import sample_batch, sample_grams, seed_streams
 from .spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
 from .sufficient_stats import SampleStats, empirical_risk, sample_stats
@@ -83,11 +83,11 @@ __all__ = [
     "effective", "reduced_to_params", "reduced_predict", "to_reduced",
     # training and evaluation (sufficient_stats.py, training.py, evaluation.py)
     "SampleStats", "sample_stats", "empirical_risk", "train", "train_als", "train_adam",
-    "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid",
+    "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid", "erm_bound", "within_tolerance",
     # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
     # figures (plotting.py)
-    "REGIME_COLORS", "setup_style", "save_figure",
+    "REGIME_COLORS", "setup_style", "save_figure", "ci_halfwidth", "spec_title", "task_color",
     "__version__",
 ]
