@@ -311,7 +311,7 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     Fine-tuning is not a minimisation of its own loss: the prompts are fitted to an attention
     pretrained for the plain objective, at which the fine-tuning loss is not stationary, so the
     pretraining error moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
-    ``regime="finetune"`` the bound is ``√(p/N) / 4`` (the factor is the book's stated choice, checked
+    ``regime="finetune"`` the bound is ``√(p/N) / 2`` (the factor is the book's stated choice, checked
     against the measured excess in chapter 07).
 
     Parameters
@@ -325,12 +325,12 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     Returns
     -------
     float
-        ``p / N``, or ``√(p/N) / 4`` for fine-tuning.
+        ``p / N``, or ``√(p/N) / 2`` for fine-tuning.
     """
     d, K = spec.d, spec.K
     p = d * (d + 1) + K * (d + 1) + K * d - 1
     if regime == "finetune":
-        return math.sqrt(p / samples) / 4
+        return math.sqrt(p / samples) / 2
     return p / samples
 
 

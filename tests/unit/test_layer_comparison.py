@@ -12,7 +12,7 @@ def test_erm_bound_counts_the_heads_parameters():
     p = 10 * 11 + 2 * 11 + 2 * 10 - 1
     assert erm_bound(spec, 30_000) == pytest.approx(p / 30_000, rel=1e-15)
     assert erm_bound(spec, 30_000, "joint") == erm_bound(spec, 30_000)
-    assert erm_bound(spec, 30_000, "finetune") == pytest.approx(math.sqrt(p / 30_000) / 4, rel=1e-15)
+    assert erm_bound(spec, 30_000, "finetune") == pytest.approx(math.sqrt(p / 30_000) / 2, rel=1e-15)
 
 
 def test_within_tolerance_is_z_standard_errors_plus_the_excess():
