@@ -19,7 +19,7 @@ from .attention import (
     reduced_to_params,
     to_reduced,
 )
-from .evaluation import distance_to_optimum, run_grid, summarize, test_loss, test_losses
+from .evaluation import distance_to_optimum, erm_bound, run_grid, summarize, test_loss, test_losses, within_tolerance
 from .exact_moments import population_stats
 from .families import mean_share, mean_share_family, scale_means
 from .gaps import (
@@ -105,7 +105,7 @@ __all__ = [
     "effective", "reduced_to_params", "reduced_predict", "to_reduced",
     # training and evaluation (sufficient_stats.py, training.py, evaluation.py)
     "SampleStats", "sample_stats", "empirical_risk", "train", "train_als", "train_adam",
-    "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid",
+    "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid", "erm_bound", "within_tolerance",
     # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
     "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
