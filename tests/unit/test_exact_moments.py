@@ -10,14 +10,13 @@ from prompticl.attention import (
     gram,
     reduced_effective,
 )
-from prompticl.montecarlo import max_z_score, mean_and_se
+from prompticl.montecarlo import Z_TOL, max_z_score, mean_and_se
 from prompticl.exact_moments import population_stats, token_covariance
 from prompticl.sampling import sample_batch
 from prompticl.theory import REGIMES
 from prompticl.sampling import sample_grams
 from prompticl.sufficient_stats import empirical_risk
 
-Z_TOL = 4.0  # Monte Carlo tolerance in standard errors
 
 
 @pytest.mark.parametrize("n", [3, 6])  # n < d (token path) and n >= d (Bartlett path) of sample_grams

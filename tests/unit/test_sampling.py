@@ -10,10 +10,10 @@ import pytest
 
 from prompticl.attention import Effective, context_tokens, effective_estimate, gram
 
+from prompticl.montecarlo import check_z
 from prompticl.sampling import Batch, sample_batch
 from prompticl.spec import load_spec, spec_from_dict
 
-N_SE = 4.0
 
 
 def assert_within_se(label: str, samples: np.ndarray, expected: np.ndarray) -> float:
@@ -25,12 +25,9 @@ def assert_within_se(label: str, samples: np.ndarray, expected: np.ndarray) -> f
     mean = samples.mean(axis=0)
     se = samples.std(axis=0, ddof=1) / np.sqrt(samples.shape[0])
     expected = np.broadcast_to(expected, mean.shape)
-    degenerate = se == 0  # a constant sample must be exactly right
-    np.testing.assert_array_equal(mean[degenerate], expected[degenerate], err_msg=label)
-    z = np.abs(mean - expected)[~degenerate] / se[~degenerate]
-    worst = float(z.max()) if z.size else 0.0
-    print(f"[MC] {label}: largest gap {worst:.2f} SE over {z.size} entries")
-    assert worst <= N_SE, f"{label}: {worst:.2f} SE > {N_SE}"
+    # check_z: a constant sample (zero standard error) must be exactly right
+    worst = check_z(mean, se, expected, what=label)
+    print(f"[MC] {label}: largest gap {worst:.2f} SE over {mean.size} entries")
     return worst
 
 

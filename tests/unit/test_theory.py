@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
-from prompticl.montecarlo import mc_loss
+from prompticl.montecarlo import Z_TOL, check_z, max_z_score, mc_loss
 from prompticl.spec import Spec, load_spec, spec_from_dict, spec_names, with_overrides
 from prompticl.theory import (
     REGIMES,
@@ -29,7 +29,6 @@ from prompticl.theory import (
     signal,
 )
 
-N_SE = 4.0  # Monte Carlo tolerance, in standard errors
 MC_SAMPLES = 100_000
 
 # Which parameters each regime optimises (the others are fixed: zero, or W_PT for fine-tuning).
@@ -61,18 +60,17 @@ def mc_check(request):
 
     def check(label: str, theory: float, mean: float, se: float) -> float:
         assert se > 0, f"{label}: zero standard error, the comparison would be vacuous"
-        z = abs(mean - theory) / se
+        z = max_z_score(mean, se, theory)
         gaps.append((z, label))
         print(f"[MC] {label}: theory {theory:.6g}, MC {mean:.6g} +- {se:.3g} -> {z:.2f} SE")
-        assert z <= N_SE, f"{label}: theory {theory} vs MC {mean} +- {se} ({z:.2f} SE > {N_SE})"
-        return z
+        return check_z(mean, se, theory, what=f"{label}: theory {theory} vs MC {mean} +- {se}")
 
     yield check
     if gaps:
         z, label = max(gaps)
         line = (
             f"prompticl: largest |theory - MC| gap in tests/test_theory.py: {z:.2f} SE "
-            f"({label}; {len(gaps)} comparisons, tolerance {N_SE:g} SE)"
+            f"({label}; {len(gaps)} comparisons, tolerance {Z_TOL:g} SE)"
         )
         if request.config.pluginmanager.get_plugin("terminalreporter") is not None:
             request.config.pluginmanager.register(_GapSummary(line), "prompticl-mc-gap-summary")
