@@ -6,6 +6,7 @@ the figures" documents the exit statuses.
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -44,6 +45,9 @@ def signals_interrupt() -> Iterator[None]:
     def handler(signum, frame):  # noqa: ARG001
         for s in HANDLED_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
+        # The run ends with one line: mute the libraries' logs (nbclient reports the kernel that the
+        # clean-up kills as "Kernel died while waiting for execute reply").
+        logging.disable(logging.CRITICAL)
         raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in HANDLED_SIGNALS}
@@ -52,6 +56,7 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        logging.disable(logging.NOTSET)  # the clean-up is over: logs as before
 
 
 def _children() -> dict[int, list[int]]:
