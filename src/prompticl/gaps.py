@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import Spec
-from .theory import Moments, curvature, mean_fluctuation, moments, optimal_W_whitened, population_loss
+from .theory import Moments, curvature, mean_fluctuation, moments, one_minus_nW, optimal_W_whitened, population_loss
 from .whitening import whiten_parameters
 
 __all__ = [
@@ -55,7 +55,7 @@ def centring_cost(spec: Spec, n: int, W: np.ndarray) -> float:
 def finetune_gap(spec: Spec, n: int) -> float:
     """``L_PT − L_FT = tr(M (nW_PT − I)ᵀ(nW_PT − I))`` with whitened M and W_PT."""
     mom = moments(spec)
-    r = n * optimal_W_whitened("plain", mom, n, spec.noise) - np.eye(spec.d)
+    r = one_minus_nW("plain", mom, n, spec.noise)  # −(nW_PT − I), without the cancellation; r appears squared
     return float(np.trace(mom.mean_part @ r.T @ r))
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "optimal_losses",
     "population_loss",
     "plain_loss_spectral",
+    "one_minus_nW",
 ]
 
 #: The four training regimes, from fully coupled to fully decoupled.
@@ -172,7 +173,7 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
     return np.swapaxes(np.linalg.solve(qt, np.broadcast_to(num.T, qt.shape)), -1, -2)
 
 
-def _one_minus_nW(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
+def one_minus_nW(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
     """``I − nW`` for the whitened optimum ``W = num·Q⁻¹``, as ``(Q − n·num)Q⁻¹`` (no cancellation).
 
     Its entries are O(1/n) while ``nW`` and ``I`` are O(1): the plain difference keeps only about
@@ -194,7 +195,7 @@ def _optimal_loss_whitened(regime: str, mom: Moments, n: "int | np.ndarray", noi
     out = np.trace(w @ _curvature_rest(regime, mom, noise), axis1=-2, axis2=-1) + noise**2
     if regime == "finetune" and np.any(mom.mean_part):
         # finetune = plain − tr(M rᵀr) with r = nW − I = −(I − nW).
-        r = _one_minus_nW(regime, mom, n, noise)
+        r = one_minus_nW(regime, mom, n, noise)
         out = out - np.trace(mom.mean_part @ np.swapaxes(r, -1, -2) @ r, axis1=-2, axis2=-1)
     return float(out) if np.ndim(n) == 0 else np.asarray(out, dtype=float)
 
@@ -245,7 +246,7 @@ def optimum(spec: Spec, n: int, regime: str) -> Solution:
     elif regime in ("finetune", "joint"):
         # c_k minimises ||(n W Σ_x − I) μ_k + c_k||: it cancels the mean of the one-step estimate.
         # I − nWΣ_x = R⁻¹(I − nW')R, with I − nW' from the cancellation-free form.
-        biases = (r_inv @ _one_minus_nW(regime, mom, n, spec.noise) @ r @ spec.means.T).T
+        biases = (r_inv @ one_minus_nW(regime, mom, n, spec.noise) @ r @ spec.means.T).T
     elif regime == "joint-heads":
         biases = spec.means.copy()
         centres = spec.means.copy()
