@@ -1,4 +1,4 @@
-"""Figure export (prompticl.plotting): nothing written in the book, byte-stable files otherwise."""
+"""Figure export (prompticl.figures.export): nothing written in the book, byte-stable files otherwise."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from prompticl.plotting import FIGURE_FORMATS, REGIME_COLORS, save_figure, setup_style, write_atomic  # noqa: E402
-from prompticl.theory import REGIMES  # noqa: E402
+from prompticl._plotting import setup_style  # noqa: E402
+from prompticl.figures.export import FIGURE_FORMATS, save_figure, write_atomic  # noqa: E402
 
 
 def _figure():
@@ -19,11 +19,6 @@ def _figure():
     fig, ax = plt.subplots()
     ax.plot([0, 1, 2], [1.0, 0.5, 0.25])
     return fig
-
-
-def test_every_regime_has_a_colour_and_the_colours_differ():
-    assert list(REGIME_COLORS) == list(REGIMES)
-    assert len(set(REGIME_COLORS.values())) == len(REGIMES)
 
 
 def test_empty_figure_dir_writes_nothing(tmp_path, monkeypatch):
