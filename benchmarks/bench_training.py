@@ -7,7 +7,7 @@ Measures, on this machine:
 1. every (mixture, n, regime) point trained from scratch as ``prompticl train`` does it (training
    sample, ALS, test loss with a ±0.5% 95% interval): wall time and relative gap to the closed form;
 2. the whole Figure 1 set (zero-mean mixture, 4 regimes × n ∈ {1,10,20,30,40,50} × 3 seeds) with
-   :func:`prompticl._evaluation.run_grid`;
+   :func:`prompticl.run_grid`;
 3. the authors' optimiser (Adam on raw parameters, batch 3072 per task) with our analytic
    gradients: time per step, the extrapolated time of their 100,000 steps, and the gap reached after
    a short run.

@@ -185,7 +185,7 @@ def distance_to_optimum(eff: Effective, opt: Solution) -> dict:
     Returns ``W_rel_distance`` = ``max_k ‖W_k − W*‖_F / ‖W*‖_F`` with ``W_k = b_ky A_x``,
     ``bias_rel_distance`` = ``‖c − c*‖_F / ‖c*‖_F`` (``None`` when the denominator is zero) and
     ``extra_features``, the size of the label column of ``A`` that the reduced model lacks
-    (:class:`prompticl._attention.ReducedView`).
+    (:class:`prompticl.ReducedView`).
     """
     view = to_reduced(eff)
     w_norm = np.linalg.norm(opt.W)

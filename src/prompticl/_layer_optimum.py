@@ -5,7 +5,7 @@ The closed forms of :mod:`prompticl._closed_forms` are optima of the *reduced* m
 (:mod:`prompticl._attention`), a richer class.  Here that class, and the nested classes between the two,
 are optimised exactly: the population risk is the quartic of :func:`prompticl._training.empirical_risk`
 evaluated on the exact moments of :func:`prompticl._risk_moments.population_stats`, minimised by the
-same alternating least squares (:func:`prompticl._training.als`) that trains the model, then polished
+same alternating least squares (:func:`prompticl._als.als`) that trains the model, then polished
 by Newton steps on the exact gradient and Hessian, from several deterministic starts.
 
 Certificate of each optimum: the relative stationarity ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters,
@@ -87,7 +87,7 @@ class LayerOptimum:
     Attributes
     ----------
     regime, model : str
-        Regime (:data:`prompticl._closed_forms.REGIMES`) and class name (or ``"custom"``).
+        Regime (:data:`prompticl.REGIMES`) and class name (or ``"custom"``).
     n : int
     loss : float
         Population loss ``E[(ŷ − y)²]``, label noise included.
@@ -441,7 +441,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     Returns
     -------
     dict
-        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl._closed_forms.REGIMES`.
+        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.REGIMES`.
 
     Raises
     ------

@@ -13,7 +13,7 @@ the project, each case in a fresh process:
   Time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
   tokens, K·prompt_len·(d+1) numbers.
 * the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
-  :mod:`prompticl._closed_forms`, checked against exact rational arithmetic in ``tests/test_hostile.py``); the
+  :mod:`prompticl._closed_forms`, checked against exact rational arithmetic in ``tests/unit/test_hostile.py``); the
   trainer's sample Gram matrices grow like n, and its test loss was +14.9% off theory at n = 10⁹ (within its interval at 10⁶).
 
 Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,

@@ -185,7 +185,7 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
 
     Chapter 08.  The fields hold expectations instead of sample means (same layout and
     normalisation), so :func:`prompticl._training.empirical_risk` of these statistics is the exact
-    population loss ``E[(ŷ − y)²]`` (label noise included) and :func:`prompticl._training.als` on them
+    population loss ``E[(ŷ − y)²]`` (label noise included) and :func:`prompticl._als.als` on them
     finds the population optimum.  ``counts`` is zero for every task: no sample was drawn.
 
     Parameters

@@ -99,7 +99,7 @@ def train_als(
     n : int
         Context length.
     regime : str
-        One of :data:`prompticl._closed_forms.REGIMES`.
+        One of :data:`prompticl.REGIMES`.
     seed : int
         Fixes the training sample and the initial read-out.
     samples : int
