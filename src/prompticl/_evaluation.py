@@ -1,4 +1,4 @@
-"""Test loss of a trained model with a 95% confidence interval, and summaries across seeds.
+"""Evaluation of a trained model: test loss with a 95% interval, summaries across seeds, distance to the optimum.
 
 The test loss is estimated on fresh prompts, stratified over tasks (``N_k ∝ π_k``), with the query
 integrated out analytically (Rao–Blackwellisation): for a prompt with task vector ``β`` and implied

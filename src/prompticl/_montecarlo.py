@@ -4,7 +4,8 @@ The chapters state a formula, then compare it with a plain Monte Carlo average d
 :mod:`prompticl._sampling`.  Every estimator here returns ``(estimate, standard_error)`` so that the
 tolerance of a check can be derived from the sample size (e.g. four standard errors) rather than
 chosen by hand.  :func:`check_z` is the one check every chapter and test uses: it fails when an
-estimate sits more than ``z_tol`` standard errors from its target.  Chapters 01–05 use these.
+estimate sits more than ``z_tol`` standard errors from its target, and :data:`Z95` is the one
+z of every 95% interval (test losses, error bars).  Chapters 01–05 use these.
 """
 from __future__ import annotations
 
