@@ -1,5 +1,5 @@
 """The layer's certified optimum: exact derivatives, the reduced class = the closed forms, nesting,
-the closed forms of layer_theory, the referee's numbers (issue 11), and the certificate failing where it must."""
+the closed forms of _layer_closed_forms, the referee's numbers (issue 11), and the certificate failing where it must."""
 import numpy as np
 import pytest
 
