@@ -21,7 +21,7 @@ SITE_EXTRA := .cache/site-extra
 MATHJAX_DEST := $(SITE_EXTRA)/_static/mathjax
 MATHJAX_STAMP := .cache/mathjax-$(MATHJAX_VERSION).stamp
 
-# The same flags are used by tests/test_site.py: warnings (and notebook errors) fail the build;
+# The same flags are used by tests/book/test_site.py: warnings (and notebook errors) fail the build;
 # --all rewrites every page, so a changed table of contents reaches every sidebar.
 JB_FLAGS := -W -n --keep-going --all
 PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_layer_optimum.py [--quick] [--out benchmarks/results-layer-optimum.json]
 
 Measures, on this machine, one point = the full layer's certified optimum in all four regimes
-(:func:`prompticl.layer_optimum.layer_optima`, exact population moments, 4 starts each) on the
+(:func:`prompticl._layer_optimum.layer_optima`, exact population moments, 4 starts each) on the
 non-zero-mean mixture scaled to dimension d (weights 0.3/0.7, means ±1·1, covariances I and 2I):
 wall time, CPU time and peak traced memory (tracemalloc, numpy buffers included) for
 d ∈ {10, 20, 40} and several n.  Also checks that every optimum is certified and that the
@@ -24,9 +24,9 @@ import tracemalloc
 import numpy as np
 
 from prompticl import optimal_losses, spec_from_dict
-from prompticl.layer_optimum import layer_optima
-from prompticl.plotting import write_atomic
-from prompticl.theory import REGIMES
+from prompticl._layer_optimum import layer_optima
+from prompticl.figures.export import write_atomic
+from prompticl._regimes import REGIMES
 
 DS = [10, 20, 40]
 NS = [1, 10, 50, 1000]

@@ -1,5 +1,5 @@
 """Measure the time and peak memory of ``theory`` and ``train`` as d, K, n, the number of --n values,
-the training sample and the prompt length grow: the evidence behind :mod:`prompticl.limits`.
+the training sample and the prompt length grow: the evidence behind :mod:`prompticl._limits`.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_limits.py [--quick] [--out benchmarks/results-limits.json]
 
@@ -21,7 +21,7 @@ import time
 # Each snippet builds a spec with Spec(...) directly (no limit checks) and does one command's work.
 PRELUDE = """
 import numpy as np, time
-from prompticl.spec import Spec
+from prompticl._spec import Spec
 def spec(d, K):
     w = np.full(K, 1.0 / K)
     means = np.linspace(-1, 1, K)[:, None] * np.ones((K, d))
@@ -31,7 +31,7 @@ def spec(d, K):
 """
 
 THEORY = PRELUDE + """
-from prompticl.theory import optimal_losses, signal
+from prompticl._closed_forms import optimal_losses, signal
 s = spec({d}, {K})
 ns = list(range(1, {count} + 1))
 optimal_losses(s, ns); signal(s)
@@ -44,7 +44,7 @@ train_report(s, "{regime}", {n}, 0, samples={samples}, prompt_len={prompt_len}, 
 """
 
 YAML = """
-from prompticl.safe_yaml import load_yaml_text
+from prompticl._safe_yaml import load_yaml_text
 text = "mean: [" + ", ".join(["1.2345"] * ({size} // 8)) + "]\\n"
 load_yaml_text(text, "bench")
 """

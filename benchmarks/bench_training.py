@@ -7,7 +7,7 @@ Measures, on this machine:
 1. every (mixture, n, regime) point trained from scratch as ``prompticl train`` does it (training
    sample, ALS, test loss with a ±0.5% 95% interval): wall time and relative gap to the closed form;
 2. the whole Figure 1 set (zero-mean mixture, 4 regimes × n ∈ {1,10,20,30,40,50} × 3 seeds) with
-   :func:`prompticl.evaluation.run_grid`;
+   :func:`prompticl.run_grid`;
 3. the authors' optimiser (Adam on raw parameters, batch 3072 per task) with our analytic
    gradients: time per step, the extrapolated time of their 100,000 steps, and the gap reached after
    a short run.
@@ -27,10 +27,11 @@ import time
 import numpy as np
 
 from prompticl import load_spec, optimum
-from prompticl.evaluation import run_grid, test_loss
-from prompticl.plotting import write_atomic
-from prompticl.theory import REGIMES
-from prompticl.training import seed_streams, train_adam, train_als
+from prompticl._experiments import run_grid
+from prompticl._evaluation import test_loss
+from prompticl.figures.export import write_atomic
+from prompticl._regimes import REGIMES
+from prompticl._training import seed_streams, train_adam, train_als
 
 NS = [1, 10, 20, 30, 40, 50]
 SPECS = ["zero-mean", "nonzero-mean", "noisy", "anisotropic"]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 from prompticl.cli import main
@@ -29,6 +31,31 @@ def snapshot(root: Path) -> dict:
 def data(out: Path, name: str) -> dict:
     """The plotted numbers that a run wrote for figure ``name``."""
     return json.loads((out / f"{name}.json").read_text())
+
+
+def figure_names_in_caption(caption: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every ``Regenerate with `prompticl figures NAME [-p KEY VALUE]...` `` command in a caption,
+    as ``(NAME, [(KEY, VALUE), ...])`` (used by tests/book/test_figure_captions.py).
+
+    Raises
+    ------
+    ValueError
+        If such a command cannot be split like a shell would, or has anything but ``-p KEY VALUE``
+        after the name.
+    """
+    found = []
+    for command in re.findall(r"Regenerate with `(prompticl figures [^`]*)`", caption):
+        words = shlex.split(command)[2:]
+        if not words or words[0].startswith("-"):
+            raise ValueError(f"no figure name in {command!r}")
+        name, rest, params = words[0], words[1:], []
+        while rest:
+            if rest[0] != "-p" or len(rest) < 3:
+                raise ValueError(f"expected '-p KEY VALUE' in {command!r}, got {' '.join(rest)!r}")
+            params.append((rest[1], rest[2]))
+            rest = rest[3:]
+        found.append((name, params))
+    return found
 
 
 # The counterexamples of issue 11 (chapter 08): a mixture symmetric about its mean (plain training

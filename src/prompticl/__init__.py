@@ -1,28 +1,34 @@
 """prompticl: the executable companion to *Provable Benefits of Task-Specific Prompts for
 In-context Learning* (Chang, Li, Kara, Oymak, Roy-Chowdhury; AISTATS 2025).
 
-The flat public API below is what the book's chapters use (``from prompticl import ...``); each name
-lives in the module named after its concept (see CONTRIBUTING.md for the map of modules).
+``prompticl.__all__`` is the public API, and the only one: the book's chapters, the exercises and
+user code import from here (``from prompticl import ...``).  Each name is implemented in a private
+module named after its concept (``prompticl._closed_forms``, ``prompticl._risk``, ...; see
+CONTRIBUTING.md for the map); those modules may change without notice.
 
 Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
 """
-from .attention import (
-    AttentionParams,
-    Effective,
-    context_tokens,
-    effective,
-    forward_gram,
-    forward_tokens,
-    gram,
-    query_token,
-    reduced_predict,
-    reduced_to_params,
-    to_reduced,
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
+from ._closed_forms import (
+    Moments,
+    Solution,
+    curvature,
+    moments,
+    one_minus_nW,
+    optimal_losses,
+    optimal_W_whitened,
+    optimum,
+    plain_loss_spectral,
+    population_loss,
+    signal,
+    wishart_sas,
 )
-from .evaluation import distance_to_optimum, erm_bound, run_grid, summarize, test_loss, test_losses, within_tolerance
-from .exact_moments import population_stats
-from .families import mean_share, mean_share_family, scale_means
-from .gaps import (
+from ._evaluation import SeedSummary, TestLoss, distance_to_optimum, summarize, test_loss, test_losses
+from ._experiments import erm_bound, run_grid, within_tolerance
+from ._families import mean_share, mean_share_family, scale_means
+from ._gaps import (
     centring_cost,
     finetune_gap,
     finetune_gap_unwhitened,
@@ -32,10 +38,12 @@ from .gaps import (
     plain_excess_loss,
     profiled_loss,
 )
-from .layer_optimum import (
+from ._layer_closed_forms import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
+from ._layer_optimum import (
     GRAD_TOL,
     HESS_TOL,
     NESTED,
+    LayerClass,
     LayerOptimum,
     layer_advantage,
     layer_optima,
@@ -43,8 +51,9 @@ from .layer_optimum import (
     mechanism_table,
     ordering_check,
 )
-from .layer_theory import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
-from .montecarlo import (
+from ._limits import LimitError
+from ._montecarlo import (
+    Z95,
     Z_TOL,
     check_z,
     max_z_score,
@@ -54,64 +63,53 @@ from .montecarlo import (
     mc_wishart_sas,
     mean_and_se,
 )
-from .plotting import (
-    ERROR_BAR_NOTE,
-    REGIME_COLORS,
-    ci_halfwidth,
-    regenerate_command,
-    save_figure,
-    setup_style,
-    spec_title,
-    task_color,
-)
-from .sampling import sample_batch, sample_grams, seed_streams
-from .spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
-from .sufficient_stats import SampleStats, empirical_risk, sample_stats
-from .theory import (
-    REGIME_TITLES,
-    REGIMES,
-    curvature,
-    moments,
-    optimal_losses,
-    optimal_W_whitened,
-    optimum,
-    plain_loss_spectral,
-    population_loss,
-    signal,
-    wishart_sas,
-)
-from .training import train, train_adam, train_als
-from .whitening import unwhiten_parameters, whiten_parameters
+from ._plotting import ERROR_BAR_NOTE, REGIME_COLORS, ci_halfwidth, setup_style, spec_title, task_color
+from ._reduced import ReducedView, reduced_predict, reduced_to_params, to_reduced
+from ._regimes import REGIME_TITLES, REGIMES
+from ._risk import empirical_risk
+from ._risk_moments import SampleStats, population_stats, sample_stats
+from ._sampling import Batch, sample_batch, sample_grams, seed_streams
+from ._spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
+from ._training import TrainResult, train, train_adam, train_als
+from ._whitening import unwhiten_parameters, whiten_parameters
+from .figures.export import regenerate_command, save_figure
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _version("prompticl")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
-    # specs (spec.py)
-    "Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "with_overrides",
-    # closed forms (theory.py)
-    "REGIMES", "REGIME_TITLES", "moments", "signal", "wishart_sas", "curvature", "optimal_W_whitened",
+    # specs (_spec.py) and the regimes (_regimes.py)
+    "Spec", "SpecError", "LimitError", "load_spec", "spec_from_dict", "spec_names", "with_overrides",
+    "REGIMES", "REGIME_TITLES",
+    # closed forms of the reduced model (_closed_forms.py)
+    "Moments", "Solution", "moments", "signal", "wishart_sas", "curvature", "optimal_W_whitened", "one_minus_nW",
     "optimum", "optimal_losses", "population_loss", "plain_loss_spectral",
-    # losses at a given W and gaps between regimes (gaps.py)
+    # losses at a given W and gaps between regimes (_gaps.py)
     "plain_excess_loss", "optimal_biases", "profiled_loss", "centring_cost", "finetune_gap", "joint_gap",
     "heads_gap", "finetune_gap_unwhitened",
-    # mixtures with a chosen mean share (families.py), whitening (whitening.py)
+    # mixtures with a chosen mean share (_families.py), whitening (_whitening.py)
     "mean_share", "mean_share_family", "scale_means", "whiten_parameters", "unwhiten_parameters",
-    # sampling (sampling.py) and Monte Carlo (montecarlo.py)
-    "sample_batch", "sample_grams", "seed_streams",
-    "Z_TOL", "check_z", "max_z_score", "mean_and_se", "mc_loss", "mc_signal", "mc_task_second_moment",
+    # sampling (_sampling.py) and Monte Carlo (_montecarlo.py)
+    "Batch", "sample_batch", "sample_grams", "seed_streams",
+    "Z95", "Z_TOL", "check_z", "max_z_score", "mean_and_se", "mc_loss", "mc_signal", "mc_task_second_moment",
     "mc_wishart_sas",
-    # the attention model (attention.py)
+    # the attention model (_attention.py) and the reduced model's maps (_reduced.py)
     "AttentionParams", "Effective", "context_tokens", "query_token", "gram", "forward_tokens", "forward_gram",
-    "effective", "reduced_to_params", "reduced_predict", "to_reduced",
-    # training and evaluation (sufficient_stats.py, training.py, evaluation.py)
-    "SampleStats", "sample_stats", "empirical_risk", "train", "train_als", "train_adam",
-    "test_loss", "test_losses", "summarize", "distance_to_optimum", "run_grid", "erm_bound", "within_tolerance",
-    # the layer's own optimum (exact_moments.py, layer_optimum.py, layer_theory.py; chapter 08)
-    "population_stats", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
+    "effective", "ReducedView", "reduced_to_params", "reduced_predict", "to_reduced",
+    # the training risk (_risk_moments.py, _risk.py), training (_training.py), evaluation (_evaluation.py)
+    "SampleStats", "sample_stats", "population_stats", "empirical_risk",
+    "TrainResult", "train", "train_als", "train_adam",
+    "TestLoss", "SeedSummary", "test_loss", "test_losses", "summarize", "distance_to_optimum",
+    # chapter 07's experiments (_experiments.py)
+    "run_grid", "erm_bound", "within_tolerance",
+    # the layer's own optimum (_layer_optimum.py) and closed forms beyond the reduced model (_layer_closed_forms.py)
+    "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
-    # figures (plotting.py)
-    "REGIME_COLORS", "setup_style", "save_figure", "ERROR_BAR_NOTE", "ci_halfwidth", "regenerate_command",
-    "spec_title", "task_color",
+    # figures: style (_plotting.py) and export (figures/export.py)
+    "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
+    "save_figure", "regenerate_command",
     "__version__",
 ]

@@ -2,7 +2,7 @@
 
 Each subcommand lives in ``prompticl.commands.<name>`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``handler`` (a function ``(args) -> int``) as a default.  Expected failures
-(bad arguments, an invalid spec, a problem beyond :mod:`prompticl.limits`, a :class:`CLIError` raised
+(bad arguments, an invalid spec, a problem beyond :mod:`prompticl._limits`, a :class:`CLIError` raised
 by a handler) end with exit status 2 and exactly one line ``prompticl: error: ...`` on stderr, before
 any work and with nothing on stdout.  Anything else is a fault of the program: exit status 1 and one
 line saying where to report it (see :func:`main`).
@@ -21,7 +21,7 @@ from typing import NoReturn, Sequence
 from . import __version__
 from .commands import CLIError, UsageError, one_line
 from .commands._common import USER_ERRORS
-from .safe_yaml import escape_control
+from ._safe_yaml import escape_control
 
 __all__ = ["COMMAND_MODULES", "CLIError", "build_parser", "main"]
 

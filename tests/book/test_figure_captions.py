@@ -1,5 +1,5 @@
 """Every chapter figure is a numbered MyST-NB figure whose caption ends with the command that
-regenerates it, and the plotting conventions of ``prompticl.plotting`` hold.
+regenerates it, and the plotting conventions of ``prompticl._plotting`` hold.
 
 The mechanism (CONTRIBUTING.md, "Chapter conventions"): the code cell that draws a figure calls
 ``save_figure(fig, "NAME", ...)`` and carries the cell metadata
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prompticl import plotting, theory
+from prompticl import _plotting as plotting, _regimes as regimes, regenerate_command
+from support import figure_names_in_caption
 from prompticl.figures import FigureError, build_registry, parse_cli_value, plan_run
-from prompticl.spec import load_spec, spec_names
+from prompticl._spec import load_spec, spec_names
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -80,7 +81,7 @@ def test_figure_captions(path, registry):
             problems.append(f"{where}: figure metadata name {meta.get('name')!r}, expected 'fig-{name}'")
         caption = meta.get("caption", "")
         try:
-            commands = plotting.figure_names_in_caption(caption)
+            commands = figure_names_in_caption(caption)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
@@ -98,12 +99,12 @@ def test_figure_captions(path, registry):
 
 def test_regenerate_command_round_trips(registry):
     params = {"seed": 3, "ns": [5, 10, 20], "spec_name": "nonzero-mean", "flag": True, "x": 0.5}
-    command = plotting.regenerate_command("some-figure", params)
-    (name, parsed), = plotting.figure_names_in_caption(f"A caption. Regenerate with `{command}`.")
+    command = regenerate_command("some-figure", params)
+    (name, parsed), = figure_names_in_caption(f"A caption. Regenerate with `{command}`.")
     assert name == "some-figure"
     assert {k: parse_cli_value(v) for k, v in parsed} == params
     with pytest.raises(ValueError):
-        plotting.figure_names_in_caption("Regenerate with `prompticl figures fig -q 1`.")
+        figure_names_in_caption("Regenerate with `prompticl figures fig -q 1`.")
 
 
 def test_caption_command_is_validated(registry):
@@ -123,8 +124,8 @@ def test_ci_halfwidth_is_the_95_percent_normal_interval():
 
 
 def test_colours_and_titles():
-    assert plotting.REGIME_TITLES is theory.REGIME_TITLES  # one source, not a copy
-    assert set(plotting.REGIME_COLORS) == set(theory.REGIME_TITLES)
+    assert plotting.REGIME_TITLES is regimes.REGIME_TITLES  # one source, not a copy
+    assert set(plotting.REGIME_COLORS) == set(regimes.REGIME_TITLES)
     regime = {c.lower() for c in plotting.REGIME_COLORS.values()}
     tasks = [c.lower() for c in plotting.TASK_COLORS]
     assert not regime & set(tasks), "a task colour is also a regime colour"

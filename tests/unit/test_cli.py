@@ -17,8 +17,9 @@ import pytest
 from prompticl import cli
 from prompticl.commands import CLIError
 from prompticl.commands import theory as theory_cmd
-from prompticl.spec import load_spec, spec_names
-from prompticl.theory import REGIMES, optimal_losses, signal
+from prompticl._spec import load_spec, spec_names
+from prompticl._regimes import REGIMES
+from prompticl._closed_forms import optimal_losses, signal
 
 ERROR_PREFIX = "prompticl: error: "
 

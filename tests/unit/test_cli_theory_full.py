@@ -6,9 +6,10 @@ import json
 import pytest
 
 from prompticl import cli
-from prompticl.layer_optimum import layer_optima
-from prompticl.spec import load_spec
-from prompticl.theory import REGIMES, optimal_losses, signal
+from prompticl._layer_optimum import layer_optima
+from prompticl._spec import load_spec
+from prompticl._regimes import REGIMES
+from prompticl._closed_forms import optimal_losses, signal
 
 
 def run_main(capsys, argv):

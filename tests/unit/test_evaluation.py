@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum, population_loss
-from prompticl.attention import Effective, context_tokens, effective_predict, gram, reduced_effective
-from prompticl.evaluation import Z95, summarize, test_loss
-from prompticl.sampling import sample_batch
+from prompticl._attention import Effective, context_tokens, effective_predict, gram
+from prompticl._reduced import reduced_effective
+from prompticl._montecarlo import Z95
+from prompticl._evaluation import summarize, test_loss
+from prompticl._sampling import sample_batch
 
 
 @pytest.mark.parametrize("spec_name", ["three-task", "noisy", "nonzero-mean"])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import prompticl as p
-from prompticl.families import DEFAULT_ENERGY, mean_share, mean_share_family, scale_means
+from prompticl._families import DEFAULT_ENERGY, mean_share, mean_share_family, scale_means
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.1, 0.5, 0.9, 1.0])

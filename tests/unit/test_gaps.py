@@ -3,19 +3,12 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum, population_loss
-from prompticl.gaps import plain_excess_loss
+from prompticl._gaps import plain_excess_loss
 
 import prompticl as p
-from prompticl.gaps import (
-    centring_cost,
-    finetune_gap,
-    finetune_gap_unwhitened,
-    joint_gap,
-    optimal_biases,
-    profiled_loss,
-)
-from prompticl.montecarlo import mc_loss
-from prompticl.theory import curvature, optimal_W_whitened
+from prompticl._gaps import centring_cost, finetune_gap, finetune_gap_unwhitened, joint_gap, optimal_biases, profiled_loss
+from prompticl._montecarlo import mc_loss
+from prompticl._closed_forms import curvature, optimal_W_whitened
 
 SPECS = ["zero-mean", "nonzero-mean", "noisy", "anisotropic", "three-task"]
 
@@ -116,7 +109,7 @@ def test_plain_loss_is_a_completed_square(name):
 @pytest.mark.parametrize("n", [1, 4, 20])
 def test_heads_gap_is_the_joint_minus_heads_loss(name, n):
     # L_JT − L_D = n tr(Σ̄(Q_D⁻¹ − Q_J⁻¹)Σ̄), against the two optimal losses computed separately.
-    from prompticl.gaps import heads_gap
+    from prompticl._gaps import heads_gap
 
     spec = p.load_spec(name)
     losses = {k: float(v[0]) for k, v in p.optimal_losses(spec, [n]).items()}
@@ -127,7 +120,7 @@ def test_heads_gap_is_the_joint_minus_heads_loss(name, n):
 
 
 def test_heads_gap_vanishes_without_means():
-    from prompticl.gaps import heads_gap
+    from prompticl._gaps import heads_gap
 
     spec = p.scale_means(p.load_spec("zero-mean"), 0.0)
     assert abs(heads_gap(spec, 10)) < 1e-12

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from prompticl import cli
-from prompticl.spec import spec_from_dict, load_spec
-from prompticl.theory import optimal_losses
+from prompticl._spec import spec_from_dict, load_spec
+from prompticl._closed_forms import optimal_losses
 
 SRC = Path(os.environ.get("PROMPTICL_HOSTILE_SRC", Path(__file__).resolve().parents[2] / "src"))
 #: Address-space cap of each subprocess: numpy with one BLAS thread needs about 0.4 GB.
@@ -159,7 +159,7 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-spec-400-digits": ({"s.yaml": _spec(noise=BIG)}, FIGURES, r"spec_name.*400 digits"),
     "figures-spec-d-1e6": ({"s.yaml": _one_task_d("1000000")}, FIGURES, r"spec_name.*the limit is d <= 500"),
     "seed-plus": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "+1"], r"digits 0-9"),
-    # figures: -p values and -f files go through prompticl.safe_yaml
+    # figures: -p values and -f files go through prompticl._safe_yaml
     "figures-p-seed-bad-date": ({}, [*SETTING, "-p", "seed", "2001-13-45"], r"-p seed, .*cannot read '2001-13-45' as timestamp"),
     "figures-p-seed-int-tag": ({}, [*SETTING, "-p", "seed", "!!int abc"], r"-p seed, .*cannot read 'abc' as int"),
     "figures-p-seed-5000-digits": ({}, [*SETTING, "-p", "seed", "9" * 5000], r"'seed' .*5000 digits is too large"),
@@ -346,7 +346,7 @@ def test_any_too_large_d_is_refused_at_once(d, K):
 
 
 def _exact_losses(data: dict, n: int) -> dict[str, Fraction]:
-    """The four closed forms of prompticl.theory in exact rational arithmetic (d = 2, Σ_x = I)."""
+    """The four closed forms of prompticl._closed_forms in exact rational arithmetic (d = 2, Σ_x = I)."""
     F = Fraction
 
     def mat(a):
@@ -393,7 +393,7 @@ def _exact_losses(data: dict, n: int) -> dict[str, Fraction]:
     return {"plain": plain, "finetune": finetune, "joint": joint, "joint-heads": heads}
 
 
-#: Relative accuracy of the closed forms, stated in prompticl.limits, for n = 1 ... 10⁹.
+#: Relative accuracy of the closed forms, stated in prompticl._limits, for n = 1 ... 10⁹.
 REL_TOL = 1e-12
 
 

@@ -1,19 +1,9 @@
-"""The measured limits (prompticl.limits) refuse before any work, with the limit in the message."""
+"""The measured limits (prompticl._limits) refuse before any work, with the limit in the message."""
 from __future__ import annotations
 
 import pytest
 
-from prompticl.limits import (
-    MAX_D,
-    MAX_LAYER_D,
-    MAX_N_VALUES,
-    MAX_TRAIN_D,
-    LimitError,
-    check_layer,
-    check_spec_size,
-    check_theory,
-    check_train,
-)
+from prompticl._limits import MAX_D, MAX_LAYER_D, MAX_N_VALUES, MAX_TRAIN_D, LimitError, check_context_length, check_layer, check_spec_size, check_theory, check_train
 
 
 def test_limits_pass_at_and_refuse_beyond():
@@ -32,3 +22,13 @@ def test_train_limits_name_the_dimension():
     check_train(MAX_TRAIN_D, 2, 10, 1000, 1)
     with pytest.raises(LimitError, match=str(MAX_TRAIN_D)):
         check_train(MAX_TRAIN_D + 1, 2, 10, 1000, 1)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, float("nan"), float("inf"), None, "3"])
+def test_context_length_must_be_a_positive_integer(n):
+    with pytest.raises(ValueError, match="context length must be an integer >= 1"):
+        check_context_length(n)
+
+
+def test_context_length_is_returned_as_int():
+    assert check_context_length(3.0) == 3 and type(check_context_length(3.0)) is int

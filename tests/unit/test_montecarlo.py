@@ -1,4 +1,4 @@
-"""The Monte Carlo estimators (prompticl.montecarlo) against the closed forms they check.
+"""The Monte Carlo estimators (prompticl._montecarlo) against the closed forms they check.
 
 Closed forms are compared with Monte Carlo at ``Z_TOL`` = 4 standard errors (fixed seeds, so the
 outcome is deterministic); each estimator is also shown to reject a wrong target.
@@ -7,21 +7,12 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, moments, optimum, signal
-from prompticl.attention import reduced_to_params
-from prompticl.montecarlo import (
-    Z_TOL,
-    check_z,
-    max_z_score,
-    mc_loss,
-    mc_signal,
-    mc_task_second_moment,
-    mc_wishart_sas,
-    mean_and_se,
-)
-from prompticl.gaps import plain_excess_loss
-from prompticl.spec import with_overrides
-from prompticl.theory import wishart_sas
-from prompticl.whitening import whiten_parameters
+from prompticl._reduced import reduced_to_params
+from prompticl._montecarlo import Z_TOL, check_z, max_z_score, mc_loss, mc_signal, mc_task_second_moment, mc_wishart_sas, mean_and_se
+from prompticl._gaps import plain_excess_loss
+from prompticl._spec import with_overrides
+from prompticl._closed_forms import wishart_sas
+from prompticl._whitening import whiten_parameters
 
 
 def test_mean_and_se_matches_definition():

@@ -1,24 +1,11 @@
-"""Figure export (prompticl.plotting): nothing written in the book, byte-stable files otherwise."""
+"""Plot style (prompticl._plotting): one colour per regime, and 95% error bars from the one z."""
 from __future__ import annotations
 
-import json
+import pytest
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from prompticl.plotting import FIGURE_FORMATS, REGIME_COLORS, save_figure, setup_style, write_atomic  # noqa: E402
-from prompticl.theory import REGIMES  # noqa: E402
-
-
-def _figure():
-    setup_style()
-    fig, ax = plt.subplots()
-    ax.plot([0, 1, 2], [1.0, 0.5, 0.25])
-    return fig
+from prompticl._montecarlo import Z95
+from prompticl._plotting import REGIME_COLORS, ci_halfwidth
+from prompticl._regimes import REGIMES
 
 
 def test_every_regime_has_a_colour_and_the_colours_differ():
@@ -26,32 +13,7 @@ def test_every_regime_has_a_colour_and_the_colours_differ():
     assert len(set(REGIME_COLORS.values())) == len(REGIMES)
 
 
-def test_empty_figure_dir_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    fig = _figure()
-    save_figure(fig, "x", {"y": [1.0]}, "")
-    save_figure(fig, "x", {"y": [1.0]}, None)
-    plt.close(fig)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_export_is_byte_stable_and_data_is_rounded(tmp_path):
-    fig = _figure()
-    data = {"y": np.array([1 / 3, 2 / 3]), "n": np.int64(5)}
-    save_figure(fig, "curve", data, tmp_path / "a", digits=4)
-    save_figure(fig, "curve", data, tmp_path / "b", digits=4)
-    plt.close(fig)
-    for fmt in (*FIGURE_FORMATS, "json"):
-        first = (tmp_path / "a" / f"curve.{fmt}").read_bytes()
-        assert first, fmt
-        assert first == (tmp_path / "b" / f"curve.{fmt}").read_bytes(), f"{fmt} differs between two exports"
-    assert json.loads((tmp_path / "a" / "curve.json").read_text()) == {"n": 5, "y": [0.3333, 0.6667]}
-
-
-def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path):
-    target = tmp_path / "out.txt"
-    write_atomic(target, "first")
-    with pytest.raises(TypeError):
-        write_atomic(target, 12345)  # not bytes or str: the write fails midway
-    assert target.read_text() == "first"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+def test_error_bars_use_the_one_z():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    assert Z95 == pytest.approx(scipy_stats.norm.ppf(0.975), rel=1e-15)
+    assert ci_halfwidth(2.0) == 2.0 * Z95

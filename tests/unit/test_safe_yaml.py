@@ -1,10 +1,10 @@
-"""The YAML reader for user input (prompticl.safe_yaml): what a spec needs loads, the rest is refused
+"""The YAML reader for user input (prompticl._safe_yaml): what a spec needs loads, the rest is refused
 with one line naming where."""
 from __future__ import annotations
 
 import pytest
 
-from prompticl.safe_yaml import MAX_BYTES, MAX_DEPTH, YAMLInputError, escape_control, load_yaml_bytes, load_yaml_file, load_yaml_text
+from prompticl._safe_yaml import MAX_BYTES, MAX_DEPTH, YAMLInputError, escape_control, load_yaml_bytes, load_yaml_file, load_yaml_text
 
 
 def test_a_spec_loads_like_safe_load():

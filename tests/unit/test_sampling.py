@@ -1,4 +1,4 @@
-"""The seeded sampler and the reduced model's predictions (prompticl.sampling).
+"""The seeded sampler and the reduced model's predictions (prompticl._sampling).
 
 Empirical moments are compared with the spec at 4 standard errors, each standard error estimated
 from the same sample.
@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prompticl.attention import Effective, context_tokens, effective_estimate, gram
+from prompticl._attention import Effective, context_tokens, effective_estimate, gram
 
-from prompticl.montecarlo import check_z
-from prompticl.sampling import Batch, sample_batch
-from prompticl.spec import load_spec, spec_from_dict
+from prompticl._montecarlo import check_z
+from prompticl._sampling import Batch, sample_batch
+from prompticl._spec import load_spec, spec_from_dict
 
 
 
@@ -126,7 +126,7 @@ def test_zero_covariance_and_zero_noise_are_exact():
 def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
     """The O(d²) Gram sampler has the law of Σ z zᵀ over sampled tokens: compare quartic statistics
     (what the training risk depends on) with a two-sample z-test at 4 standard errors."""
-    from prompticl.sampling import sample_grams
+    from prompticl._sampling import sample_grams
 
     spec = load_spec(spec_name)
     m = 60_000

@@ -1,4 +1,4 @@
-"""Validation, loading and serialisation of task-mixture specs (prompticl.spec)."""
+"""Validation, loading and serialisation of task-mixture specs (prompticl._spec)."""
 from __future__ import annotations
 
 import copy
@@ -6,17 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from prompticl.spec import (
-    PSD_RTOL,
-    WEIGHT_TOL,
-    Spec,
-    SpecError,
-    load_spec,
-    spec_from_dict,
-    spec_names,
-    spec_to_dict,
-    with_overrides,
-)
+from prompticl._spec import PSD_RTOL, WEIGHT_TOL, Spec, SpecError, load_spec, spec_from_dict, spec_names, spec_to_dict, with_overrides
 
 BUILTINS = {
     "zero-mean",

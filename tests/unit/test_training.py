@@ -3,30 +3,14 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimum
-from prompticl.evaluation import test_loss
-from prompticl.training import (
-    als,
-    fit_biases,
-    sample_stats,
-    seed_streams,
-    train,
-    train_adam,
-    train_als,
-)
+from prompticl._evaluation import test_loss
+from prompticl._als import als, fit_biases
+from prompticl._risk_moments import sample_stats
+from dataclasses import replace
 
-
-@pytest.mark.parametrize("heads,with_bias", [(False, False), (False, True), (True, True)])
-def test_als_decreases_the_risk_monotonically(heads, with_bias):
-    spec = load_spec("zero-mean")
-    st = sample_stats(spec, 10, 5000, np.random.default_rng(1))
-    b0 = np.random.default_rng(2).standard_normal((spec.K, spec.d + 1))
-    if not heads:
-        b0 = np.tile(b0[0], (spec.K, 1))
-    _, trace = als(st, b0, heads=heads, with_bias=with_bias, max_iter=200)
-    r = trace.risks
-    assert r.size >= 10
-    assert np.all(np.diff(r) <= 1e-10 * r[:-1])
-    assert trace.converged
+from prompticl._attention import context_tokens, forward_tokens, gram, query_token
+from prompticl._sampling import sample_batch
+from prompticl._training import init_params, mse_and_grad, seed_streams, train, train_adam, train_als
 
 
 # The small case: d = 4, three tasks, correlated features, label noise.  The training sample has
@@ -129,3 +113,41 @@ def test_reduced_with_heads_shares_one_label_read_out():
     res = train_als(spec, 6, "joint-heads", 0, samples=4000, reduced=True)
     b_y = res.eff.b[:, -1]
     assert np.ptp(b_y) <= 1e-9 * np.max(np.abs(b_y)), b_y
+
+
+def _data(spec_name="three-task", n=6, batch=9, seed=0):
+    spec = load_spec(spec_name)
+    rng = np.random.default_rng(seed)
+    data = sample_batch(spec, n, batch, rng)
+    tokens = context_tokens(data.X, data.y)
+    query = query_token(data.x)
+    return spec, rng, data, tokens, query
+
+
+@pytest.mark.parametrize("heads", [False, True])
+@pytest.mark.parametrize("prompt_len", [0, 2])
+def test_gradients_match_finite_differences(heads, prompt_len):
+    spec, rng, data, tokens, query = _data(n=4, batch=7)
+    params = init_params(spec.d, spec.K, rng, prompt_len=prompt_len, prompts=prompt_len > 0, heads=heads)
+    G = gram(tokens)
+    w = rng.uniform(0.5, 1.5, data.task.shape[0])
+    loss, grad = mse_and_grad(params, G, data.x, data.y_query, data.task, w)
+    pred = forward_tokens(params, tokens, query, data.task)
+    assert loss == pytest.approx(float(np.sum(w * (pred - data.y_query) ** 2)), rel=1e-12)
+    h = 1e-6
+    for name in ("Q", "K", "V", "prompts", "heads"):
+        arr = getattr(params, name)
+        if arr is None:
+            assert getattr(grad, name) is None
+            continue
+        num = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            up, down = arr.copy(), arr.copy()
+            up[idx] += h
+            down[idx] -= h
+            lp, _ = mse_and_grad(replace(params, **{name: up}), G, data.x, data.y_query, data.task, w)
+            lm, _ = mse_and_grad(replace(params, **{name: down}), G, data.x, data.y_query, data.task, w)
+            num[idx] = (lp - lm) / (2 * h)
+        # central differences have error O(h²·f''') ~ 1e-8 relative here
+        err = np.max(np.abs(num - getattr(grad, name))) / np.max(np.abs(num))
+        assert err < 1e-6, (name, err)

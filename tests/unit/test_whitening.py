@@ -1,13 +1,13 @@
-"""Whitening (prompticl.whitening): the loss and the predictions are unchanged by the change of coordinates."""
+"""Whitening (prompticl._whitening): the loss and the predictions are unchanged by the change of coordinates."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from prompticl import load_spec, population_loss, spec_names
-from prompticl.attention import reduced_predict
-from prompticl.sampling import sample_batch
-from prompticl.whitening import unwhiten_parameters, whiten_parameters
+from prompticl._reduced import reduced_predict
+from prompticl._sampling import sample_batch
+from prompticl._whitening import unwhiten_parameters, whiten_parameters
 
 
 @pytest.mark.parametrize("name", spec_names())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..limits import MAX_N, LimitError
-from ..safe_yaml import YAMLInputError, escape_control
-from ..spec import Spec, SpecError, load_spec
+from .._limits import MAX_N, LimitError
+from .._safe_yaml import YAMLInputError, escape_control
+from .._spec import Spec, SpecError, load_spec
 from . import CLIError
 
 __all__ = ["MAX_N", "USER_ERRORS", "parse_whole_number", "positive_int", "spec_arg", "add_spec_argument",
@@ -88,7 +88,7 @@ def require_signal(spec: Spec) -> None:
     Every regime then predicts 0 and its loss is σ²: there is nothing to learn, the losses divided
     by the signal are 0/0, and the trainer's least-squares systems are singular.
     """
-    from ..theory import signal  # the theory imports spec; keep this module light for --help
+    from .._closed_forms import signal  # the theory imports spec; keep this module light for --help
 
     if signal(spec) == 0.0:
         raise CLIError(

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import CLIError
-from ..safe_yaml import escape_control
+from .._safe_yaml import escape_control
 from ._common import parse_whole_number, positive_int
 from ..figures import (
     ChapterFailed,

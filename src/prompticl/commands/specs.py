@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..spec import load_spec, spec_names
+from .._spec import load_spec, spec_names
 
 __all__ = ["register", "run"]
 

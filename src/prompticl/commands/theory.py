@@ -1,7 +1,7 @@
 """``prompticl theory SPEC --n N [N ...] [--model reduced|full] [--json]``: the four regimes' optimal losses.
 
-Every number comes from :mod:`prompticl.theory` (``--model reduced``, the closed forms) or from
-:mod:`prompticl.layer_optimum` (``--model full``, the attention layer's certified optimum); this
+Every number comes from :mod:`prompticl._closed_forms` (``--model reduced``, the closed forms) or from
+:mod:`prompticl._layer_optimum` (``--model full``, the attention layer's certified optimum); this
 module only formats them.
 
 Chapters 02–05 derive the closed forms; chapter 08 the layer's own optimum (``--model full``).
@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..spec import Spec
-from ..layer_optimum import layer_optima
-from ..theory import REGIMES, REGIME_TITLES, optimal_losses, signal
-from ..limits import MAX_D, MAX_K, MAX_LAYER_D, MAX_LAYER_N_VALUES, MAX_N, MAX_N_VALUES, THEORY_WORK, check_layer, check_theory
+from .._spec import Spec
+from .._layer_optimum import layer_optima
+from .._closed_forms import optimal_losses, signal
+from .._regimes import REGIMES, REGIME_TITLES
+from .._limits import MAX_D, MAX_K, MAX_LAYER_D, MAX_LAYER_N_VALUES, MAX_N, MAX_N_VALUES, THEORY_WORK, check_layer, check_theory
 from ._common import add_n_argument, add_spec_argument, require_signal
 
 __all__ = ["MODELS", "register", "run", "theory_report", "format_table"]
@@ -33,7 +34,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "E[(x'beta)^2] = tr(Sigma_tilde).",
     )
     parser.epilog = (
-        f"limits (measured, see prompticl.limits): d <= {MAX_D}, K <= {MAX_K} tasks, n <= {MAX_N}, at most "
+        f"limits (measured, see prompticl._limits): d <= {MAX_D}, K <= {MAX_K} tasks, n <= {MAX_N}, at most "
         f"{MAX_N_VALUES} values of n and len(n) x d^3 <= {THEORY_WORK:.0e}; spec files up to 512 KB; "
         f"--model full: d <= {MAX_LAYER_D} and at most {MAX_LAYER_N_VALUES} values of n"
     )
@@ -58,7 +59,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def theory_report(spec: Spec, ns: "list[int]", model: str = "reduced") -> dict:
     """The JSON payload: context lengths, each regime's optimal losses, and the signal.
 
-    ``model="full"`` gives the layer's certified optimum (:func:`prompticl.layer_optimum.layer_optima`)
+    ``model="full"`` gives the layer's certified optimum (:func:`prompticl._layer_optimum.layer_optima`)
     instead of the reduced closed forms; the keys are the same.  An optimum that fails its
     certificate raises :class:`RuntimeError`.
 

@@ -1,8 +1,8 @@
 """``prompticl train SPEC --regime R --n N [--seed S] [--json]``: train the attention model, test it.
 
-Trains the one-layer linear attention model in one regime (:mod:`prompticl.training`), estimates
-its test loss on fresh prompts with a 95% interval (:mod:`prompticl.evaluation`) and compares it
-with the regime's closed form (:mod:`prompticl.theory`).
+Trains the one-layer linear attention model in one regime (:mod:`prompticl._training`), estimates
+its test loss on fresh prompts with a 95% interval (:mod:`prompticl._evaluation`) and compares it
+with the regime's closed form (:mod:`prompticl._closed_forms`).
 
 Chapter 07 (experiments) explains the comparison.
 """
@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
-from ..evaluation import distance_to_optimum, test_loss
-from ..limits import MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam, check_train
-from ..safe_yaml import escape_control
-from ..sampling import seed_streams
-from ..theory import REGIMES, REGIME_TITLES, moments, optimum, signal
-from ..training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
+from .._evaluation import distance_to_optimum, test_loss
+from .._limits import MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam, check_train
+from .._safe_yaml import escape_control
+from .._sampling import seed_streams
+from .._closed_forms import moments, optimum, signal
+from .._regimes import REGIMES, REGIME_TITLES
+from .._training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
 from . import CLIError
 from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
@@ -73,7 +74,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "with a 95%% confidence interval and compare it with the regime's closed form.",
     )
     parser.epilog = (
-        f"limits (measured, see prompticl.limits): d <= {MAX_TRAIN_D}, K <= {MAX_TRAIN_K} tasks, n <= {MAX_TRAIN_N}, "
+        f"limits (measured, see prompticl._limits): d <= {MAX_TRAIN_D}, K <= {MAX_TRAIN_K} tasks, n <= {MAX_TRAIN_N}, "
         f"samples x (d+1)^2 <= {SAMPLE_WORK:.3g}, prompt length <= {MAX_PROMPT_LEN}; prompt regimes need a "
         "positive definite within-task covariance"
     )

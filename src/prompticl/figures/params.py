@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
+from .._safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
 from .registry import (
     HIDDEN_PARAMETERS,
     _TYPE_NAMES,
@@ -25,8 +25,8 @@ from .registry import (
     Registry,
     _type_name,
 )
-from ..limits import LimitError
-from ..spec import SpecError, load_spec
+from .._limits import LimitError
+from .._spec import SpecError, load_spec
 
 __all__ = ["MAX_INT_TEXT", "RunPlan", "check_range", "coerce", "load_params_file", "parse_cli_value", "plan_run"]
 
@@ -40,7 +40,7 @@ _FLOAT_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9
 
 def parse_cli_value(text: str, source: str = "-p value") -> Any:
     """Parse a ``-p KEY VALUE`` value as a YAML scalar or flow list (``3``, ``0.5``, ``[5, 10]``),
-    with :mod:`prompticl.safe_yaml` (no aliases, no deep nesting, no unbuildable values).
+    with :mod:`prompticl._safe_yaml` (no aliases, no deep nesting, no unbuildable values).
 
     Raises
     ------

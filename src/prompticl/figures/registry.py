@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ..safe_yaml import YAMLInputError, escape_control, load_yaml_file
+from .._safe_yaml import YAMLInputError, escape_control, load_yaml_file
 from .ranges import Range, RangeSyntaxError, default_range, parse_range, split_range
 
 __all__ = [

@@ -33,8 +33,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from .params import RunPlan
 from .processes import signals_interrupt, stop_processes, worker_init
 from .registry import KERNEL_NAME, ChapterFailed, FigureError
-from ..plotting import FIGURE_FORMATS
-from ..safe_yaml import escape_control
+from .export import FIGURE_FORMATS
+from .._safe_yaml import escape_control
 
 __all__ = ["check_out_dir", "default_out_dir", "git_commit", "run_chapter", "run_plan"]
 

@@ -11,44 +11,18 @@ the task's head (the fixed read-out ``e_D`` without heads).  Because the query's
 
     ŷ = xᵀ (A G b_k + c_k),   A = s (Q[:, :d])ᵀ K  (d × D),   b_k = Vᵀ h_k,   c_k = A P_k b_k.
 
-This module holds the raw forward pass on token sequences, the fast path that uses only ``G``, the
-analytic gradients of the mean squared error, and the exact maps between the raw parameters and the
-*effective* parameters ``(A, b_k, c_k)`` in which :mod:`prompticl.training` optimises.
+This module holds the raw forward pass on token sequences, the fast path that uses only ``G``, and
+the exact maps between the raw parameters and the *effective* parameters ``(A, b_k, c_k)`` in which
+:mod:`prompticl._als` optimises, with the effective model's predictions.  The reduced model's maps
+live in :mod:`prompticl._reduced`; the raw gradients used by Adam in :mod:`prompticl._training`.
 
 Chapter 02 derives the reduction to one preconditioned gradient step; chapter 07 trains this model.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # only for type hints: sampling imports this module
-    from .sampling import Batch
-
-__all__ = [
-    "AttentionParams",
-    "Effective",
-    "ReducedView",
-    "init_params",
-    "context_tokens",
-    "query_token",
-    "gram",
-    "forward_tokens",
-    "forward_gram",
-    "effective",
-    "to_params",
-    "reduced_effective",
-    "reduced_to_params",
-    "effective_estimate",
-    "effective_predict",
-    "mse_and_grad",
-    "to_reduced",
-    "reduced_estimate",
-    "reduced_predict",
-]
-
 
 @dataclass(frozen=True)
 class AttentionParams:
@@ -111,22 +85,6 @@ class Effective:
     A: np.ndarray
     b: np.ndarray
     c: np.ndarray
-
-
-def init_params(
-    d: int, num_tasks: int, rng: np.random.Generator, *, prompt_len: int = 1, prompts: bool = True, heads: bool = False
-) -> AttentionParams:
-    """Random initial parameters distributed as in the authors' PyTorch model.
-
-    Linear maps are uniform on ``±1/√D`` (PyTorch's default for ``nn.Linear``), prompt tokens are
-    standard normal, heads uniform on ``±1/√D``.
-    """
-    D = d + 1
-    bound = 1.0 / np.sqrt(D)
-    Q, K, V = (rng.uniform(-bound, bound, (D, D)) for _ in range(3))
-    p = rng.standard_normal((num_tasks, prompt_len, D)) if prompts and prompt_len > 0 else None
-    h = rng.uniform(-bound, bound, (num_tasks, D)) if heads else None
-    return AttentionParams(Q, K, V, p, h)
 
 
 def context_tokens(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -245,56 +203,6 @@ def to_params(eff: Effective, *, heads: bool, prompt_len: int = 1, prompts: bool
     return AttentionParams(Q, K, V, p, h)
 
 
-def reduced_effective(
-    W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> Effective:
-    """The reduced model ``xᵀ(W Xᵀ(y − X m_k) + c_k)`` as effective parameters (inverse of :func:`to_reduced`).
-
-    ``A = [W, 0]``, ``b_k = [−m_k; 1]`` and ``c_k`` the biases; ``None`` means zero, and with neither
-    biases nor centres there is one task.
-
-    Raises
-    ------
-    ValueError
-        If ``W`` is not square or the biases and centres do not have shape ``(K, d)``.
-    """
-    W = np.asarray(W, dtype=float)
-    if W.ndim != 2 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must be square, got shape {W.shape}")
-    d = W.shape[0]
-    given = [np.asarray(a, dtype=float) for a in (biases, centres) if a is not None]
-    num_tasks = given[0].shape[0] if given and given[0].ndim == 2 else 1
-    for label, arr in (("biases", biases), ("centres", centres)):
-        if arr is not None and np.shape(arr) != (num_tasks, d):
-            raise ValueError(f"{label} must have shape ({num_tasks}, {d}), got {np.shape(arr)}")
-    c = np.zeros((num_tasks, d)) if biases is None else np.array(biases, dtype=float)
-    m = np.zeros((num_tasks, d)) if centres is None else np.asarray(centres, dtype=float)
-    A = np.hstack([W, np.zeros((d, 1))])
-    b = np.hstack([-m, np.ones((num_tasks, 1))])
-    return Effective(A, b, c)
-
-
-def reduced_to_params(
-    W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> AttentionParams:
-    """Raw parameters whose prediction is the reduced model ``xᵀ(W Xᵀ(y − X m_k) + c_k)`` exactly.
-
-    :func:`to_params` of :func:`reduced_effective`: ``K = √D [[W, 0], [0, 0]]`` (the ``√D`` cancels
-    the model's scale ``1/√D``, so ``A = [W, 0]``); with centres, task heads ``h_k = [−m_k; 1]``,
-    otherwise the fixed read-out ``e_D``; with biases, one prompt token per task,
-    ``p_k = (u_k/t, t + m_kᵀu_k/t)`` with ``u_k = W⁻¹c_k`` and a balancing ``t > 0``, which adds
-    ``c_k``; without biases, no prompts.
-
-    Raises
-    ------
-    ValueError
-        If the shapes are wrong, or a non-zero bias is requested with a singular ``W`` (only biases
-        in the range of ``W`` are reachable by a prompt token).
-    """
-    eff = reduced_effective(W, biases, centres)
-    return to_params(eff, heads=centres is not None, prompts=biases is not None)
-
-
 def effective_estimate(eff: Effective, G: np.ndarray, task: np.ndarray) -> np.ndarray:
     """The model's implied task vector ``w = A G b_k + c_k`` for each sequence, shape (B, d)."""
     Gb = np.einsum("bij,bj->bi", G, eff.b[task])
@@ -306,107 +214,3 @@ def effective_predict(eff: Effective, G: np.ndarray, x: np.ndarray, task: np.nda
     return np.einsum("bi,bi->b", x, effective_estimate(eff, G, task))
 
 
-def mse_and_grad(
-    params: AttentionParams,
-    G: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    task: np.ndarray,
-    weights: np.ndarray,
-) -> tuple[float, AttentionParams]:
-    """Weighted squared error ``Σ_i ω_i (ŷ_i − y_i)²`` and its analytic gradient.
-
-    With ``q = [x; 0]``, ``a = Qq``, ``u_k = Vᵀh_k``, ``e = Kᵀa`` and ``H = G + P_k``,
-    ``ŷ = s eᵀ H u_k``, hence (``g_i = 2ω_i(ŷ_i − y_i)``)
-    ``∂/∂Q = s Σ g K H u qᵀ``, ``∂/∂K = s Σ g a (H u)ᵀ``, ``∂/∂V = s Σ g h_k (H e)ᵀ``,
-    ``∂/∂h_k = s V Σ_{i∈k} g H e`` and, for a prompt token, ``∂/∂p = (Γ_k + Γ_kᵀ) p`` with
-    ``Γ_k = s Σ_{i∈k} g e u_kᵀ``.
-
-    Returns
-    -------
-    (loss, grad) : float and AttentionParams of gradients (``None`` where the parameter is absent)
-    """
-    num_tasks = _num_tasks(params, task)
-    D = params.D
-    d = D - 1
-    s = params.scale
-    q = np.zeros((x.shape[0], D))
-    q[:, :d] = x
-    H = G + params.prompt_grams(num_tasks)[task] if params.prompts is not None else G
-    read = params.readouts(num_tasks)
-    u = read @ params.V  # (K, D)
-    a = q @ params.Q.T
-    e = a @ params.K  # rows (Kᵀ a)ᵀ
-    Hu = np.einsum("bij,bj->bi", H, u[task])
-    He = np.einsum("bij,bj->bi", H, e)
-    pred = s * np.einsum("bi,bi->b", e, Hu)
-    resid = pred - y
-    loss = float(np.sum(weights * resid**2))
-    g = 2.0 * weights * resid
-    gQ = s * params.K @ (Hu * g[:, None]).T @ q
-    gK = s * (a * g[:, None]).T @ Hu
-    gHe = np.zeros((num_tasks, D))
-    np.add.at(gHe, task, He * g[:, None])
-    gV = s * read.T @ gHe
-    gh = s * gHe @ params.V.T if params.heads is not None else None
-    gp = None
-    if params.prompts is not None:
-        ge = np.zeros((num_tasks, D))
-        np.add.at(ge, task, e * g[:, None])
-        gamma = s * np.einsum("ki,kj->kij", ge, u)
-        gp = np.einsum("kij,kmj->kmi", gamma + gamma.transpose(0, 2, 1), params.prompts)
-    return loss, AttentionParams(gQ, gK, gV, gp, gh)
-
-
-@dataclass(frozen=True)
-class ReducedView:
-    """The trained model read as the reduced model ``ŷ = xᵀ(W_k Xᵀ(y − X m_k) + c_k) + extra``.
-
-    With ``A = [A_x, a_y]`` and ``b_k = [b_kx; b_ky]``: ``W_k = b_ky A_x``, ``m_k = −b_kx / b_ky`` and the
-    features the reduced model lacks are ``a_y (yᵀX b_kx + yᵀy b_ky)``, measured by ``extra``.
-
-    Attributes
-    ----------
-    W : ndarray, shape (K, d, d)
-    centres : ndarray, shape (K, d)
-    biases : ndarray, shape (K, d)
-    extra : float
-        ``‖a_y‖ · max_k ‖b_k‖ / ‖A‖``: zero when the model is exactly a reduced model.
-    """
-
-    W: np.ndarray
-    centres: np.ndarray
-    biases: np.ndarray
-    extra: float
-
-
-def to_reduced(eff: Effective) -> ReducedView:
-    """Read effective parameters as the reduced model (see :class:`ReducedView`)."""
-    d = eff.A.shape[0]
-    Ax, ay = eff.A[:, :d], eff.A[:, d]
-    by = eff.b[:, d]
-    W = by[:, None, None] * Ax[None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centres = -eff.b[:, :d] / by[:, None]
-    extra = float(np.linalg.norm(ay) * np.max(np.linalg.norm(eff.b, axis=1)) / max(np.linalg.norm(eff.A), 1e-300))
-    return ReducedView(W, centres, eff.c.copy(), extra)
-
-
-def reduced_estimate(
-    data: "Batch", W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> np.ndarray:
-    """The reduced model's effective task estimate ``W Xᵀ(y − X m_k) + c_k``, shape (B, d)."""
-    resid = data.y
-    if centres is not None:
-        resid = resid - np.einsum("bnd,bd->bn", data.X, centres[data.task])
-    est = np.einsum("ij,bnj,bn->bi", W, data.X, resid, optimize=True)
-    if biases is not None:
-        est = est + biases[data.task]
-    return est
-
-
-def reduced_predict(
-    data: "Batch", W: np.ndarray, biases: "np.ndarray | None" = None, centres: "np.ndarray | None" = None
-) -> np.ndarray:
-    """Predictions ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` of the reduced model, shape (B,)."""
-    return np.einsum("bd,bd->b", data.x, reduced_estimate(data, W, biases, centres))

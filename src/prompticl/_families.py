@@ -20,10 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .spec import Spec, spec_from_dict, spec_to_dict
-from .theory import moments
-
-__all__ = ["DEFAULT_ENERGY", "mean_share", "mean_share_family", "scale_means"]
+from ._spec import Spec, spec_from_dict, spec_to_dict
+from ._closed_forms import moments
 
 #: tr Σ̃ of the paper's Figure 1 mixture (``zero-mean``): 10·(0.3·1 + 0.7·2) + 10·(0.3·1.4² + 0.7·0.6²).
 DEFAULT_ENERGY = 25.4

@@ -1,11 +1,11 @@
 """The attention layer's own population optimum in each regime, certified (book chapter 08).
 
-The closed forms of :mod:`prompticl.theory` are optima of the *reduced* model
+The closed forms of :mod:`prompticl._closed_forms` are optima of the *reduced* model
 ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.  The trained layer computes ``ŷ = xᵀ(A G b_k + c_k)``
-(:mod:`prompticl.attention`), a richer class.  Here that class, and the nested classes between the two,
-are optimised exactly: the population risk is the quartic of :func:`prompticl.training.empirical_risk`
-evaluated on the exact moments of :func:`prompticl.exact_moments.population_stats`, minimised by the
-same alternating least squares (:func:`prompticl.training.als`) that trains the model, then polished
+(:mod:`prompticl._attention`), a richer class.  Here that class, and the nested classes between the two,
+are optimised exactly: the population risk is the quartic of :func:`prompticl._training.empirical_risk`
+evaluated on the exact moments of :func:`prompticl._risk_moments.population_stats`, minimised by the
+same alternating least squares (:func:`prompticl._als.als`) that trains the model, then polished
 by Newton steps on the exact gradient and Hessian, from several deterministic starts.
 
 Certificate of each optimum: the relative stationarity ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters,
@@ -34,28 +34,13 @@ import numpy as np
 from scipy import linalg as sla
 from scipy import sparse
 
-from .attention import Effective
-from .exact_moments import population_stats
-from .spec import Spec
-from .theory import REGIMES, optimal_losses
-from .sufficient_stats import SampleStats, loss_grad_hess, layer_grad_hess, layer_loss
-from .training import als, fit_biases
-
-__all__ = [
-    "GRAD_TOL",
-    "HESS_TOL",
-    "LayerClass",
-    "CLASSES",
-    "NESTED",
-    "LayerOptimum",
-    "layer_loss",
-    "layer_grad_hess",
-    "layer_optimum",
-    "layer_optima",
-    "mechanism_table",
-    "ordering_check",
-    "layer_advantage",
-]
+from ._als import als, fit_biases
+from ._attention import Effective
+from ._closed_forms import optimal_losses
+from ._regimes import REGIMES, check_regime
+from ._risk import loss_grad_hess
+from ._risk_moments import SampleStats, population_stats
+from ._spec import Spec
 
 #: Certified stationarity: ‖∇L‖·‖θ‖ ≤ GRAD_TOL · L at balanced parameters θ.
 GRAD_TOL = 1e-9
@@ -102,7 +87,7 @@ class LayerOptimum:
     Attributes
     ----------
     regime, model : str
-        Regime (:data:`prompticl.theory.REGIMES`) and class name (or ``"custom"``).
+        Regime (:data:`prompticl.REGIMES`) and class name (or ``"custom"``).
     n : int
     loss : float
         Population loss ``E[(ŷ − y)²]``, label noise included.
@@ -352,13 +337,12 @@ def layer_optimum(
     seed : int
         Seeds the random starts.
     stats : SampleStats, optional
-        Moments to optimise; by default the exact :func:`~prompticl.exact_moments.population_stats`
+        Moments to optimise; by default the exact :func:`~prompticl._risk_moments.population_stats`
         (sample moments give the training-sample optimum instead).
     als_iter : int
         ALS iterations per start before the Newton polish.
     """
-    if regime not in REGIMES:
-        raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+    check_regime(regime)
     if isinstance(model, str):
         if model not in CLASSES:
             raise ValueError(f"unknown model class {model!r} (choose from {', '.join(CLASSES)})")
@@ -439,7 +423,7 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
 def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass" = "full", **kwargs) -> dict[str, np.ndarray]:
     """Relative advantage ``1 − L_layer / L_reduced`` of the layer's certified optimum over the closed forms (chapter 08).
 
-    ``L_reduced`` is the reduced model's closed-form optimum (:func:`prompticl.theory.optimal_losses`)
+    ``L_reduced`` is the reduced model's closed-form optimum (:func:`prompticl._closed_forms.optimal_losses`)
     and ``L_layer`` the certified optimum of class ``model`` (:func:`layer_optima`), both population
     losses with label noise included.  Positive: the layer does better; negative (possible for
     fine-tuning only): the richer class pretrains an attention that suits the prompts less.
@@ -457,7 +441,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     Returns
     -------
     dict
-        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.theory.REGIMES`.
+        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.REGIMES`.
 
     Raises
     ------

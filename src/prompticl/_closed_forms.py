@@ -17,35 +17,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .spec import Spec
-
-__all__ = [
-    "REGIMES",
-    "Moments",
-    "Solution",
-    "moments",
-    "signal",
-    "wishart_sas",
-    "mean_fluctuation",
-    "curvature",
-    "optimal_W_whitened",
-    "optimum",
-    "optimal_losses",
-    "population_loss",
-    "plain_loss_spectral",
-    "one_minus_nW",
-]
-
-#: The four training regimes, from fully coupled to fully decoupled.
-REGIMES: tuple[str, ...] = ("plain", "finetune", "joint", "joint-heads")
-
-REGIME_TITLES = {
-    "plain": "plain training",
-    "finetune": "prompts fine-tuned after pretraining",
-    "joint": "prompts and attention trained jointly",
-    "joint-heads": "prompts, heads and attention trained jointly",
-}
-
+from ._regimes import REGIMES, check_regime
+from ._spec import Spec
 
 @dataclass(frozen=True)
 class Moments:
@@ -110,11 +83,9 @@ def _as_ns(ns: "int | Iterable[int]") -> np.ndarray:
 
 def _numerator(regime: str, mom: Moments) -> np.ndarray:
     """The second moment a regime fits: Σ̃ with shared biases only, Σ̄ once the prompts absorb the means."""
-    if regime in ("plain", "finetune"):
+    if check_regime(regime) in ("plain", "finetune"):
         return mom.sigma_tilde
-    if regime in ("joint", "joint-heads"):
-        return mom.sigma_bar
-    raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
+    return mom.sigma_bar
 
 
 def curvature(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:

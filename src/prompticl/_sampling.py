@@ -9,11 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attention import context_tokens, gram
-from .spec import Spec
-
-__all__ = ["Batch", "sample_batch", "sample_grams", "seed_streams", "task_counts"]
-
+from ._attention import context_tokens, gram
+from ._spec import Spec
 
 @dataclass(frozen=True)
 class Batch:

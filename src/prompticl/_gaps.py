@@ -1,6 +1,6 @@
 """The reduced model's loss with the task biases profiled out, and the gaps between the regimes.
 
-``prompticl.theory`` gives each regime's optimum.  The derivation chapters also need the loss at a
+``prompticl._closed_forms`` gives each regime's optimum.  The derivation chapters also need the loss at a
 *given* preconditioner ``W`` when only the prompts (biases ``c_k``) are optimised, the quadratic that
 this profiled loss is in ``W``, and the exact size of the gaps between the regimes.  Everything is in
 whitened coordinates unless a docstring says otherwise.  Chapters 02 (the plain loss's completed
@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Spec
-from .theory import Moments, curvature, mean_fluctuation, moments, one_minus_nW, optimal_W_whitened, population_loss
-from .whitening import whiten_parameters
-
-__all__ = [
-    "plain_excess_loss",
-    "optimal_biases",
-    "profiled_loss",
-    "centring_cost",
-    "finetune_gap",
-    "joint_gap",
-    "heads_gap",
-    "finetune_gap_unwhitened",
-]
-
+from ._limits import check_context_length
+from ._spec import Spec
+from ._closed_forms import Moments, curvature, mean_fluctuation, moments, one_minus_nW, optimal_W_whitened, population_loss
+from ._whitening import whiten_parameters
 
 def optimal_biases(spec: Spec, n: int, W: np.ndarray, centres: "np.ndarray | None" = None) -> np.ndarray:
     """The biases ``c_k`` minimising the loss at a fixed ``W`` (and fixed centres), shape (K, d).
 
     In the spec's original coordinates ``c_k = μ_k − nWΣ_x(μ_k − m_k)``: the bias cancels the mean
     of the one-step estimate's error.  At the optimal ``W`` this is the bias that
-    :func:`prompticl.theory.optimum` returns.
+    :func:`prompticl._closed_forms.optimum` returns.
     """
     centres = np.zeros_like(spec.means) if centres is None else np.asarray(centres, dtype=float)
     return spec.means - n * (W @ spec.x_cov @ (spec.means - centres).T).T
@@ -63,7 +52,7 @@ def joint_gap(spec: Spec, n: int) -> float:
     """``L_FT − L_JT = n tr((W_PT − W_JT) Q (W_PT − W_JT)ᵀ)``, whitened, ``Q = curvature("joint", …)``.
 
     ``Q`` is the matrix of the profiled loss ``n tr(WQWᵀ) − 2n tr(WΣ̄) + tr Σ̄ + σ²``
-    (:func:`prompticl.theory.curvature`), whose minimiser is ``W_JT``.
+    (:func:`prompticl._closed_forms.curvature`), whose minimiser is ``W_JT``.
     """
     mom = moments(spec)
     delta = optimal_W_whitened("plain", mom, n, spec.noise) - optimal_W_whitened("joint", mom, n, spec.noise)
@@ -107,11 +96,9 @@ def plain_excess_loss(spec: Spec, n: int, W: np.ndarray) -> float:
     """``L(W) − L_PT = n tr((W' − W'_PT) Q (W' − W'_PT)ᵀ)`` with ``W' = R W R`` (whitened).
 
     The completed square of the plain-training loss: it is zero exactly at the optimum and grows
-    quadratically with the distance from it, weighted by ``Q`` (:func:`prompticl.theory.curvature`).
+    quadratically with the distance from it, weighted by ``Q`` (:func:`prompticl._closed_forms.curvature`).
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"context length must be an integer >= 1, got {n!r}")
-    n = int(n)
+    n = check_context_length(n)
     mom = moments(spec)
     w_white, _, _ = whiten_parameters(spec, W)
     delta = w_white - optimal_W_whitened("plain", mom, n, spec.noise)

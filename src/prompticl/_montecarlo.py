@@ -1,30 +1,19 @@
 """Monte Carlo estimators with standard errors, for checking closed forms against simulation.
 
 The chapters state a formula, then compare it with a plain Monte Carlo average drawn from
-:mod:`prompticl.sampling`.  Every estimator here returns ``(estimate, standard_error)`` so that the
+:mod:`prompticl._sampling`.  Every estimator here returns ``(estimate, standard_error)`` so that the
 tolerance of a check can be derived from the sample size (e.g. four standard errors) rather than
 chosen by hand.  :func:`check_z` is the one check every chapter and test uses: it fails when an
-estimate sits more than ``z_tol`` standard errors from its target.  Chapters 01–05 use these.
+estimate sits more than ``z_tol`` standard errors from its target, and :data:`Z95` is the one
+z of every 95% interval (test losses, error bars).  Chapters 01–05 use these.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .attention import reduced_predict
-from .sampling import sample_batch
-from .spec import Spec
-
-__all__ = [
-    "Z_TOL",
-    "check_z",
-    "mean_and_se",
-    "max_z_score",
-    "mc_task_second_moment",
-    "mc_signal",
-    "mc_wishart_sas",
-    "mc_loss",
-]
-
+from ._reduced import reduced_predict
+from ._sampling import sample_batch
+from ._spec import Spec
 
 def mean_and_se(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Sample mean along ``axis`` and its standard error (unbiased sample variance).
@@ -64,6 +53,9 @@ def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> flo
     return float(np.max(z)) if z.size else 0.0
 
 
+#: Two-sided 95% standard-normal quantile Φ⁻¹(0.975): the one z of every 95% interval (tests, figures).
+Z95 = 1.959963984540054
+
 #: Default tolerance of a Monte Carlo check, in standard errors (a false alarm about once in 16 000).
 Z_TOL = 4.0
 
@@ -88,7 +80,7 @@ def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") 
 def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Monte Carlo estimate of the whitened second moment E[β'β'ᵀ], ``β' = Σ_x^{1/2} β``.
 
-    The target is ``prompticl.theory.moments(spec).sigma_tilde``.
+    The target is ``prompticl._closed_forms.moments(spec).sigma_tilde``.
 
     Returns
     -------
@@ -104,7 +96,7 @@ def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) ->
 def mc_signal(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[float, float]:
     """Monte Carlo estimate of E[(xᵀβ)²] (noise-free query label) and its standard error.
 
-    The target is ``prompticl.theory.signal(spec)`` = tr Σ̃.
+    The target is ``prompticl._closed_forms.signal(spec)`` = tr Σ̃.
     """
     data = sample_batch(spec, 0, samples, rng)
     clean = np.einsum("bd,bd->b", data.x, data.beta) ** 2
@@ -122,7 +114,7 @@ def mc_wishart_sas(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Monte Carlo estimate of E[S A S] for ``S = XᵀX``, ``X`` with ``n`` rows ``N(0, Σ)``.
 
-    The target is ``prompticl.theory.wishart_sas(a, n, cov)`` (symmetric ``a``).
+    The target is ``prompticl._closed_forms.wishart_sas(a, n, cov)`` (symmetric ``a``).
 
     Parameters
     ----------
@@ -179,7 +171,7 @@ def mc_loss(
     """Monte Carlo estimate of E[(ŷ − y)²] for the reduced model, with its standard error.
 
     Plain averaging of squared errors over fresh prompts (no variance reduction), so that it is an
-    independent check of :func:`prompticl.theory.population_loss`.
+    independent check of :func:`prompticl._closed_forms.population_loss`.
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Closed forms for two classes between the reduced model and the full attention layer (chapter 08).
 
-Both are checked against the certified numerical optima of :mod:`prompticl.layer_optimum`.
+Both are checked against the certified numerical optima of :mod:`prompticl._layer_optimum`.
 
 **Joint training with a shared label shift.**  The layer with ``a_y = 0`` and a shared read-out
 ``b = [b_x; b_y]`` predicts ``xᵀ(W Xᵀ(y − X m) + c_k)`` with ``W = b_y A_x`` and ``m = −b_x/b_y``.
@@ -8,7 +8,7 @@ Since ``y − Xm = X(β − m) + ξ`` and the prompts' ``c_k`` are free, the err
 the reduced joint model on the *shifted* mixture ``β − m`` (means ``μ_k − m``, same covariances),
 with biases ``c_k − m``.  Its optimal loss ``L_JT`` depends on the means only through
 ``M(m) = Σ_k π_k R(μ_k − m)(μ_k − m)ᵀR = M − R μ̄μ̄ᵀ R + R(μ̄ − m)(μ̄ − m)ᵀR`` (``R = Σ_x^{1/2}``), and for
-fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WΣ̄) + tr Σ̃ + σ²`` (:func:`prompticl.theory.curvature`)
+fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WΣ̄) + tr Σ̃ + σ²`` (:func:`prompticl._closed_forms.curvature`)
 increases with ``M`` in the positive semidefinite order (``M`` enters ``Q`` as ``M + tr(M) I`` and
 ``tr Σ̃`` as ``tr M``).  Hence the best shift is the mixture mean ``m = μ̄ = Σ_k π_k μ_k`` and the loss
 is ``L_JT`` of the centred mixture: ``M → M − Rμ̄μ̄ᵀR``.  Shifting is how a shared read-out
@@ -33,11 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Spec
-from .theory import optimal_losses
-
-__all__ = ["centred_spec", "joint_shift_losses", "task_optimum_losses", "heads_scale_loss"]
-
+from ._spec import Spec
+from ._closed_forms import optimal_losses
 
 def centred_spec(spec: Spec) -> Spec:
     """The mixture shifted by its mean: task means ``μ_k − μ̄``, ``μ̄ = Σ_k π_k μ_k`` (chapter 08)."""
@@ -57,7 +54,7 @@ def centred_spec(spec: Spec) -> Spec:
 def joint_shift_losses(spec: Spec, ns: "int | list[int]") -> np.ndarray:
     """Optimal joint-training loss with a shared label shift: ``L_JT`` with ``M → M − Rμ̄μ̄ᵀR`` (chapter 08).
 
-    Equals :func:`prompticl.theory.optimal_losses` ``["joint"]`` of :func:`centred_spec`; the optimal
+    Equals :func:`prompticl._closed_forms.optimal_losses` ``["joint"]`` of :func:`centred_spec`; the optimal
     shift is ``μ̄`` (see the module docstring).
     """
     return optimal_losses(centred_spec(spec), ns)["joint"]

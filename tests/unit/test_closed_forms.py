@@ -1,4 +1,4 @@
-"""Closed-form theory (prompticl.theory) against Monte Carlo, finite differences, numerical
+"""Closed-form theory (prompticl._closed_forms) against Monte Carlo, finite differences, numerical
 minimisation and the paper's formulas written out independently.
 
 Monte Carlo tolerances are 4 standard errors of the estimate at hand.  The largest gap, in standard
@@ -13,21 +13,15 @@ import sys
 import numpy as np
 import pytest
 
-from prompticl.theory import curvature
+from prompticl._closed_forms import curvature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
-from prompticl.montecarlo import Z_TOL, check_z, max_z_score, mc_loss
-from prompticl.spec import Spec, load_spec, spec_from_dict, spec_names, with_overrides
-from prompticl.theory import (
-    REGIMES,
-    moments,
-    optimal_losses,
-    optimum,
-    population_loss,
-    signal,
-)
+from prompticl._montecarlo import Z_TOL, check_z, max_z_score, mc_loss
+from prompticl._spec import Spec, load_spec, spec_from_dict, spec_names, with_overrides
+from prompticl._regimes import REGIMES
+from prompticl._closed_forms import moments, optimal_losses, optimum, population_loss, signal
 
 MC_SAMPLES = 100_000
 
@@ -69,7 +63,7 @@ def mc_check(request):
     if gaps:
         z, label = max(gaps)
         line = (
-            f"prompticl: largest |theory - MC| gap in tests/test_theory.py: {z:.2f} SE "
+            f"prompticl: largest |theory - MC| gap in tests/unit/test_closed_forms.py: {z:.2f} SE "
             f"({label}; {len(gaps)} comparisons, tolerance {Z_TOL:g} SE)"
         )
         if request.config.pluginmanager.get_plugin("terminalreporter") is not None:
@@ -495,7 +489,7 @@ def test_heads_loss_at_n50_on_the_zero_mean_mixture(mc_check):
 @pytest.mark.parametrize("name", ["zero-mean", "noisy", "anisotropic", "three-task"])
 def test_spectral_form_of_plain_loss(name):
     from prompticl import optimal_losses
-    from prompticl.theory import plain_loss_spectral
+    from prompticl._closed_forms import plain_loss_spectral
 
     spec = load_spec(name)
     ns = [1, 4, 25]

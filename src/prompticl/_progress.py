@@ -4,9 +4,6 @@ Chapter 07's long runs show them.
 """
 from __future__ import annotations
 
-__all__ = ["progress_bar"]
-
-
 def progress_bar(total: int, enabled: bool, desc: str):
     """A ``tqdm`` bar on stderr, or ``None`` when ``enabled`` is false (callers test for ``None``).
 

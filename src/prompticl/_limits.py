@@ -13,7 +13,7 @@ the project, each case in a fresh process:
   Time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
   tokens, K·prompt_len·(d+1) numbers.
 * the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
-  :mod:`prompticl.theory`, checked against exact rational arithmetic in ``tests/test_hostile.py``); the
+  :mod:`prompticl._closed_forms`, checked against exact rational arithmetic in ``tests/unit/test_hostile.py``); the
   trainer's sample Gram matrices grow like n, and its test loss was +14.9% off theory at n = 10⁹ (within its interval at 10⁶).
 
 Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,
@@ -24,29 +24,6 @@ The book's page "Reproducing and regenerating the figures" lists the limits.
 from __future__ import annotations
 
 from typing import Sequence
-
-__all__ = [
-    "LimitError",
-    "MAX_D",
-    "MAX_K",
-    "MAX_N",
-    "MAX_N_VALUES",
-    "THEORY_WORK",
-    "MAX_TRAIN_D",
-    "MAX_TRAIN_K",
-    "MAX_TRAIN_N",
-    "SAMPLE_WORK",
-    "MAX_PROMPT_LEN",
-    "check_spec_size",
-    "check_theory",
-    "check_train",
-    "check_adam",
-    "ADAM_BYTES",
-    "MAX_LAYER_D",
-    "MAX_LAYER_K",
-    "MAX_LAYER_N_VALUES",
-    "check_layer",
-]
 
 #: Largest feature dimension of a spec (theory at d = 500 answers in about 0.3 s, 60 MB).
 MAX_D = 500
@@ -182,3 +159,14 @@ def check_adam(d: int, K: int, n: int, batch: int) -> None:
             f"--method adam with --batch {_int(batch)} at n = {_int(n)}, d = {d}, K = {K} needs about {_gib(need)} "
             f"per step; the limit is {_gib(ADAM_BYTES)} (batch x K x (n+1) x (d+1) <= {ADAM_BYTES // 32:.3g})"
         )
+
+
+def check_context_length(n) -> int:
+    """Return the context length ``n`` as an int if it is an integer ``>= 1``, else raise ``ValueError``."""
+    try:
+        ok = int(n) == n and n >= 1
+    except (TypeError, ValueError, OverflowError):  # None, NaN, inf, text
+        ok = False
+    if not ok:
+        raise ValueError(f"context length must be an integer >= 1, got {n!r}")
+    return int(n)

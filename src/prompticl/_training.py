@@ -3,17 +3,14 @@
 Two optimisers:
 
 * ``als`` (default): empirical risk minimisation on a fixed, seeded training sample of ``N`` prompts
-  in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (see :mod:`prompticl.attention`), with
-  the query integrated out analytically: ``E_x[(ŷ − y)²] = (w − β)ᵀΣ_x(w − β) + σ²``,
-  ``w = A G b_k + c_k``.  The risk is a quartic polynomial whose coefficients are the sample moments
-  ``Σ G⊗G``, ``Σ β⊗G``, ``Σ G``, ``Σ β``, ``Σ ββᵀ`` per task (:class:`prompticl.sufficient_stats.SampleStats`), so after one pass
-  over the sample every iteration costs ``O(D⁴)``, independent of ``N`` and ``n``.  The risk is linear
-  least squares in ``(A, c)`` for fixed ``b`` and in ``b`` (or each ``b_k``) for fixed ``(A, c)``:
-  alternating exact solves decrease it monotonically.  The result is mapped back exactly to raw
+  in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (see :mod:`prompticl._attention`), with
+  the query integrated out analytically (:mod:`prompticl._risk`): one pass over the sample gives its
+  moments (:func:`~prompticl._risk_moments.sample_stats`), then alternating least squares
+  (:mod:`prompticl._als`) minimises the risk on them.  The result is mapped back exactly to raw
   parameters (query/key/value maps, prompt tokens, heads).
 * ``adam``: the authors' optimiser on the raw parameters (Adam, learning rate 1e-3, L2 weight decay
   1e-3, fresh batches of 3072 prompts per task and step) with the analytic gradients of
-  :func:`prompticl.attention.mse_and_grad`; kept for comparison.
+  :func:`mse_and_grad` (initialised by :func:`init_params`); kept for comparison.
 
 Regimes: ``plain`` (no prompts, fixed read-out), ``finetune`` (attention pretrained on the mixture
 without prompts, then frozen while the prompts are fitted), ``joint`` (prompts and attention),
@@ -26,209 +23,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attention import (
-    AttentionParams,
-    Effective,
-    context_tokens,
-    effective,
-    gram,
-    init_params,
-    mse_and_grad,
-    to_params,
-)
-from .progress import progress_bar
-from .sampling import sample_batch, seed_streams
-from .sufficient_stats import SampleStats, b_quadratic, empirical_risk, sample_stats
-from .spec import Spec
-from .theory import REGIMES
-
-__all__ = [
-    "TrainResult",
-    "ALSTrace",
-    "als",
-    "fit_biases",
-    "train",
-    "train_als",
-    "train_adam",
-    "DEFAULT_TRAIN_SAMPLES",
-]
+from ._als import als, fit_biases
+from ._attention import AttentionParams, Effective, _num_tasks, context_tokens, effective, gram, to_params
+from ._limits import check_context_length
+from ._progress import progress_bar
+from ._regimes import check_regime
+from ._risk import empirical_risk
+from ._risk_moments import SampleStats, sample_stats
+from ._sampling import sample_batch, seed_streams
+from ._spec import Spec
 
 #: Default training-sample size: the excess risk of ERM is about (#parameters/N)·L ≈ 0.15%.
 DEFAULT_TRAIN_SAMPLES = 100_000
-
-
-def _solve_A_c(
-    st: SampleStats, b: np.ndarray, with_bias: bool, ridge: float, a_free: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares ``(A, c)`` for fixed read-outs ``b`` (K, D); columns of ``A`` outside ``a_free`` stay 0."""
-    K, d, D = st.weights.shape[0], st.beta.shape[1], b.shape[1]
-    idx = np.flatnonzero(a_free)
-    F = idx.size
-    size = F + (K if with_bias else 0)
-    Phi = np.zeros((size, size))
-    Psi = np.zeros((d, size))
-    for k, pi in enumerate(st.weights):
-        U = np.einsum("ijlm,j,m->il", st.GG[k], b[k], b[k])[np.ix_(idx, idx)]
-        ubar = (st.G[k] @ b[k])[idx]
-        Phi[:F, :F] += pi * U
-        Psi[:, :F] += pi * np.einsum("aij,j->ai", st.BG[k], b[k])[:, idx]
-        if with_bias:
-            Phi[:F, F + k] += pi * ubar
-            Phi[F + k, :F] += pi * ubar
-            Phi[F + k, F + k] += pi
-            Psi[:, F + k] += pi * st.beta[k]
-    Phi = 0.5 * (Phi + Phi.T)
-    Phi[np.diag_indices(size)] += ridge * np.trace(Phi) / size
-    theta = np.linalg.solve(Phi, Psi.T).T
-    A = np.zeros((d, D))
-    A[:, idx] = theta[:, :F]
-    c = theta[:, F:].T if with_bias else np.zeros((K, d))
-    return A, c
-
-
-def _solve_b(
-    st: SampleStats,
-    A: np.ndarray,
-    c: np.ndarray,
-    heads: bool,
-    ridge: float,
-    b_free: np.ndarray,
-    shared_scale: bool = False,
-) -> np.ndarray:
-    """Least-squares read-outs for fixed ``(A, c)``: one shared ``b`` or one ``b_k`` per task.
-
-    Coordinates outside ``b_free`` stay 0.  With heads and ``shared_scale`` the label coordinates
-    ``b_{k,y}`` are tied to one common value (the reduced model's class with task centres).
-    """
-    K = st.weights.shape[0]
-    D = A.shape[1]
-    idx = np.flatnonzero(b_free)
-    quads = [b_quadratic(st, k, A, c[k]) for k in range(K)]
-    if heads and shared_scale:
-        return _solve_b_shared_scale(st.weights, quads, ridge, b_free)
-
-    def solve(H: np.ndarray, l: np.ndarray) -> np.ndarray:
-        H = H[np.ix_(idx, idx)]
-        H = H + ridge * np.trace(H) / idx.size * np.eye(idx.size)
-        out = np.zeros(D)
-        out[idx] = -np.linalg.solve(H, l[idx])
-        return out
-
-    if heads:
-        return np.stack([solve(H, l) for H, l, _ in quads])
-    H = sum(pi * q[0] for pi, q in zip(st.weights, quads))
-    l = sum(pi * q[1] for pi, q in zip(st.weights, quads))
-    return np.tile(solve(H, l), (K, 1))
-
-
-def _solve_b_shared_scale(
-    weights: np.ndarray, quads: list, ridge: float, b_free: np.ndarray
-) -> np.ndarray:
-    """Per-task read-outs ``b_k = [b_kx; t]`` with one shared label coordinate ``t`` (joint least squares)."""
-    K = weights.shape[0]
-    D = b_free.shape[0]
-    xs = np.flatnonzero(b_free[:-1])
-    F = xs.size
-    size = K * F + (1 if b_free[-1] else 0)
-    # S_k maps the unknowns (b_1x, …, b_Kx, t) to b_k
-    Phi = np.zeros((size, size))
-    rhs = np.zeros(size)
-    sel = []
-    for k in range(K):
-        S = np.zeros((D, size))
-        S[xs, k * F + np.arange(F)] = 1.0
-        if b_free[-1]:
-            S[-1, -1] = 1.0
-        sel.append(S)
-        H, l, _ = quads[k]
-        Phi += weights[k] * S.T @ H @ S
-        rhs -= weights[k] * S.T @ l
-    Phi = 0.5 * (Phi + Phi.T)
-    Phi[np.diag_indices(size)] += ridge * np.trace(Phi) / max(size, 1)
-    u = np.linalg.solve(Phi, rhs)
-    return np.stack([S @ u for S in sel])
-
-
-@dataclass(frozen=True)
-class ALSTrace:
-    """Optimisation record of an ALS run: risk after each iteration."""
-
-    risks: np.ndarray
-    iterations: int
-    converged: bool
-
-
-def als(
-    st: SampleStats,
-    b0: np.ndarray,
-    *,
-    heads: bool,
-    with_bias: bool,
-    max_iter: int = 2000,
-    tol: float = 1e-12,
-    ridge: float = 1e-12,
-    progress: bool = False,
-    reduced: bool = False,
-    a_free: "np.ndarray | None" = None,
-    b_free: "np.ndarray | None" = None,
-    shared_scale: bool = False,
-) -> tuple[Effective, ALSTrace]:
-    """Alternating exact least squares from initial read-outs ``b0`` (K, D).
-
-    ``reduced=True`` pins the features the reduced model lacks to zero: ``a_y = 0`` and, without
-    heads, ``b_x = 0`` (with heads ``b_kx`` are the task centres of the reduced model; callers that
-    want exactly the reduced class with heads also pass ``shared_scale=True``, as :func:`train_als` does).
-
-    Finer constraints (used by :mod:`prompticl.layer_optimum` for the nested model classes):
-    ``a_free`` / ``b_free`` (boolean, length D) mark the free columns of ``A`` and coordinates of
-    the read-outs (they override ``reduced``); ``shared_scale=True`` with heads ties the label
-    coordinates ``b_{k,y}`` of all tasks to one value.
-
-    Stops when the relative decrease of the risk over 10 iterations falls below ``tol`` · 10.
-    """
-    D = b0.shape[1]
-    if a_free is None:
-        a_free = np.ones(D, dtype=bool)
-        if reduced:
-            a_free[-1] = False
-    if b_free is None:
-        b_free = np.ones(D, dtype=bool)
-        if reduced and not heads:
-            b_free[:-1] = False
-    a_free = np.asarray(a_free, dtype=bool)
-    b_free = np.asarray(b_free, dtype=bool)
-    if heads and shared_scale:
-        # start from a common label coordinate
-        b0 = b0.copy()
-        b0[:, -1] = np.mean(b0[:, -1])
-    b = b0 * b_free
-    risks = []
-    bar = progress_bar(max_iter, progress, "ALS")
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        A, c = _solve_A_c(st, b, with_bias, ridge, a_free)
-        b = _solve_b(st, A, c, heads, ridge, b_free, shared_scale)
-        risks.append(empirical_risk(st, Effective(A, b, c)))
-        # the model is invariant under (A, b) -> (tA, b/t): fix the scale of b, the next (A, c) adapts
-        b = b / max(np.linalg.norm(b), 1e-300)
-        if bar is not None:
-            bar.update(1)
-        if it > 10 and risks[-11] - risks[-1] <= tol * 10 * abs(risks[-1]):
-            converged = True
-            break
-    if bar is not None:
-        bar.close()
-    A, c = _solve_A_c(st, b, with_bias, ridge, a_free)  # final (A, c) consistent with the last b
-    # balance the two factors (‖A‖_F = ‖b‖) so the raw parameters are well scaled
-    t = np.sqrt(np.linalg.norm(b) / max(np.linalg.norm(A), 1e-300))
-    eff = Effective(A * t, b / t, c)
-    return eff, ALSTrace(np.array(risks), it, converged)
-
-
-def fit_biases(st: SampleStats, A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Optimal task biases for frozen ``(A, b)``: ``c_k = mean_k(β − A G b_k)`` (the prompt phase)."""
-    return np.stack([st.beta[k] - A @ st.G[k] @ b[k] for k in range(st.weights.shape[0])])
 
 
 @dataclass
@@ -266,10 +72,8 @@ class TrainResult:
 
 
 def _check(spec: Spec, n: int, regime: str) -> None:
-    if regime not in REGIMES:
-        raise ValueError(f"unknown regime {regime!r} (choose from {', '.join(REGIMES)})")
-    if int(n) != n or n < 1:
-        raise ValueError(f"context length must be an integer >= 1, got {n!r}")
+    check_regime(regime)
+    check_context_length(n)
 
 
 def train_als(
@@ -295,7 +99,7 @@ def train_als(
     n : int
         Context length.
     regime : str
-        One of :data:`prompticl.theory.REGIMES`.
+        One of :data:`prompticl.REGIMES`.
     seed : int
         Fixes the training sample and the initial read-out.
     samples : int
@@ -362,6 +166,75 @@ def train_als(
             "starts_at_best": int(np.sum(finals <= finals[best] * (1 + 1e-4))),
         },
     )
+
+
+# ----------------------------------------------------------------------------- Adam on the raw parameters
+def init_params(
+    d: int, num_tasks: int, rng: np.random.Generator, *, prompt_len: int = 1, prompts: bool = True, heads: bool = False
+) -> AttentionParams:
+    """Random initial parameters distributed as in the authors' PyTorch model.
+
+    Linear maps are uniform on ``±1/√D`` (PyTorch's default for ``nn.Linear``), prompt tokens are
+    standard normal, heads uniform on ``±1/√D``.
+    """
+    D = d + 1
+    bound = 1.0 / np.sqrt(D)
+    Q, K, V = (rng.uniform(-bound, bound, (D, D)) for _ in range(3))
+    p = rng.standard_normal((num_tasks, prompt_len, D)) if prompts and prompt_len > 0 else None
+    h = rng.uniform(-bound, bound, (num_tasks, D)) if heads else None
+    return AttentionParams(Q, K, V, p, h)
+
+
+def mse_and_grad(
+    params: AttentionParams,
+    G: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    task: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[float, AttentionParams]:
+    """Weighted squared error ``Σ_i ω_i (ŷ_i − y_i)²`` and its analytic gradient.
+
+    With ``q = [x; 0]``, ``a = Qq``, ``u_k = Vᵀh_k``, ``e = Kᵀa`` and ``H = G + P_k``,
+    ``ŷ = s eᵀ H u_k``, hence (``g_i = 2ω_i(ŷ_i − y_i)``)
+    ``∂/∂Q = s Σ g K H u qᵀ``, ``∂/∂K = s Σ g a (H u)ᵀ``, ``∂/∂V = s Σ g h_k (H e)ᵀ``,
+    ``∂/∂h_k = s V Σ_{i∈k} g H e`` and, for a prompt token, ``∂/∂p = (Γ_k + Γ_kᵀ) p`` with
+    ``Γ_k = s Σ_{i∈k} g e u_kᵀ``.
+
+    Returns
+    -------
+    (loss, grad) : float and AttentionParams of gradients (``None`` where the parameter is absent)
+    """
+    num_tasks = _num_tasks(params, task)
+    D = params.D
+    d = D - 1
+    s = params.scale
+    q = np.zeros((x.shape[0], D))
+    q[:, :d] = x
+    H = G + params.prompt_grams(num_tasks)[task] if params.prompts is not None else G
+    read = params.readouts(num_tasks)
+    u = read @ params.V  # (K, D)
+    a = q @ params.Q.T
+    e = a @ params.K  # rows (Kᵀ a)ᵀ
+    Hu = np.einsum("bij,bj->bi", H, u[task])
+    He = np.einsum("bij,bj->bi", H, e)
+    pred = s * np.einsum("bi,bi->b", e, Hu)
+    resid = pred - y
+    loss = float(np.sum(weights * resid**2))
+    g = 2.0 * weights * resid
+    gQ = s * params.K @ (Hu * g[:, None]).T @ q
+    gK = s * (a * g[:, None]).T @ Hu
+    gHe = np.zeros((num_tasks, D))
+    np.add.at(gHe, task, He * g[:, None])
+    gV = s * read.T @ gHe
+    gh = s * gHe @ params.V.T if params.heads is not None else None
+    gp = None
+    if params.prompts is not None:
+        ge = np.zeros((num_tasks, D))
+        np.add.at(ge, task, e * g[:, None])
+        gamma = s * np.einsum("ki,kj->kij", ge, u)
+        gp = np.einsum("kij,kmj->kmi", gamma + gamma.transpose(0, 2, 1), params.prompts)
+    return loss, AttentionParams(gQ, gK, gV, gp, gh)
 
 
 @dataclass

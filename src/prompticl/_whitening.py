@@ -1,7 +1,7 @@
 """Whitening: the change of coordinates that reduces a general feature covariance to the identity.
 
 With ``R = Σ_x^{1/2}`` write ``x = R g`` (so ``g ~ N(0, I)``) and ``β' = R β``; labels are unchanged
-because ``xᵀβ = gᵀβ'``.  :meth:`prompticl.spec.Spec.whitened` maps the data model; this module maps
+because ``xᵀβ = gᵀβ'``.  :meth:`prompticl._spec.Spec.whitened` maps the data model; this module maps
 the parameters of the reduced model ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` so that the prediction, hence
 the loss, is the same number in both coordinate systems.
 
@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Spec
-
-__all__ = ["whiten_parameters", "unwhiten_parameters"]
-
+from ._spec import Spec
 
 def _rows(arr: "np.ndarray | None", spec: Spec, label: str) -> np.ndarray:
     if arr is None:

@@ -1,17 +1,12 @@
-"""Closed forms of the layer beyond the reduced model (prompticl.layer_theory), against the certified
-optimum of prompticl.layer_optimum."""
+"""Closed forms of the layer beyond the reduced model (prompticl._layer_closed_forms), against the certified
+optimum of prompticl._layer_optimum."""
 import numpy as np
 import pytest
 
 from prompticl import load_spec, optimal_losses, spec_from_dict
-from prompticl.attention import to_reduced
-from prompticl.layer_optimum import layer_optimum
-from prompticl.layer_theory import (
-    centred_spec,
-    heads_scale_loss,
-    joint_shift_losses,
-    task_optimum_losses,
-)
+from prompticl._reduced import to_reduced
+from prompticl._layer_optimum import layer_optimum
+from prompticl._layer_closed_forms import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
 from support import DIAG3, SHAPES, SYMMETRIC
 
 

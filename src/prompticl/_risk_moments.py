@@ -1,9 +1,10 @@
-"""Exact population moments of the context Gram matrix, in the layout of :class:`~prompticl.training.SampleStats`.
+"""The training risk's sufficient statistics (:class:`SampleStats`), sampled or exact.
 
-The trainer (:mod:`prompticl.training`) reduces the risk of the effective model
-``ŷ = xᵀ(A G b_k + c_k)`` to per-task moments of ``G = Σ_{t≤n} z_t z_tᵀ`` (the ``n`` context tokens
-``z = (x, y)``, query excluded, no normalisation), ``β`` and their products.  This module gives those
-moments *exactly*, so that the same solver that fits a sample finds the layer's population optimum
+The risk of the effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:mod:`prompticl._risk`) is a polynomial in
+per-task moments of ``G = Σ_{t≤n} z_t z_tᵀ`` (the ``n`` context tokens ``z = (x, y)``, query
+excluded, no normalisation), ``β`` and their products.  :func:`sample_stats` computes them from a
+seeded training sample (chapter 07); :func:`population_stats` gives them *exactly*, so that the same
+solver that fits a sample finds the layer's population optimum
 (book chapter 08, "Beyond the paper: the layer's own optimum").
 
 Derivation.  Given ``β``, the tokens are i.i.d. ``N(0, C(β))`` with
@@ -22,12 +23,106 @@ Everything is exact (no sampling, no quadrature); the cost is ``O(K D⁴)``, ind
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .spec import Spec
-from .sufficient_stats import SampleStats
+from ._limits import check_context_length
+from ._progress import progress_bar
+from ._sampling import sample_grams, task_counts
+from ._spec import Spec
 
-__all__ = ["token_covariance", "population_stats"]
+#: Prompts per chunk when accumulating moments (bounds memory at about 100 MB for n = 50).
+CHUNK = 16_384
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """Moments of a training sample, per task, each already divided by the task's sample size.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (K,)
+        Task probabilities π_k (the risk is Σ_k π_k · mean over task k).
+    GG : ndarray, shape (K, D, D, D, D)
+        Mean of ``G_ij G_lm``.
+    BG : ndarray, shape (K, d, D, D)
+        Mean of ``β_a G_ij``.
+    G : ndarray, shape (K, D, D)
+        Mean of ``G``.
+    beta : ndarray, shape (K, d)
+        Mean of ``β``.
+    BB : ndarray, shape (K, d, d)
+        Mean of ``ββᵀ``.
+    counts : ndarray of int, shape (K,)
+    x_cov : ndarray, shape (d, d)
+    noise : float
+    n : int
+    """
+
+    weights: np.ndarray
+    GG: np.ndarray
+    BG: np.ndarray
+    G: np.ndarray
+    beta: np.ndarray
+    BB: np.ndarray
+    counts: np.ndarray
+    x_cov: np.ndarray
+    noise: float
+    n: int
+
+
+def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False) -> SampleStats:
+    """Draw a stratified training sample of about ``samples`` prompts and return its moments."""
+    d, D, K = spec.d, spec.d + 1, spec.K
+    counts = task_counts(spec.weights, samples)
+    # G is symmetric: accumulate moments of its D(D+1)/2 distinct entries only (3.4x less work)
+    iu, ju = np.triu_indices(D)
+    P = iu.size
+    GG = np.zeros((K, P, P))
+    BG = np.zeros((K, d, P))
+    Gm = np.zeros((K, P))
+    bm = np.zeros((K, d))
+    BB = np.zeros((K, d, d))
+    bar = progress_bar(int(counts.sum()), progress, "sampling")
+    for k in range(K):
+        done = 0
+        while done < counts[k]:
+            m = int(min(CHUNK, counts[k] - done))
+            G, beta = sample_grams(spec, n, m, rng, k)
+            Gf = G[:, iu, ju]
+            GG[k] += Gf.T @ Gf
+            BG[k] += beta.T @ Gf
+            Gm[k] += Gf.sum(0)
+            bm[k] += beta.sum(0)
+            BB[k] += beta.T @ beta
+            done += m
+            if bar is not None:
+                bar.update(m)
+        c = counts[k]
+        GG[k] /= c
+        BG[k] /= c
+        Gm[k] /= c
+        bm[k] /= c
+        BB[k] /= c
+    if bar is not None:
+        bar.close()
+    # index of each (i, j) of the full matrix in the packed upper triangle
+    pos = np.empty((D, D), dtype=int)
+    pos[iu, ju] = np.arange(P)
+    pos[ju, iu] = np.arange(P)
+    return SampleStats(
+        weights=spec.weights.copy(),
+        GG=GG[:, pos[:, :, None, None], pos[None, None, :, :]],
+        BG=BG[:, :, pos],
+        G=Gm[:, pos],
+        beta=bm,
+        BB=BB,
+        counts=counts,
+        x_cov=spec.x_cov.copy(),
+        noise=float(spec.noise),
+        n=int(n),
+    )
 
 
 def token_covariance(x_cov: np.ndarray, beta: np.ndarray, noise: float) -> np.ndarray:
@@ -89,8 +184,8 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
     """Exact per-task population moments of ``(G, β)`` at context length ``n``, as a :class:`SampleStats`.
 
     Chapter 08.  The fields hold expectations instead of sample means (same layout and
-    normalisation), so :func:`prompticl.training.empirical_risk` of these statistics is the exact
-    population loss ``E[(ŷ − y)²]`` (label noise included) and :func:`prompticl.training.als` on them
+    normalisation), so :func:`prompticl._training.empirical_risk` of these statistics is the exact
+    population loss ``E[(ŷ − y)²]`` (label noise included) and :func:`prompticl._als.als` on them
     finds the population optimum.  ``counts`` is zero for every task: no sample was drawn.
 
     Parameters
@@ -99,9 +194,7 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
     n : int
         Context length (``>= 1``).
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"context length must be an integer >= 1, got {n!r}")
-    n = int(n)
+    n = check_context_length(n)
     parts = [_task_moments(spec.x_cov, spec.means[k], spec.covs[k], spec.noise, n) for k in range(spec.K)]
     GG, BG, G, BB = (np.stack(a) for a in zip(*parts))
     return SampleStats(

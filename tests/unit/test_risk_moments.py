@@ -3,19 +3,14 @@ import numpy as np
 import pytest
 
 from prompticl import load_spec, optimal_losses, optimum, population_loss
-from prompticl.attention import (
-    Effective,
-    context_tokens,
-    effective_predict,
-    gram,
-    reduced_effective,
-)
-from prompticl.montecarlo import Z_TOL, max_z_score, mean_and_se
-from prompticl.exact_moments import population_stats, token_covariance
-from prompticl.sampling import sample_batch
-from prompticl.theory import REGIMES
-from prompticl.sampling import sample_grams
-from prompticl.sufficient_stats import empirical_risk
+from prompticl._attention import Effective, context_tokens, effective_predict, gram
+from prompticl._reduced import reduced_effective
+from prompticl._montecarlo import Z_TOL, max_z_score, mean_and_se
+from prompticl._risk_moments import population_stats, token_covariance
+from prompticl._sampling import sample_batch
+from prompticl._regimes import REGIMES
+from prompticl._sampling import sample_grams
+from prompticl._risk import empirical_risk
 
 
 

@@ -13,7 +13,7 @@ refuse what no input of this project needs, before anything large is built:
 * bytes that are not UTF-8.
 
 Every refusal is a :class:`YAMLInputError` (a :class:`ValueError`) whose message is one line naming
-the source and, when known, the line.  Used by :mod:`prompticl.spec`; the ``figures`` command's
+the source and, when known, the line.  Used by :mod:`prompticl._spec`; the ``figures`` command's
 parameter files and values can use :func:`load_yaml_text` and :func:`load_yaml_file` the same way.
 
 Chapter 01 describes the spec format that it reads.
@@ -30,18 +30,6 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
-
-__all__ = [
-    "MAX_BYTES",
-    "MAX_DEPTH",
-    "MAX_INT_DIGITS",
-    "YAMLInputError",
-    "SafeLimitedLoader",
-    "load_yaml_text",
-    "load_yaml_bytes",
-    "load_yaml_file",
-    "escape_control",
-]
 
 #: Largest accepted input.  PyYAML's pure-Python parser needs about 4.5 s per MB of numbers on this
 #: machine (a 600 KB spec took 2.7 s; ``benchmarks/bench_limits.py``), so 512 KB answers in about

@@ -29,10 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .limits import MAX_D, LimitError, check_spec_size
-from .safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
-
-__all__ = ["Spec", "SpecError", "load_spec", "spec_from_dict", "spec_names", "spec_to_dict", "with_overrides"]
+from ._limits import MAX_D, LimitError, check_spec_size
+from ._safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
 
 #: Tolerance on ``sum(weights) == 1``.
 WEIGHT_TOL = 1e-9
@@ -71,7 +69,7 @@ class Spec:
     description : str
         Free text.
     title : str
-        Human-readable title for plot titles and captions (see ``prompticl.plotting.spec_title``).
+        Human-readable title for plot titles and captions (see ``prompticl._plotting.spec_title``).
     """
 
     d: int

@@ -1,0 +1,95 @@
+"""The training risk of the effective model, its gradient and its Hessian, on per-task moments.
+
+The effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:mod:`prompticl._attention`) has, with the query
+integrated out, the risk ``Σ_k π_k E_k[(w − β)ᵀΣ_x(w − β)] + σ²`` with ``w = A G b_k + c_k``: a
+quartic polynomial whose coefficients are the moments of ``G⊗G``, ``β⊗G``, ``G``, ``β`` and ``ββᵀ``
+per task (:class:`~prompticl._risk_moments.SampleStats`, sampled or exact).  One function per
+quantity: :func:`empirical_risk` (the risk), :func:`b_quadratic` (the risk as a quadratic in one
+task's ``b_k``, for the least-squares solver) and :func:`loss_grad_hess` (risk, gradient, Hessian).
+Chapter 07 explains the reduction; chapter 08 uses the gradient and Hessian.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._attention import Effective
+from ._risk_moments import SampleStats
+
+
+def b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Task ``k``'s mean risk as ``bᵀ H b + 2 lᵀ b + const`` for fixed ``(A, c_k)``."""
+    sx = st.x_cov
+    M = A.T @ sx @ A
+    H = np.einsum("ijlm,jl->im", st.GG[k], M)
+    SA = sx @ A
+    l = st.G[k] @ (A.T @ sx @ c) - np.einsum("ai,aij->j", SA, st.BG[k])
+    const = c @ sx @ c - 2 * c @ sx @ st.beta[k] + np.trace(sx @ st.BB[k])
+    return 0.5 * (H + H.T), l, float(const)
+
+
+def empirical_risk(st: SampleStats, eff: Effective) -> float:
+    """Exact training risk ``Σ_k π_k mean_k[(w − β)ᵀΣ_x(w − β)] + σ²`` at effective parameters."""
+    total = 0.0
+    for k, pi in enumerate(st.weights):
+        H, l, const = b_quadratic(st, k, eff.A, eff.c[k])
+        b = eff.b[k]
+        total += pi * (b @ H @ b + 2 * l @ b + const)
+    return float(total + st.noise**2)
+
+
+def loss_grad_hess(st: SampleStats, eff: Effective, order: int):
+    """The risk and, for ``order`` ≥ 1 / ≥ 2, its exact gradient / Hessian (``None`` otherwise).
+
+    Gradient and Hessian are in the full coordinates ``z = (vec A, vec b, vec c)`` (chapter 08).
+    Per task, with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (G b)ᵀ]`` and ``M = AᵀΣ_xA``: ``∇_A = 2Σ_x(AU + c ḡᵀ − V)``, ``∇_c = 2Σ_x(Aḡ + c − μ)``,
+    ``∇_b = 2(E[GMG] b + E[G]AᵀΣ_x c − E[G AᵀΣ_xβ])``; the Hessian blocks are their derivatives
+    (``∇²_AA = 2Σ_x ⊗ U``, ``∇²_cc = 2Σ_x``, ``∇²_bb = 2E[GMG]``, …), weighted by ``π_k``.
+    """
+    A, b, c = eff.A, eff.b, eff.c
+    sx = st.x_cov
+    d, D = A.shape
+    K = st.weights.shape[0]
+    nA, nb = d * D, K * D
+    nz = nA + nb + K * d
+    loss = float(st.noise**2)
+    g = np.zeros(nz) if order >= 1 else None
+    H = np.zeros((nz, nz)) if order >= 2 else None
+    SA = sx @ A
+    M = A.T @ SA
+    for k, pi in enumerate(st.weights):
+        GG, BG, Gm, mu, BB = st.GG[k], st.BG[k], st.G[k], st.beta[k], st.BB[k]
+        bk, ck = b[k], c[k]
+        U = np.einsum("ijlm,j,m->il", GG, bk, bk)
+        gb = Gm @ bk
+        V = np.einsum("aij,j->ai", BG, bk)
+        Sc = sx @ ck
+        loss += pi * float(
+            np.sum(SA * (A @ U)) + 2 * Sc @ A @ gb - 2 * np.sum(SA * V) + ck @ Sc - 2 * Sc @ mu + np.sum(sx * BB)
+        )
+        if order < 1:
+            continue
+        sb = slice(nA + k * D, nA + (k + 1) * D)
+        sc = slice(nA + nb + k * d, nA + nb + (k + 1) * d)
+        Hm = np.einsum("ijlm,jl->im", GG, M)
+        Hm = 0.5 * (Hm + Hm.T)
+        gA = 2 * sx @ (A @ U + np.outer(ck, gb) - V)
+        g[:nA] += pi * gA.ravel()
+        g[sb] += pi * 2 * (Hm @ bk + Gm @ (A.T @ Sc) - np.einsum("ai,aij->j", SA, BG))
+        g[sc] += pi * 2 * (SA @ gb + Sc - sx @ mu)
+        if order < 2:
+            continue
+        H[:nA, :nA] += pi * 2 * np.kron(sx, U)
+        H[:nA, sc] += pi * 2 * np.einsum("pq,i->piq", sx, gb).reshape(nA, d)
+        H[sc, sc] += pi * 2 * sx
+        H[sb, sb] += pi * 2 * Hm
+        H[sb, sc] += pi * 2 * Gm @ SA.T
+        Y = np.einsum("irlm,m->ilr", GG, bk)
+        dAb = 2 * np.einsum("pl,lir->pir", SA, Y + Y.transpose(1, 0, 2))
+        dAb += 2 * np.einsum("p,ir->pir", Sc, Gm)
+        dAb -= 2 * np.einsum("pa,air->pir", sx, BG)
+        H[:nA, sb] += pi * dAb.reshape(nA, D)
+    if H is not None:
+        H[nA:, :nA] = H[:nA, nA:].T
+        H[nA + nb :, nA : nA + nb] = H[nA : nA + nb, nA + nb :].T
+        H = 0.5 * (H + H.T)
+    return loss, g, H

@@ -1,0 +1,109 @@
+"""Figure export: every chapter's ``save_figure`` call, the atomic writes behind it, and the regenerate command.
+
+In the book ``figure_dir`` is empty and :func:`save_figure` writes nothing; ``prompticl figures``
+sets it (through papermill) so that each figure lands as SVG, PNG and PDF together with the numbers
+it shows (JSON), each written atomically (:func:`write_atomic`).  Every figure's caption ends with
+the command that regenerates it (:func:`regenerate_command`).  Chapters 01–08 export their figures
+with it; the book's page "Reproducing and regenerating the figures" explains the command.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+#: The formats every figure is written in.
+FIGURE_FORMATS: tuple[str, ...] = ("svg", "png", "pdf")
+
+
+def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> str:
+    """The ``prompticl figures`` command that regenerates figure ``name`` with ``params``.
+
+    Captions end with ``Regenerate with `<this command>`.`` (see CONTRIBUTING.md); values are
+    written as the CLI reads them back (YAML flow scalars and lists), quoted for the shell.
+
+    Parameters
+    ----------
+    name : str
+        The figure's registry name, as passed to :func:`save_figure`.
+    params : mapping, optional
+        Parameters that differ from the chapter's defaults.
+    """
+    import yaml
+
+    parts = ["prompticl", "figures", name]
+    for key, value in (params or {}).items():
+        text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+        if text.endswith("\n..."):
+            text = text[: -len("\n...")]
+        parts += ["-p", key, text]
+    return shlex.join(parts)
+
+
+def _jsonable(value: Any, digits: int) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, digits) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), digits)
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), digits)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+def write_atomic(path: "str | Path", payload: "bytes | str") -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; the file follows the umask like any other
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload.encode("utf-8") if isinstance(payload, str) else payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, name: str, data: Mapping[str, Any], figure_dir: "str | os.PathLike | None", digits: int = 10) -> None:
+    """Export ``fig`` as ``name.{svg,png,pdf}`` and its data as ``name.json`` into ``figure_dir``.
+
+    Does nothing when ``figure_dir`` is empty (the book's default), so chapters can call it
+    unconditionally.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    name : str
+        The figure's registry name (unique across the book).
+    data : mapping
+        The numbers the figure shows (arrays allowed), rounded to ``digits`` decimals.
+    figure_dir : str or path or None
+    """
+    if not figure_dir:
+        return
+    import io
+
+    out = Path(figure_dir)
+    metadata = {
+        "svg": {"Date": None},
+        "pdf": {"CreationDate": None, "ModDate": None},
+        "png": {},
+    }
+    for fmt in FIGURE_FORMATS:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, metadata=metadata[fmt], bbox_inches="tight")
+        write_atomic(out / f"{name}.{fmt}", buf.getvalue())
+    write_atomic(out / f"{name}.json", json.dumps(_jsonable(data, digits), indent=2, sort_keys=True) + "\n")
