@@ -4,44 +4,19 @@
 Every test module under tests/book marks itself ``slow`` (``pytestmark``), so that ``make check``
 (``-m "not slow"``) leaves it out; tests/unit/test_test_tiers.py checks that none is missed.
 
-The build flags are read from tools/jupyter-book-flags, the file the Makefile reads for `make book`.
+The build command, with the flags of `make book` (tools/jupyter-book-flags), is ``support.jupyter_book_build``.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
-#: jupyter-book's build flags, written once for `make book` and the tests.
-JB_FLAGS_FILE = ROOT / "tools" / "jupyter-book-flags"
-
-
-def jb_flags() -> list[str]:
-    return JB_FLAGS_FILE.read_text(encoding="utf-8").split()
-
-
-def jupyter_book_build(*extra: str, env: "dict[str, str] | None" = None) -> subprocess.CompletedProcess:
-    """``jupyter-book build . FLAGS EXTRA...`` from the repository root, with the venv's tools first on PATH."""
-    bindir = Path(sys.executable).parent
-    cmd = [str(bindir / "jupyter-book"), "build", ".", *jb_flags(), *extra]
-    full_env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {}))
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=full_env)
-
-
-def site_build_lock():
-    """An exclusive lock on the builds into _build/ (the site, the student edition), held until closed."""
-    ROOT.joinpath("_build").mkdir(exist_ok=True)
-    lock = open(ROOT / "_build" / ".site-build.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
+from support import HTML, ROOT, jupyter_book_build, site_build_lock
 
 
 def _build_site() -> subprocess.CompletedProcess:
