@@ -69,7 +69,7 @@ def mc_check(request):
     if gaps:
         z, label = max(gaps)
         line = (
-            f"prompticl: largest |theory - MC| gap in tests/test_theory.py: {z:.2f} SE "
+            f"prompticl: largest |theory - MC| gap in tests/unit/test_theory.py: {z:.2f} SE "
             f"({label}; {len(gaps)} comparisons, tolerance {Z_TOL:g} SE)"
         )
         if request.config.pluginmanager.get_plugin("terminalreporter") is not None:
