@@ -5,7 +5,7 @@
  * first one only, which is hidden (pydata-sphinx-theme issue 2451). Every other button of the same
  * kind forwards its click to that first, bound button, so the theme's own code decides what happens
  * (drawer on a phone, collapse on a desktop). Harmless once the themes are fixed: the first button
- * is then the visible one and gets no forwarding handler. Checked by tests/test_site.py.
+ * is then the visible one and gets no forwarding handler. Checked by tests/book/test_site.py.
  */
 (function () {
   function bind() {

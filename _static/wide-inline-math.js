@@ -1,7 +1,7 @@
 /* An inline formula wider than the text column (a phone screen) cannot wrap: MathJax 3 does not
  * break inline maths. Mark such formulas so that _static/custom.css lets them scroll inside their
  * own box, with the same scroll cues as wide displays, instead of being clipped. Re-checked when
- * the window changes size. Checked by tests/test_site.py::test_narrow_overflow_shows_it_scrolls.
+ * the window changes size. Checked by tests/book/test_site.py::test_narrow_overflow_shows_it_scrolls.
  */
 (function () {
   var CLASS = "prompticl-wide-inline";
