@@ -21,9 +21,10 @@ SITE_EXTRA := .cache/site-extra
 MATHJAX_DEST := $(SITE_EXTRA)/_static/mathjax
 MATHJAX_STAMP := .cache/mathjax-$(MATHJAX_VERSION).stamp
 
-# The same flags are used by tests/book/test_site.py: warnings (and notebook errors) fail the build;
-# --all rewrites every page, so a changed table of contents reaches every sidebar.
-JB_FLAGS := -W -n --keep-going --all
+# jupyter-book's build flags, written once in tools/jupyter-book-flags (the site tests read the same
+# file): warnings (and notebook errors) fail the build; --all rewrites every page, so a changed table
+# of contents reaches every sidebar.
+JB_FLAGS := $(shell cat tools/jupyter-book-flags)
 PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly
 
 # Tools (jupyter-book, the python3 kernel) resolve to the project's venv.
@@ -76,12 +77,10 @@ book: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
 # The student edition: same sources, every solution removed at build time (_ext/prompticl_site.py,
-# switched on by PROMPTICL_EDITION). It has its own Sphinx environment under _build/students/ and
-# shares the notebook execution cache of `make book` (symlinked), so nothing is executed twice.
+# switched on by PROMPTICL_EDITION). It has its own Sphinx environment under _build/students/; like
+# `make book` it shows the notebooks' stored outputs (_config.yml: execute_notebooks off).
 STUDENTS_BUILD := _build/students
 book-students: $(VENV_STAMP) $(MATHJAX_STAMP)
-	@mkdir -p $(STUDENTS_BUILD)/_build _build/.jupyter_cache
-	@ln -sfn ../../.jupyter_cache $(STUDENTS_BUILD)/_build/.jupyter_cache
 	PROMPTICL_EDITION=students $(VENV)/bin/jupyter-book build . $(JB_FLAGS) --path-output $(STUDENTS_BUILD)
 	rm -rf _build/html-students && cp -R $(STUDENTS_BUILD)/_build/html _build/html-students
 

@@ -1,9 +1,13 @@
 """Helpers shared by the unit and the book tests (importable because pyproject sets pythonpath)."""
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 from prompticl.cli import main
@@ -11,6 +15,33 @@ from prompticl.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 #: The tiny fixture book: two chapters of about a second each, and a prose-only notebook.
 FIXTURES = ROOT / "tests" / "book" / "fixtures" / "book"
+
+#: The chapter notebooks: nbval validates their stored outputs (tests/book/test_notebooks.py), and the
+#: site shows exactly those outputs (tests/unit/test_book_outputs.py).
+BOOK_NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+HTML = ROOT / "_build" / "html"
+#: jupyter-book's build flags, written once for `make book` and the tests.
+JB_FLAGS_FILE = ROOT / "tools" / "jupyter-book-flags"
+
+
+def jb_flags() -> list[str]:
+    return JB_FLAGS_FILE.read_text(encoding="utf-8").split()
+
+
+def jupyter_book_build(*extra: str, env: "dict[str, str] | None" = None) -> subprocess.CompletedProcess:
+    """``jupyter-book build . FLAGS EXTRA...`` from the repository root, with the venv's tools first on PATH."""
+    bindir = Path(sys.executable).parent
+    cmd = [str(bindir / "jupyter-book"), "build", ".", *jb_flags(), *extra]
+    full_env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {}))
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=full_env)
+
+
+def site_build_lock():
+    """An exclusive lock on the builds into _build/ (the site, the student edition), held until closed."""
+    ROOT.joinpath("_build").mkdir(exist_ok=True)
+    lock = open(ROOT / "_build" / ".site-build.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
 
 
 def cli(capsys, *argv):

@@ -2,7 +2,7 @@
 
     python tools/print_pdf.py [--html _build/html] [--out _build/pdf]
 
-Every page of ``_toc.yml`` is opened in the Debian Chromium the browser tests use (no network: the
+Every page of ``_toc.yml`` (read by ``prompticl.figures.toc_files``) is opened in the Debian Chromium the browser tests use (no network: the
 site serves its own MathJax), printed with Playwright's ``page.pdf`` once MathJax has typeset the
 page and its images have loaded, with all solutions opened; the pages are then merged with pypdf
 behind a generated table of contents, and each chapter gets a bookmark (the PDF outline).
@@ -23,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-import yaml
+from prompticl.figures import toc_files  # the one reader of _toc.yml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -78,26 +78,6 @@ async () => {
   return h1 ? h1.textContent.replace(/#\s*$/, '').trim() : document.title;
 }
 """
-
-
-def toc_pages(toc_file: Path) -> list[str]:
-    """Document names in reading order (root first), as listed in ``_toc.yml``."""
-    toc = yaml.safe_load(toc_file.read_text())
-    names = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                names.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [str(Path(n).with_suffix("")) for n in names]
 
 
 def _contents_html(entries: list[tuple[str, int]], title: str) -> str:
@@ -159,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf")
-    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the book's folder, holding _toc.yml")
     parser.add_argument("--sheet-only", action="store_true", help="print only the formula sheet")
     args = parser.parse_args(argv)
-    names = [FORMULA_SHEET_PAGE] if args.sheet_only else toc_pages(args.toc)
+    names = [FORMULA_SHEET_PAGE] if args.sheet_only else toc_files(args.root)
     missing = [n for n in names if not (args.html / f"{n}.html").is_file()]
     if missing:
         print(f"print_pdf: pages missing from {args.html} (run `make book` first): {', '.join(missing)}", file=sys.stderr)

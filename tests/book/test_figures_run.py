@@ -21,6 +21,7 @@ from prompticl.figures import (
     build_registry,
 )
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 REAL_BOOK = ROOT / "book"
 FORMATS = ("svg", "png", "pdf", "json")

@@ -1,15 +1,12 @@
 """The one-page formula sheet that `make pdf` prints from "The four regimes at a glance".
 
-``tools/print_pdf.py --sheet-only`` prints book/at-a-glance.html from the built site (the same
-build as tests/book/test_site.py: under pytest-xdist the build is shared through its result file).
+``tools/print_pdf.py --sheet-only`` prints book/at-a-glance.html from the built site (the ``site``
+fixture of tests/book/conftest.py: the one build that tests/book/test_site.py uses too).
 The PDF must have exactly one page, name each regime and contain no raw TeX, and it must not have
 been shrunk below a legible scale.
 """
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import re
 import subprocess
 import sys
@@ -20,33 +17,9 @@ import pytest
 import test_site as site_tests  # tests/book is on sys.path (pytest's default import mode)
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
 REGIMES = ["Plain training", "Fine-tuned prompts", "Joint training", "Joint training with task heads"]
 MIN_SCALE = 0.55  # below this the formulas print smaller than about 6 pt
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    """The built site, built once per test run (shared with test_site.py under xdist)."""
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run_id is None:
-        result = site_tests._run_build()
-    else:
-        ROOT.joinpath("_build").mkdir(exist_ok=True)
-        result_file = ROOT / "_build" / f".site-build-{run_id}.json"
-        with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if result_file.is_file():
-                done = json.loads(result_file.read_text())
-                result = subprocess.CompletedProcess([], done["returncode"], done["stdout"], done["stderr"])
-            else:
-                for stale in ROOT.joinpath("_build").glob(".site-build-*.json"):
-                    stale.unlink()
-                result = site_tests._run_build()
-                result_file.write_text(json.dumps(
-                    {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
-    if result.returncode != 0:
-        pytest.fail("the site did not build (see test_site.py::test_site_builds_without_warnings)", pytrace=False)
-    return site_tests.HTML
 
 
 @pytest.fixture(scope="module")

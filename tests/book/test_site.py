@@ -2,7 +2,6 @@
 headless Chromium without network access (MathJax included), errors or broken images."""
 from __future__ import annotations
 
-import fcntl
 import functools
 import http.server
 import json
@@ -18,61 +17,21 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from support import jupyter_book_build, site_build_lock
+from prompticl.figures import toc_files
+
 ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-# Same flags as `make book`; --all so that warnings of unchanged pages are reported again.
-BUILD = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going", "--all"]
-
-# The site tests share one build. Under pytest-xdist each worker has its own session fixtures, and
-# `xdist_group` is not honoured with pytest 9 (the group suffix no longer reaches the scheduler), so
-# the build itself is serialised with a file lock and its result shared through a file named after
-# the test run: whichever worker comes first builds, the others wait and reuse the result.
-pytestmark = pytest.mark.xdist_group("site")
+# The site build itself (`build`, `site`) is shared with the PDF tests: tests/book/conftest.py.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
 
 
 def _tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
-
-
-def _run_build() -> subprocess.CompletedProcess:
-    # Start from an empty output folder: Sphinx never deletes pages that left the toc.
-    # The execution cache (_build/.jupyter_cache) is kept.
-    shutil.rmtree(HTML, ignore_errors=True)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run(BUILD, cwd=ROOT, capture_output=True, text=True, env=env)
-
-
-@pytest.fixture(scope="session")
-def build() -> subprocess.CompletedProcess:
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run_id is None:  # a single process: nothing to share
-        return _run_build()
-    ROOT.joinpath("_build").mkdir(exist_ok=True)
-    result_file = ROOT / "_build" / f".site-build-{run_id}.json"
-    with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if result_file.is_file():
-            done = json.loads(result_file.read_text())
-            return subprocess.CompletedProcess(BUILD, done["returncode"], done["stdout"], done["stderr"])
-        for stale in ROOT.joinpath("_build").glob(".site-build-*.json"):
-            stale.unlink()
-        result = _run_build()
-        result_file.write_text(
-            json.dumps({"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr})
-        )
-        return result
-
-
-@pytest.fixture(scope="session")
-def site(build) -> Path:
-    if build.returncode != 0:
-        pytest.fail("the site did not build (see test_site_builds_without_warnings)", pytrace=False)
-    return HTML
 
 
 def pages(site: Path) -> list[Path]:
@@ -89,7 +48,7 @@ def test_site_builds_without_warnings(build):
     out = build.stdout + build.stderr
     flagged = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line]
     report = "\n".join(flagged[:40]) + "\n...\n" + _tail(out, 30)
-    assert build.returncode == 0, f"jupyter-book build {' '.join(BUILD[3:])} failed:\n{report}"
+    assert build.returncode == 0, f"{' '.join(build.args[1:])} failed:\n{report}"
     assert ": WARNING: " not in out, report
 
 
@@ -101,20 +60,7 @@ def test_mathjax_is_served_locally(site):
 
 
 def test_every_toc_entry_is_a_page(site):
-    import yaml
-
-    def files(node):
-        if isinstance(node, dict):
-            if "file" in node or "root" in node:
-                yield node.get("file", node.get("root"))
-            for v in node.values():
-                yield from files(v)
-        elif isinstance(node, list):
-            for v in node:
-                yield from files(v)
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    missing = [f for f in files(toc) if not (site / f"{Path(f).with_suffix('')}.html").is_file()]
+    missing = [f for f in toc_files(ROOT) if not (site / f"{f}.html").is_file()]
     assert not missing, f"toc entries without a page: {missing}"
 
 
@@ -684,18 +630,10 @@ def _site_text(root: Path) -> str:
 
 @pytest.fixture(scope="session")
 def students(site) -> subprocess.CompletedProcess:
-    """`make book-students`, run after the main build (they share the notebook execution cache)."""
-    with open(ROOT / "_build" / ".site-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """`make book-students`, run after the main build (both show the notebooks' stored outputs)."""
+    with site_build_lock():
         shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
-        cache = STUDENTS_OUT / "_build" / ".jupyter_cache"
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        if not cache.is_symlink():
-            shutil.rmtree(cache, ignore_errors=True)
-            cache.symlink_to(Path("..", "..", ".jupyter_cache"))
-        env = dict(os.environ, PROMPTICL_EDITION="students",
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-        return subprocess.run(BUILD + ["--path-output", str(STUDENTS_OUT)], cwd=ROOT, capture_output=True, text=True, env=env)
+        return jupyter_book_build("--path-output", str(STUDENTS_OUT), env={"PROMPTICL_EDITION": "students"})
 
 
 def test_student_edition_has_no_solution(students, site):
@@ -759,12 +697,7 @@ def test_pdf(printed, site):
     book = printed / "prompticl.pdf"
     reader = PdfReader(book)
     titles = []
-    from importlib import util
-
-    spec = util.spec_from_file_location("print_pdf", ROOT / "tools" / "print_pdf.py")
-    print_pdf = util.module_from_spec(spec)
-    spec.loader.exec_module(print_pdf)
-    for name in print_pdf.toc_pages(ROOT / "_toc.yml"):
+    for name in toc_files(ROOT):
         h1 = re.search(r"<h1>((?:(?!</h1>).)*?)<a class=\"headerlink\"", (site / f"{name}.html").read_text(encoding="utf-8"), re.S)
         titles.append(" ".join(re.sub(r"<[^>]+>", "", h1.group(1)).split()) if h1 else name)
     assert len(reader.pages) > len(titles), f"{book} has only {len(reader.pages)} pages"

@@ -136,6 +136,19 @@ def test_registry_follows_the_table_of_contents(tmp_path):
     assert list(build_registry(book).chapters) == ["beta", "alpha"]  # alpha is not in the toc: last
 
 
+def test_toc_files_reads_the_toc_as_jupyter_book_does(tmp_path):
+    from prompticl.figures import toc_files
+
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n      - file: book/a.ipynb\n"
+                   "        sections:\n          - file: book/a1\n      - file: book/b\n  - caption: B\n    chapters:\n"
+                   "      - file: book/c.md\n")
+    assert toc_files(tmp_path) == ["book/intro", "book/a", "book/a1", "book/b", "book/c"]  # reading order
+    toc.write_text("format: jb-book\nchapters:\n  - file: book/a\n")  # no root: Jupyter Book refuses it too
+    with pytest.raises(FigureError, match=r"^table of contents: .*'root'"):
+        toc_files(tmp_path)
+
+
 def test_list_text_shows_chapters_figures_defaults_meanings(capsys):
     status, out, err = cli(capsys, "--list")
     assert status == 0 and err == ""

@@ -110,13 +110,29 @@ def test_linkcheck_never_fails_a_build():
 
 def test_pages_deploys_with_the_official_actions_and_no_personal_token():
     workflow = _load(WORKFLOWS / "pages.yml")
-    assert _triggers(workflow) <= {"push", "workflow_dispatch"} and workflow["on"]["push"]["branches"] == ["main"]
     assert "make book" in _run_steps(workflow)
     deploy = workflow["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
     for path in _workflow_files():
         assert "secrets." not in path.read_text(), f"{path.name} uses a secret; the workflows need none"
+
+
+def test_pages_publishes_only_what_the_test_suite_validated():
+    # The site shows the notebooks' stored outputs (tests/unit/test_book_outputs.py); Pages builds it
+    # only from a commit on main whose `make test` run (the pull-request workflow) passed.
+    workflow = _load(WORKFLOWS / "pages.yml")
+    _, ci = pull_request_workflow()
+    assert _triggers(workflow) == {"workflow_run"}, f"pages.yml runs on {_triggers(workflow)}, not only after the tests"
+    run = workflow["on"]["workflow_run"]
+    assert run["workflows"] == [ci["name"]] and run["types"] == ["completed"] and run["branches"] == ["main"], run
+    build = workflow["jobs"]["build"]
+    condition = build.get("if", "")
+    assert "github.event.workflow_run.conclusion == 'success'" in condition and "event == 'push'" in condition, condition
+    checkout = [s for s in build["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout and checkout[0].get("with", {}).get("ref") == "${{ github.event.workflow_run.head_sha }}", (
+        "pages.yml must build the commit that the tests ran on"
+    )
 
 
 def test_repository_address_is_written_only_in_config():

@@ -317,37 +317,48 @@ def load_chapter(path: "str | os.PathLike") -> "Chapter | None":
 
 
 def toc_files(root: Path) -> list[str]:
-    """Every ``file`` entry of ``root/_toc.yml``, in order, as written (e.g. ``book/01-setting``).
+    """Every document of ``root/_toc.yml`` in reading order, root first, as document names without
+    a ``.md``/``.ipynb`` suffix (e.g. ``book/intro``, ``book/01-setting``).
 
-    The one reader of the table of contents: the registry orders chapters by it and the notebook
-    tests check it against ``book/``.  A missing ``_toc.yml`` gives an empty list.
+    The one reader of the table of contents, built on the parser Jupyter Book itself uses
+    (``sphinx_external_toc.parsing``): the registry orders chapters by it, ``tools/print_pdf.py``
+    prints the pages in its order and the tests check it against ``book/`` and the built site.  The
+    file is read by :mod:`prompticl.safe_yaml` first (size, depth, aliases, duplicate keys).  A
+    missing ``_toc.yml`` gives an empty list.
 
     Raises
     ------
     FigureError
         If ``_toc.yml`` exists but is refused by :mod:`prompticl.safe_yaml` (does not parse, too
-        large or too deep, aliases, duplicate keys, ...).
+        large or too deep, aliases, duplicate keys, ...) or by sphinx-external-toc (not a table of
+        contents: no ``root``, unknown keys, ...).
     """
-    files: list[str] = []
     path = root / "_toc.yml"
     if not path.is_file():
-        return files
+        return []
     try:
         toc = load_yaml_file(path)
     except YAMLInputError as exc:
         raise FigureError(f"table of contents: {exc}") from None
+    from sphinx_external_toc.parsing import MalformedError, parse_toc_data
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+    try:
+        site_map = parse_toc_data(toc)
+    except (MalformedError, TypeError, ValueError) as exc:
+        raise FigureError(f"table of contents: {escape_control(' '.join(str(exc).split()))}") from None
 
-    walk(toc)
+    files: list[str] = []
+
+    def walk(docname: str) -> None:
+        name = docname.removesuffix(".md").removesuffix(".ipynb")
+        if name in files:  # a document listed twice (Sphinx warns); keep its first place
+            return
+        files.append(name)
+        if docname in site_map:
+            for child in site_map[docname].child_files():
+                walk(child)
+
+    walk(site_map.root.docname)
     return files
 
 
