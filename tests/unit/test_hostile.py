@@ -19,6 +19,7 @@ another checkout's code (to check that every case failed before the fix).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -255,7 +256,8 @@ def run_corpus(corpus: dict, timeout: float = TIMEOUT, hard_timeout: float = HAR
                     run["cases"] += 1
                     started = None
             if started is not None:
-                results[started] = {"crashed": f"the driver ended during this case (status {status})", "stderr": err_tail}
+                why = f"hard time-out after {hard_timeout} s" if "Timeout (" in err_tail else f"status {status}"
+                results[started] = {"crashed": f"the driver ended during this case ({why})", "stderr": err_tail}
             elif not run["cases"]:  # nothing ran at all (an import failed?): no point in trying again
                 for case in todo:
                     results[case] = {"crashed": f"the driver ran no case (status {status})", "stderr": err_tail}
@@ -265,8 +267,26 @@ def run_corpus(corpus: dict, timeout: float = TIMEOUT, hard_timeout: float = HAR
 
 @pytest.fixture(scope="module")
 def corpus_run() -> tuple[dict, list]:
-    """The whole corpus, run once for the module (each test below reads its case's record)."""
-    return run_corpus(CORPUS)
+    """The whole corpus, run once (each test below reads its case's record).
+
+    Under pytest-xdist every worker that gets a corpus test would run the driver (``xdist_group``
+    does not reach the scheduler with pytest 9, see tests/book/test_site.py): the first one runs it
+    under a file lock and leaves the records in a file named after the test run; the others read it.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:  # a single process: nothing to share
+        return run_corpus(CORPUS)
+    shared = Path(tempfile.gettempdir()) / f"prompticl-hostile-{run_id}.json"
+    with open(Path(tempfile.gettempdir()) / "prompticl-hostile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if shared.is_file():
+            results, runs = json.loads(shared.read_text(encoding="utf-8"))
+            return results, runs
+        for stale in shared.parent.glob("prompticl-hostile-*.json"):
+            stale.unlink(missing_ok=True)
+        results, runs = run_corpus(CORPUS)
+        shared.write_text(json.dumps([results, runs]), encoding="utf-8")
+        return results, runs
 
 
 def assert_refused(rc: int, out: str, err: str, pattern: "str | None" = None) -> None:
