@@ -431,8 +431,9 @@ def test_out_that_is_contains_or_is_inside_the_book_is_refused(capsys, tmp_path,
 def test_book_that_is_a_file(capsys, tmp_path):
     (tmp_path / "f").write_text("x")
     status = main(["figures", "--list", "--book", str(tmp_path / "f")])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert status == 2 and err == f"prompticl: error: --book {str(tmp_path / 'f')!r} is a file, not a folder\n"
+    assert out == "" and [p.name for p in tmp_path.iterdir()] == ["f"]  # (was also a hostile-corpus case)
 
 
 def _read_only_parent(tmp_path: Path) -> Path:

@@ -1,20 +1,29 @@
 """Hostile input through the command line (issue 13): the promise of the CLI holds for every case.
 
 The promise for bad input: exit status 2, exactly one line on stderr, nothing on stdout, no file
-written, no traceback, within a few seconds and under a memory cap.  Each case of
-:data:`CORPUS` runs ``python -m prompticl`` in a subprocess in a fresh folder, under
-``RLIMIT_AS`` (:data:`MEMORY_CAP`) and a :data:`TIMEOUT`; property-based cases (hypothesis)
-run :func:`prompticl.cli.main` in-process.  The large-n accuracy of the closed forms is checked
-against exact rational arithmetic.
+written, no traceback, within a few seconds and under a memory cap.  The cases of :data:`CORPUS`
+all run in **one** subprocess, ``hostile_driver.py`` beside this file: it imports
+:mod:`prompticl.cli` once and runs each case as ``cli.main(argv)`` in a fresh folder, with stdout
+and stderr captured per case (at the file-descriptor level), a per-case alarm (:data:`TIMEOUT`,
+and a hard :data:`HARD_TIMEOUT` that ends the process for a hang in C code), the process under
+``RLIMIT_AS`` (:data:`MEMORY_CAP`).  It reports one JSON record per case; one pytest test per case
+reads its record.  A case that crashes the process is reported as such and the rest go on in a new
+one.  Only what needs a process of its own (the state of file descriptor 1 or a broken pipe at
+interpreter exit) runs as ``python -m prompticl``: see "Cases with a process of their own".
+Property-based cases (hypothesis) run :func:`prompticl.cli.main` in the test process.  The large-n
+accuracy of the closed forms is checked against exact rational arithmetic.
 
-``PROMPTICL_HOSTILE_SRC=/path/to/src`` runs the subprocess corpus against another checkout's code
-(to check that every case failed before the fix).
+``PROMPTICL_HOSTILE_SRC=/path/to/src`` runs the corpus and the separate-process cases against
+another checkout's code (to check that every case failed before the fix).
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -34,8 +43,13 @@ from prompticl._closed_forms import optimal_losses
 SRC = Path(os.environ.get("PROMPTICL_HOSTILE_SRC", Path(__file__).resolve().parents[2] / "src"))
 #: Address-space cap of each subprocess: numpy with one BLAS thread needs about 0.4 GB.
 MEMORY_CAP = 2 * 2**30
-#: Seconds each hostile subprocess may take (Python and numpy start in about 0.5 s).
+#: Seconds each corpus case may take in the driver (each takes milliseconds; the first ones also
+#: import what their command needs), and each separate-process case (Python and numpy start in
+#: about 0.5 s).
 TIMEOUT = 10
+#: Seconds after which the driver's hard alarm dumps its stacks and ends it (a hang in C code).
+HARD_TIMEOUT = 2 * TIMEOUT
+DRIVER = Path(__file__).with_name("hostile_driver.py")
 
 VALID = "d: 2\nnoise: 0.1\ntasks:\n  - {weight: 0.5, mean: 1, cov: 1}\n  - {weight: 0.5, mean: -1, cov: 2}\n"
 ZERO = "d: 2\nnoise: 0\ntasks:\n  - {weight: 1, mean: 0, cov: 0}\n"
@@ -69,7 +83,6 @@ TRAIN = ["train", "s.yaml", "--regime", "joint", "--n", "5"]
 FIGURES = ["figures", "in-brief-regimes", "--smoke", "-p", "spec_name", "s.yaml", "--out", "out"]
 PLAIN = ["figures", "plain-theory-vs-mc", "--smoke", "--out", "out"]
 SETTING = ["figures", "setting-mixture", "--smoke", "--out", "out"]
-JOINT = ["figures", "joint-losses", "--smoke", "--out", "out"]
 BRIEF = ["figures", "in-brief-regimes", "--smoke", "--out", "out"]
 
 #: id -> (files to create, arguments, regex the stderr line must match)
@@ -80,7 +93,6 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
                                r"--model full at d = 21: .*the limit is d <= 20"),
     "full-model-too-many-n": ({}, ["theory", "zero-mean", "--model", "full", "--n", *map(str, range(1, 22))],
                               r"--model full with 21 values of --n"),
-    "full-model-unknown": ({}, ["theory", "zero-mean", "--n", "5", "--model", "exact"], r"invalid choice: 'exact'"),
     "deep-flow-theory": ({"s.yaml": "[" * 10000 + "]" * 10000}, THEORY, r"nested deeper than \d+ levels"),
     "deep-flow-train": ({"s.yaml": "[" * 10000 + "]" * 10000}, TRAIN, r"nested deeper than \d+ levels"),
     "deep-block-maps": ({"s.yaml": _deep_block(900)}, THEORY, r"nested deeper than \d+ levels"),
@@ -160,64 +172,121 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-spec-d-1e6": ({"s.yaml": _one_task_d("1000000")}, FIGURES, r"spec_name.*the limit is d <= 500"),
     "seed-plus": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "+1"], r"digits 0-9"),
     # figures: -p values and -f files go through prompticl._safe_yaml
-    "figures-p-seed-bad-date": ({}, [*SETTING, "-p", "seed", "2001-13-45"], r"-p seed, .*cannot read '2001-13-45' as timestamp"),
-    "figures-p-seed-int-tag": ({}, [*SETTING, "-p", "seed", "!!int abc"], r"-p seed, .*cannot read 'abc' as int"),
-    "figures-p-seed-5000-digits": ({}, [*SETTING, "-p", "seed", "9" * 5000], r"'seed' .*5000 digits is too large"),
     "figures-p-check_noise-400-digits": ({}, [*PLAIN, "-p", "check_noise", BIG], r"'check_noise' .*400 digits is too large"),
     "figures-p-deep": ({}, [*SETTING, "-p", "seed", "[" * 10000 + "]" * 10000], r"-p seed, .*nested deeper than"),
     "figures-p-alias": ({}, [*SETTING, "-p", "seed", "*a"], r"-p seed, .*aliases"),
-    "figures-f-bad-date": ({"p.yaml": "seed: 2001-13-45\n"}, [*SETTING, "-f", "p.yaml"],
-                           r"parameters file p\.yaml, line 1, .*cannot read '2001-13-45' as timestamp"),
-    "figures-f-int-tag": ({"p.yaml": "seed: !!int abc\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1, .*cannot read 'abc' as int"),
-    "figures-f-400-digit-check_noise": ({"p.yaml": f"check_noise: {BIG}\n"}, [*PLAIN, "-f", "p.yaml"], r"p\.yaml, line 1, .*400 digits"),
-    "figures-f-byte-ff": ({"p.yaml": b"seed: \xff\n"}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, line 1: byte 0xff is not UTF-8"),
-    "figures-f-deep": ({"p.yaml": "[" * 10000 + "]" * 10000}, [*SETTING, "-f", "p.yaml"], r"p\.yaml, .*nested deeper than"),
     "figures-f-deep-block": ({"p.yaml": _deep_block(900)}, [*SETTING, "-f", "p.yaml"], r"nested deeper than"),
-    "figures-f-duplicate": ({"p.yaml": "seed: 1\nseed: 2\n"}, [*SETTING, "-f", "p.yaml"], r"duplicate key 'seed'"),
     # regression guard (held before the figures change too: the spec loader was already safe)
     "figures-f-spec-bad-date": ({"p.yaml": "spec_name: s.yaml\n", "s.yaml": _spec(d="2001-13-45")}, [*SETTING, "-f", "p.yaml"],
                                 r"spec_name.*cannot read '2001-13-45'"),
     "figures-f-laughs": ({"p.yaml": _laughs()}, [*SETTING, "-f", "p.yaml"], r"anchors \(&a0\) are not accepted"),
     # figures: parameter ranges, checked before anything runs (prompticl.figures.ranges)
-    "figures-seed-negative": ({}, [*SETTING, "-p", "seed", "-1"], r"'seed' of chapter 01-setting must be >= 0, got -1"),
-    "figures-spec-name-empty": ({}, [*SETTING, "-p", "spec_name", ""], r"'spec_name' .* must be non-empty, got ''"),
-    "figures-ns-empty": ({}, [*JOINT, "-p", "ns", "[]"], r"'ns' of chapter 04-joint-training must be of length >= 1"),
-    "figures-ns-negative": ({}, [*JOINT, "-p", "ns", "0,-3"], r"'ns' .*: item 0 must be >= 1, got 0"),
     "figures-hist-samples-0": ({}, [*SETTING, "-p", "hist_samples", "0"], r"'hist_samples' .* must be >= 2, got 0"),
     # (the issue's `-p z_tol -1`: chapters now check through check_z with a fixed tolerance, so a
     # negative float parameter is tried instead)
     "figures-check_noise-negative": ({}, [*PLAIN, "-p", "check_noise", "-1"], r"'check_noise' .* must be >= 0, got -1\.0"),
-    "figures-f-check_noise-negative": ({"p.yaml": "check_noise: -1\n"}, [*PLAIN, "-f", "p.yaml"], r"'check_noise' .* must be >= 0"),
     "figures-n_max-0": ({}, [*BRIEF, "-p", "n_max", "0"], r"'n_max' of chapter in-brief must be >= 1, got 0"),
     "figures-n_max-negative": ({}, [*BRIEF, "-p", "n_max", "-5"], r"'n_max' .* must be >= 1, got -5"),
     "figures-n_max-1e9": ({}, [*BRIEF, "-p", "n_max", "1000000000"], r"'n_max' .* must be <= 1000, got 1000000000"),
-    "figures-timeout-fraction": ({}, [*SETTING, "--timeout", "30.5"], r"--timeout: .*got '30\.5' \(whole seconds\)"),
     "figures-timeout-tiny": ({}, [*SETTING, "--timeout", "0.001"], r"--timeout: .*\(whole seconds\)"),
     "figures-timeout-zero": ({}, [*SETTING, "--timeout", "0"], r"--timeout: expected an integer >= 1"),
-    "figures-book-is-a-file": ({"f.txt": "x"}, ["figures", "--list", "--book", "f.txt"], r"--book 'f\.txt' is a file, not a folder"),
 }
+
+#: Cases that were here and now live only where an in-process test already checks the same input
+#: through the same code with the same promise (status 2, one line, no stdout, nothing written):
+#: test_figures.py::test_out_of_range_and_unreadable_values_are_refused_before_running covers
+#: figures -p seed 2001-13-45 / !!int abc / 9×5000, -p seed -1, -p spec_name '', -p ns [] / 0,-3
+#: and --timeout 30.5; test_figures.py::test_hostile_params_file covers -f files with a bad date,
+#: !!int abc, a 400-digit integer, byte 0xff, [×10000, a duplicate key and an out-of-range value;
+#: test_figures.py::test_book_that_is_a_file covers --book FILE; test_cli_theory_full.py::
+#: test_bad_model_is_a_clean_usage_error covers --model with an unknown name.
 
 
 def _limits() -> None:  # runs in the child before exec
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def run_cli(args: list[str], files: "dict[str, str | bytes]", stdout=subprocess.PIPE) -> tuple[int, str, str, list, list]:
-    """Run ``python -m prompticl ARGS`` in a fresh folder holding ``files``; return the exit status,
-    stdout, stderr and the folder's listing before and after."""
+def _child_env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(SRC), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.pop("PROMPTICL_TRACEBACK", None)
+    return env
+
+
+def run_corpus(corpus: dict, timeout: float = TIMEOUT, hard_timeout: float = HARD_TIMEOUT) -> tuple[dict, list]:
+    """Run every case of ``corpus`` through :data:`DRIVER` in one subprocess (under ``RLIMIT_AS``);
+    return each case's record and the list of driver runs.
+
+    A driver that dies inside a case (the hard alarm, a crash) leaves that case without a record:
+    it gets one saying so, with the tail of the driver's stderr (the stacks the hard alarm dumped),
+    and the remaining cases run in a new driver, as they do after a driver that stopped on purpose
+    (after a time-out, an exception that escaped ``main`` or a leak of process-wide state).
+    """
+    results: dict[str, dict] = {}
+    runs: list[dict] = []
+    todo = list(corpus)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, content in files.items():
-            (Path(tmp) / name).write_bytes(content.encode() if isinstance(content, str) else content)
-        before = sorted((p.name, p.stat().st_size) for p in Path(tmp).iterdir())
-        env = dict(os.environ, PYTHONPATH=str(SRC), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        env.pop("PROMPTICL_TRACEBACK", None)
-        proc = subprocess.run(
-            [sys.executable, "-m", "prompticl", *args], cwd=tmp, env=env, stdout=stdout, stderr=subprocess.PIPE,
-            timeout=TIMEOUT, preexec_fn=_limits,
-        )
-        after = sorted((p.name, p.stat().st_size) for p in Path(tmp).iterdir())
-    out = proc.stdout.decode("utf-8", "replace") if proc.stdout is not None else ""
-    return proc.returncode, out, proc.stderr.decode("utf-8", "replace"), before, after
+        while todo:
+            cases_file, results_file = Path(tmp) / "cases.pickle", Path(tmp) / f"results-{len(runs)}.jsonl"
+            cases_file.write_bytes(pickle.dumps({
+                "timeout": timeout, "hard_timeout": hard_timeout,
+                "cases": [(c, corpus[c][0], corpus[c][1]) for c in todo],
+            }))
+            try:
+                proc = subprocess.run(
+                    [sys.executable, str(DRIVER), str(cases_file), str(results_file)], cwd=tmp, env=_child_env(),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    timeout=60 + len(todo) * hard_timeout, preexec_fn=_limits,
+                )
+                status, err = proc.returncode, proc.stderr
+            except subprocess.TimeoutExpired as exc:  # the hard alarm did not fire either
+                status, err = "killed: no end within the overall time-out", exc.stderr or b""
+            err_tail = err.decode("utf-8", "replace")[-3000:]
+            run = {"status": status, "stderr": err_tail, "prompticl": None, "cases": 0}
+            runs.append(run)
+            started = None
+            lines = results_file.read_text(encoding="utf-8").splitlines() if results_file.exists() else []
+            for line in lines:
+                record = json.loads(line)
+                if record["event"] == "hello":
+                    run["prompticl"] = record["prompticl"]
+                elif record["event"] == "start":
+                    started = record["case"]
+                else:
+                    results[record["case"]] = record
+                    run["cases"] += 1
+                    started = None
+            if started is not None:
+                why = f"hard time-out after {hard_timeout} s" if "Timeout (" in err_tail else f"status {status}"
+                results[started] = {"crashed": f"the driver ended during this case ({why})", "stderr": err_tail}
+            elif not run["cases"]:  # nothing ran at all (an import failed?): no point in trying again
+                for case in todo:
+                    results[case] = {"crashed": f"the driver ran no case (status {status})", "stderr": err_tail}
+            todo = [c for c in todo if c not in results]
+    return results, runs
+
+
+@pytest.fixture(scope="module")
+def corpus_run() -> tuple[dict, list]:
+    """The whole corpus, run once (each test below reads its case's record).
+
+    Under pytest-xdist every worker that gets a corpus test would run the driver (``xdist_group``
+    does not reach the scheduler with pytest 9, see tests/book/test_site.py): the first one runs it
+    under a file lock and leaves the records in a file named after the test run; the others read it.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:  # a single process: nothing to share
+        return run_corpus(CORPUS)
+    shared = Path(tempfile.gettempdir()) / f"prompticl-hostile-{run_id}.json"
+    with open(Path(tempfile.gettempdir()) / "prompticl-hostile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if shared.is_file():
+            results, runs = json.loads(shared.read_text(encoding="utf-8"))
+            return results, runs
+        for stale in shared.parent.glob("prompticl-hostile-*.json"):
+            stale.unlink(missing_ok=True)
+        results, runs = run_corpus(CORPUS)
+        shared.write_text(json.dumps([results, runs]), encoding="utf-8")
+        return results, runs
 
 
 def assert_refused(rc: int, out: str, err: str, pattern: "str | None" = None) -> None:
@@ -233,42 +302,67 @@ def assert_refused(rc: int, out: str, err: str, pattern: "str | None" = None) ->
         assert re.search(pattern, err), (pattern, err)
 
 
+def assert_case_refused(record: dict, pattern: str) -> None:
+    """A driver record keeps the promise: no crash, time-out, escaped exception or leaked state;
+    refused with ``pattern``; nothing written."""
+    assert "crashed" not in record, f"{record.get('crashed')}:\n{record.get('stderr')}"
+    assert not record["timed_out"], f"no answer within {TIMEOUT} s (stderr: {record['stderr'][-500:]!r})"
+    assert record["exception"] is None, f"escaped cli.main:\n{record['exception']}"
+    assert record["leaks"] == {}, f"changed process-wide state: {record['leaks']}"
+    assert_refused(record["status"], record["stdout"], record["stderr"], pattern)
+    assert record["before"] == record["after"]  # nothing written
+
+
+def test_the_driver_runs_the_code_under_test(corpus_run):
+    _, runs = corpus_run
+    assert runs and all(Path(r["prompticl"] or "").resolve().is_relative_to(SRC.resolve()) for r in runs), runs
+
+
 @pytest.mark.parametrize("case", sorted(CORPUS))
-def test_hostile_corpus(case):
-    files, args, pattern = CORPUS[case]
-    try:
-        rc, out, err, before, after = run_cli(args, files)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"no answer within {TIMEOUT} s")
-    assert_refused(rc, out, err, pattern)
-    assert before == after  # nothing written
+def test_hostile_corpus(case, corpus_run):
+    results, _ = corpus_run
+    assert_case_refused(results[case], CORPUS[case][2])
 
 
-# --------------------------------------------------------------------------- output failures
+# --------------------------------------------------------------------------- cases with a process of their own
+# Each of these is about the state of file descriptor 1 or what the interpreter does at exit, so it
+# needs a real `python -m prompticl` (process-global, and not something the driver can restore):
+# - full disk: stdout is /dev/full, the failed write and main's dup2 of /dev/null onto fd 1, then the
+#   interpreter's final flush (no 'Exception ignored' traceback);
+# - closed stdout: fd 1 closed before Python starts, so sys.stdout is None from start-up on;
+# - broken pipe: the reader goes away (SIGPIPE ignored by Python, EPIPE on write, exit-time flush).
 
 
-def test_full_disk_is_one_line_and_nonzero():
+def run_process(args: list[str], stdout=subprocess.PIPE, preexec_fn=_limits) -> tuple[int, str]:
+    """Run ``python -m prompticl ARGS`` in an empty folder; return the exit status and stderr."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "prompticl", *args], cwd=tmp, env=_child_env(), stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=preexec_fn,
+        )
+    return proc.returncode, proc.stderr.decode("utf-8", "replace")
+
+
+def test_full_disk_is_one_line_and_nonzero():  # own process: fd 1 is /dev/full
     with open("/dev/full", "wb") as full:
-        rc, out, err, _, _ = run_cli(["theory", "zero-mean", "--n", "5"], {}, stdout=full)
+        rc, err = run_process(["theory", "zero-mean", "--n", "5"], stdout=full)
     assert rc == 1 and err == "prompticl: error: cannot write the output: No space left on device\n"
 
 
-def test_closed_stdout_is_one_line_and_nonzero():
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, PYTHONPATH=str(SRC))
-        proc = subprocess.run(  # fd 1 closed before Python starts: sys.stdout is None
-            [sys.executable, "-m", "prompticl", "theory", "zero-mean", "--n", "5"], cwd=tmp, env=env,
-            stderr=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=lambda: os.close(1),
-        )
-    err = proc.stderr.decode()
-    assert proc.returncode == 1 and err == "prompticl: error: cannot write the output: standard output is closed\n"
+def test_closed_stdout_is_one_line_and_nonzero():  # own process: fd 1 closed before Python starts
+    def close_stdout() -> None:
+        _limits()
+        os.close(1)
+
+    rc, err = run_process(["theory", "zero-mean", "--n", "5"], stdout=None, preexec_fn=close_stdout)
+    assert rc == 1 and err == "prompticl: error: cannot write the output: standard output is closed\n"
 
 
-def test_broken_pipe_is_silent():
+def test_broken_pipe_is_silent():  # own process: the reader of fd 1 goes away
     """A regression guard (this already held before issue 13): a reader that goes away is no error to report."""
-    env = dict(os.environ, PYTHONPATH=str(SRC))
     proc = subprocess.Popen([sys.executable, "-m", "prompticl", "theory", "zero-mean", "--n", *map(str, range(1, 1001))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
+                            preexec_fn=_limits)
     proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -289,13 +383,9 @@ def _valid_n(text: str) -> bool:
     return text.isascii() and text.isdigit() and 1 <= int(text) <= 10**9
 
 
+# (the corpus holds '+5', '1_000', ' 5 ', a fullwidth 5 and 5000 nines, each with its message)
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.text(max_size=12).filter(lambda t: not _valid_n(t)))
-@example("+5")
-@example("1_000")
-@example(" 5 ")
-@example("\uff15")
-@example("9" * 5000)
 def test_any_bad_n_is_refused(text):
     rc, out, err = run_main(["theory", "zero-mean", "--n", text])
     assert_refused(rc, out, err)
@@ -316,7 +406,6 @@ _POISON = st.one_of(
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(["d", "noise", "name", "description", "tasks", "x_cov"]), poison=_POISON,
        command=st.sampled_from(["theory", "train"]))
-@example(field="noise", poison="9" * 400, command="theory")
 @example(field="d", poison="2001-13-45", command="train")
 def test_any_poisoned_spec_is_refused(field, poison, command):
     text = _spec(**{field: poison})
@@ -331,7 +420,6 @@ def test_any_poisoned_spec_is_refused(field, poison, command):
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(d=st.integers(501, 10**300), K=st.integers(1, 3))
-@example(d=10**6, K=1)
 def test_any_too_large_d_is_refused_at_once(d, K):
     tasks = ", ".join(["{weight: %r, mean: 0, cov: 1}" % (1 / K)] * K) if K != 3 else \
         "{weight: 0.25, mean: 0, cov: 1}, {weight: 0.25, mean: 0, cov: 1}, {weight: 0.5, mean: 0, cov: 1}"
