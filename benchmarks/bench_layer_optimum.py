@@ -25,7 +25,7 @@ import numpy as np
 
 from prompticl import optimal_losses, spec_from_dict
 from prompticl._layer_optimum import layer_optima
-from prompticl.figures.export import write_atomic
+from prompticl._figures.export import write_atomic
 from prompticl._regimes import REGIMES
 
 DS = [10, 20, 40]

@@ -38,7 +38,7 @@ optimal_losses(s, ns); signal(s)
 """
 
 TRAIN = PRELUDE + """
-from prompticl.commands.train import train_report
+from prompticl._commands.train import train_report
 s = spec({d}, {K})
 train_report(s, "{regime}", {n}, 0, samples={samples}, prompt_len={prompt_len}, ci=0.05)
 """

@@ -29,7 +29,7 @@ import numpy as np
 from prompticl import load_spec, optimum
 from prompticl._experiments import run_grid
 from prompticl._evaluation import test_loss
-from prompticl.figures.export import write_atomic
+from prompticl._figures.export import write_atomic
 from prompticl._regimes import REGIMES
 from prompticl._training import seed_streams, train_adam, train_als
 

@@ -2,7 +2,7 @@
 
     python tools/print_pdf.py [--html _build/html] [--out _build/pdf]
 
-Every page of ``_toc.yml`` (read by ``prompticl.figures.toc_files``) is opened in the Debian Chromium the browser tests use (no network: the
+Every page of ``_toc.yml`` (read by ``prompticl._figures.toc_files``) is opened in the Debian Chromium the browser tests use (no network: the
 site serves its own MathJax), printed with Playwright's ``page.pdf`` once MathJax has typeset the
 page and its images have loaded, with all solutions opened; the pages are then merged with pypdf
 behind a generated table of contents, and each chapter gets a bookmark (the PDF outline).
@@ -23,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-from prompticl.figures import toc_files  # the one reader of _toc.yml
+from prompticl._figures import toc_files  # the one reader of _toc.yml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -72,7 +72,7 @@ from ._sampling import Batch, sample_batch, sample_grams, seed_streams
 from ._spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
 from ._training import TrainResult, train, train_adam, train_als
 from ._whitening import unwhiten_parameters, whiten_parameters
-from .figures.export import regenerate_command, save_figure
+from ._figures.export import regenerate_command, save_figure
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _version("prompticl")
@@ -108,7 +108,7 @@ __all__ = [
     "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
-    # figures: style (_plotting.py) and export (figures/export.py)
+    # figures: style (_plotting.py) and export (_figures/export.py)
     "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
     "save_figure", "regenerate_command",
     "__version__",

@@ -1,7 +1,7 @@
 """Plot style shared by every chapter: colours, titles, 95% error bars.
 
 Chapters draw with matplotlib/seaborn in this style, then export with
-:func:`prompticl.figures.export.save_figure` (exported as ``prompticl.save_figure``).
+:func:`prompticl._figures.export.save_figure` (exported as ``prompticl.save_figure``).
 
 Conventions every chapter follows (see CONTRIBUTING.md, "Chapter conventions"):
 

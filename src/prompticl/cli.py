@@ -1,6 +1,6 @@
 """The ``prompticl`` command line: ``prompticl <command> ...``.
 
-Each subcommand lives in ``prompticl.commands.<name>`` and exposes ``register(subparsers)``, which
+Each subcommand lives in ``prompticl._commands.<name>`` and exposes ``register(subparsers)``, which
 adds its parser and sets ``handler`` (a function ``(args) -> int``) as a default.  Expected failures
 (bad arguments, an invalid spec, a problem beyond :mod:`prompticl._limits`, a :class:`CLIError` raised
 by a handler) end with exit status 2 and exactly one line ``prompticl: error: ...`` on stderr, before
@@ -19,16 +19,16 @@ import sys
 from typing import NoReturn, Sequence
 
 from . import __version__
-from .commands import CLIError, UsageError, one_line
-from .commands._common import USER_ERRORS
+from ._commands import CLIError, UsageError, one_line
+from ._commands._common import USER_ERRORS
 from ._safe_yaml import escape_control
 
 __all__ = ["COMMAND_MODULES", "CLIError", "build_parser", "main"]
 
 PROG = "prompticl"
 
-#: The subcommand modules ``prompticl.commands.<name>``, in the order ``prompticl --help`` lists
-#: them.  To add a command, write ``commands/<name>.py`` with ``register(subparsers)`` and add its
+#: The subcommand modules ``prompticl._commands.<name>``, in the order ``prompticl --help`` lists
+#: them.  To add a command, write ``_commands/<name>.py`` with ``register(subparsers)`` and add its
 #: name here (one line).
 COMMAND_MODULES: tuple[str, ...] = (
     "theory",
@@ -56,7 +56,7 @@ def build_parser() -> ArgumentParser:
     # Subparsers inherit the parser class, so their usage errors raise UsageError too.
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"{__package__}.commands.{name}").register(subparsers)
+        importlib.import_module(f"{__package__}._commands.{name}").register(subparsers)
     return parser
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from prompticl.cli import main
 from support import FIXTURES, cli, data, snapshot
-from prompticl.figures import (
+from prompticl._figures import (
     build_registry,
 )
 

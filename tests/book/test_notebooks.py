@@ -10,7 +10,7 @@ import nbformat
 import papermill
 import pytest
 
-from prompticl.figures import load_chapter
+from prompticl._figures import load_chapter
 from support import BOOK_NOTEBOOKS
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from support import jupyter_book_build, site_build_lock
-from prompticl.figures import toc_files
+from prompticl._figures import toc_files
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

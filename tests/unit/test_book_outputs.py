@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from prompticl.figures import toc_files
+from prompticl._figures import toc_files
 from support import BOOK_NOTEBOOKS, JB_FLAGS_FILE, ROOT
 
 CONFIG = ROOT / "_config.yml"

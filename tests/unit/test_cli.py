@@ -1,4 +1,4 @@
-"""The ``prompticl`` command line (prompticl.cli and prompticl.commands).
+"""The ``prompticl`` command line (prompticl.cli and prompticl._commands).
 
 Mostly in-process (``main([...])`` with capsys); a few runs as a subprocess (``python -m prompticl``)
 check the real exit status and that no traceback reaches the terminal.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from prompticl import cli
-from prompticl.commands import CLIError
-from prompticl.commands import theory as theory_cmd
+from prompticl._commands import CLIError
+from prompticl._commands import theory as theory_cmd
 from prompticl._spec import load_spec, spec_names
 from prompticl._regimes import REGIMES
 from prompticl._closed_forms import optimal_losses, signal

@@ -18,7 +18,7 @@ import pytest
 
 from prompticl import _plotting as plotting, _regimes as regimes, regenerate_command
 from support import figure_names_in_caption
-from prompticl.figures import FigureError, build_registry, parse_cli_value, plan_run
+from prompticl._figures import FigureError, build_registry, parse_cli_value, plan_run
 from prompticl._spec import load_spec, spec_names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The figure registry and parameter validation behind ``prompticl figures`` (``prompticl.figures``).
+"""The figure registry and parameter validation behind ``prompticl figures`` (``prompticl._figures``).
 
 Nothing here executes a notebook: these read the tiny fixture book ``tests/book/fixtures/book`` and
 the real book's metadata.  Runs are tested in ``tests/book/test_figures_run.py``.
@@ -14,7 +14,7 @@ import pytest
 
 from support import FIXTURES, cli, snapshot
 from prompticl.cli import main
-from prompticl.figures import (
+from prompticl._figures import (
     FigureError,
     build_registry,
     coerce,
@@ -84,7 +84,7 @@ def test_parameters_cell_rejects_non_literals(src, fragment):
     ],
 )
 def test_coerce_accepts(type_, item, value, raw, expected):
-    from prompticl.figures import Parameter
+    from prompticl._figures import Parameter
 
     got = coerce(Parameter("p", None, type_, "", item), value, raw)
     assert got == expected and type(got) is type(expected)
@@ -104,7 +104,7 @@ def test_coerce_accepts(type_, item, value, raw, expected):
     ],
 )
 def test_coerce_rejects(type_, item, value):
-    from prompticl.figures import Parameter
+    from prompticl._figures import Parameter
 
     with pytest.raises(FigureError, match="parameter 'p' expects"):
         coerce(Parameter("p", None, type_, "", item), value)
@@ -137,7 +137,7 @@ def test_registry_follows_the_table_of_contents(tmp_path):
 
 
 def test_toc_files_reads_the_toc_as_jupyter_book_does(tmp_path):
-    from prompticl.figures import toc_files
+    from prompticl._figures import toc_files
 
     toc = tmp_path / "_toc.yml"
     toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n      - file: book/a.ipynb\n"
@@ -167,7 +167,7 @@ def test_list_json(capsys):
     assert [i["chapter"] for i in items] == ["alpha", "alpha", "beta"]
     beta = items[2]
     assert beta["parameters"] == [
-        # beta declares no range for seed: the default for the name applies (prompticl.figures.ranges)
+        # beta declares no range for seed: the default for the name applies (prompticl._figures.ranges)
         {"name": "seed", "type": "int", "default": 1, "meaning": "RNG seed", "range": "0 .. 4294967295"},
         {"name": "offset", "type": "float", "default": 0.0, "meaning": "shift added to every value",
          "range": "-1000000 .. 1000000"},
@@ -311,7 +311,7 @@ def test_real_book_registry_follows_the_conventions():
     ],
 )
 def test_ranges_accept_and_refuse(text, good, bad):
-    from prompticl.figures import parse_range
+    from prompticl._figures import parse_range
 
     rng = parse_range(text)
     assert [v for v in good if rng.problem(v) is not None] == []
@@ -334,7 +334,7 @@ def test_range_from_comment_overrides_the_default_and_leaves_the_meaning():
 
 
 def test_every_parameter_of_the_real_book_has_a_range_holding_its_defaults_and_smoke_values():
-    from prompticl.figures import check_range
+    from prompticl._figures import check_range
 
     reg = build_registry(REAL_BOOK)
     missing = [(c.name, p.name) for c in reg.chapters.values() for p in c.public_parameters if p.range is None]
@@ -468,7 +468,7 @@ def _finished(tmp_path: Path, text: str = "new") -> Path:
 
 
 def test_move_refuses_a_folder_that_appeared_during_the_run(tmp_path):
-    from prompticl.figures.runner import _move_into_place
+    from prompticl._figures.runner import _move_into_place
 
     out = tmp_path / "o"
     for force in (False, True):  # absent at the start: nothing there may be replaced, even with --force
@@ -482,7 +482,7 @@ def test_move_refuses_a_folder_that_appeared_during_the_run(tmp_path):
 
 
 def test_move_refuses_files_added_to_an_empty_out_without_force(tmp_path):
-    from prompticl.figures.runner import _identity, _move_into_place
+    from prompticl._figures.runner import _identity, _move_into_place
 
     out = tmp_path / "o"
     out.mkdir()
@@ -494,7 +494,7 @@ def test_move_refuses_files_added_to_an_empty_out_without_force(tmp_path):
 
 
 def test_move_with_force_replaces_only_the_folder_of_the_start(tmp_path):
-    from prompticl.figures.runner import _identity, _move_into_place
+    from prompticl._figures.runner import _identity, _move_into_place
 
     out = tmp_path / "o"
     out.mkdir()
@@ -515,7 +515,7 @@ def test_move_with_force_replaces_only_the_folder_of_the_start(tmp_path):
 
 
 def test_move_into_an_empty_out_of_the_start(tmp_path):
-    from prompticl.figures.runner import _identity, _move_into_place
+    from prompticl._figures.runner import _identity, _move_into_place
 
     out = tmp_path / "o"
     out.mkdir()

@@ -1,4 +1,4 @@
-"""Figure export (prompticl.figures.export): nothing written in the book, byte-stable files otherwise."""
+"""Figure export (prompticl._figures.export): nothing written in the book, byte-stable files otherwise."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from prompticl._plotting import setup_style  # noqa: E402
-from prompticl.figures.export import FIGURE_FORMATS, save_figure, write_atomic  # noqa: E402
+from prompticl._figures.export import FIGURE_FORMATS, save_figure, write_atomic  # noqa: E402
 
 
 def _figure():

@@ -180,7 +180,7 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-f-spec-bad-date": ({"p.yaml": "spec_name: s.yaml\n", "s.yaml": _spec(d="2001-13-45")}, [*SETTING, "-f", "p.yaml"],
                                 r"spec_name.*cannot read '2001-13-45'"),
     "figures-f-laughs": ({"p.yaml": _laughs()}, [*SETTING, "-f", "p.yaml"], r"anchors \(&a0\) are not accepted"),
-    # figures: parameter ranges, checked before anything runs (prompticl.figures.ranges)
+    # figures: parameter ranges, checked before anything runs (prompticl._figures.ranges)
     "figures-hist-samples-0": ({}, [*SETTING, "-p", "hist_samples", "0"], r"'hist_samples' .* must be >= 2, got 0"),
     # (the issue's `-p z_tol -1`: chapters now check through check_z with a fixed tolerance, so a
     # negative float parameter is tried instead)

@@ -13,7 +13,7 @@ import prompticl
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "prompticl"
 CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
-#: Where a path cited in CONTRIBUTING.md may be rooted (``tests/unit/x.py``, ``prompticl/x.py``, ``commands/x.py``, ``bench_*.py``, ``test_risk.py``).
+#: Where a path cited in CONTRIBUTING.md may be rooted (``tests/unit/x.py``, ``prompticl/x.py``, ``_commands/x.py``, ``bench_*.py``, ``test_risk.py``).
 BASES = (ROOT, ROOT / "src", PKG, ROOT / "benchmarks", ROOT / "tests" / "unit")
 
 
@@ -49,12 +49,13 @@ def test_every_module_has_a_test_file():
     exempt = {"__init__.py", "__main__.py", "_common.py", "_progress.py"}  # exercised through the CLI tests
     missing = []
     for path in _modules():
-        if path.name in exempt or path.parent.name == "commands":
+        if path.name in exempt or path.parent.name == "_commands":
             continue
         if path.parent == PKG:
             wanted = {f"test_{path.stem.lstrip('_')}.py"}
         else:  # a subpackage's module: test_<package>.py or test_<package>_<module>.py
-            wanted = {f"test_{path.parent.name}.py", f"test_{path.parent.name}_{path.stem}.py"}
+            package = path.parent.name.lstrip("_")
+            wanted = {f"test_{package}.py", f"test_{package}_{path.stem}.py"}
         if not wanted & tests:
             missing.append(str(path.relative_to(PKG)))
     assert not missing, f"modules without tests/unit/test_<module>.py: {missing}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prompticl.figures import FigureError, build_registry, plan_run
+from prompticl._figures import FigureError, build_registry, plan_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "book" / "session-plan.md"

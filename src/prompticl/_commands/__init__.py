@@ -2,7 +2,7 @@
 
 A command module exposes ``register(subparsers)``: it calls ``subparsers.add_parser(...)``, adds
 its arguments and sets ``handler=<function (args) -> int>`` with ``set_defaults``.  Shared argument
-types and the spec loader are in :mod:`prompticl.commands._common`.
+types and the spec loader are in :mod:`prompticl._commands._common`.
 
 The book's page "Reproducing and regenerating the figures" documents the commands.
 """

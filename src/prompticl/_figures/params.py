@@ -1,8 +1,8 @@
 """Parameters of ``prompticl figures``: parsing, type checks and validation, all before anything runs.
 
 Values come from ``-p NAME VALUE`` and ``-f FILE``; each is checked against the parameter that the
-chapter declares (:mod:`prompticl.figures.registry`), and :func:`plan_run` turns a request into a
-:class:`RunPlan` or refuses it with a :class:`~prompticl.figures.registry.FigureError`.
+chapter declares (:mod:`prompticl._figures.registry`), and :func:`plan_run` turns a request into a
+:class:`RunPlan` or refuses it with a :class:`~prompticl._figures.registry.FigureError`.
 
 The book's page "Reproducing and regenerating the figures" documents the parameters.
 """
@@ -150,7 +150,7 @@ def _show(value: Any) -> str:
 
 
 def check_range(param: Parameter, value: Any, where: str = "") -> None:
-    """Refuse ``value`` outside ``param``'s declared range (:mod:`prompticl.figures.ranges`).
+    """Refuse ``value`` outside ``param``'s declared range (:mod:`prompticl._figures.ranges`).
 
     Raises
     ------

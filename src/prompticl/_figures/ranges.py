@@ -158,7 +158,7 @@ def split_range(comment: str) -> "tuple[str, str | None]":
     return match.group(1).strip(), match.group(2).strip()
 
 
-# Upper limits follow prompticl.limits (measured there) or the chapters' own cost, measured with
+# Upper limits follow prompticl._limits (measured there) or the chapters' own cost, measured with
 # `prompticl figures NAME --smoke -p ...` on the project's 2-core machine (wall time, peak RSS):
 #   in-brief-regimes, n_max 1000: 5.8 s, 0.2 GB;
 #   setting-mixture, moment_samples = loss_samples = hist_samples = 10^6: 30 s, 2.0 GB;
@@ -194,7 +194,7 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "anisotropic_spec_name": ("non-empty", "a built-in spec name or a YAML path"),
     "check_specs": ("len 1 .. 20", "each mixture is one more set of checks"),
     # context lengths
-    "n_max": ("1 .. 1000", "n = 1 ... n_max are evaluated at once; 'prompticl theory' allows 1000 values (prompticl.limits)"),
+    "n_max": ("1 .. 1000", "n = 1 ... n_max are evaluated at once; 'prompticl theory' allows 1000 values (prompticl._limits)"),
     "ns": ("len 1 .. 100, 1 .. 1000", _N_WHY),
     "n_grid": ("len 1 .. 100, 1 .. 200", _MC_N_WHY),
     "n_grid_other": ("len 1 .. 100, 1 .. 200", _MC_N_WHY),
@@ -222,7 +222,7 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "n_directions": ("1 .. 100", "each direction is two more loss evaluations"),
     "mean_scales": ("len 1 .. 50, -100 .. 100", "factors on the task means"),
     # the family of chapter 06 and the noise checks
-    "d": ("1 .. 500", "the feature dimension; prompticl.limits allows d <= 500"),
+    "d": ("1 .. 500", "the feature dimension; prompticl._limits allows d <= 500"),
     "energy": ("> 0, <= 1000000", "the total signal tr Sigma_tilde"),
     "noise_energy": ("> 0, <= 1000000", "the total signal tr Sigma_tilde"),
     "noise": (">= 0, <= 1000", "a standard deviation"),

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import CLIError
 from .._safe_yaml import escape_control
 from ._common import parse_whole_number, positive_int
-from ..figures import (
+from .._figures import (
     ChapterFailed,
     FigureError,
     Interrupted,

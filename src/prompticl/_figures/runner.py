@@ -1,4 +1,4 @@
-"""Running a :class:`~prompticl.figures.params.RunPlan`: papermill executes each chapter into a
+"""Running a :class:`~prompticl._figures.params.RunPlan`: papermill executes each chapter into a
 temporary folder beside ``--out``, which is moved into place only when every chapter succeeded.
 
 Data safety: the move never replaces anything the run was not allowed to replace.  Without
@@ -8,7 +8,7 @@ another run, is refused at the moment of the move; with ``--force`` only the fol
 when the run started (same device and inode) is moved aside, and deleted once the new one is in
 place.  SIGINT, SIGTERM and SIGHUP stop the workers and the kernels they started, remove the
 temporary folder and the parent folders the run created, and end with :class:`Interrupted`
-(:mod:`prompticl.figures.processes`).  The book's page "Reproducing and regenerating the figures"
+(:mod:`prompticl._figures.processes`).  The book's page "Reproducing and regenerating the figures"
 documents the outputs.
 """
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Three concerns, one module each (the book's page "Reproducing and regenerating the figures" explains the command):
 
-* :mod:`~prompticl.figures.registry` reads chapters, figures and declared parameters from the notebooks;
-* :mod:`~prompticl.figures.params` parses and validates user values into a :class:`RunPlan`;
-* :mod:`~prompticl.figures.runner` executes a plan with papermill and moves the result into place.
+* :mod:`~prompticl._figures.registry` reads chapters, figures and declared parameters from the notebooks;
+* :mod:`~prompticl._figures.params` parses and validates user values into a :class:`RunPlan`;
+* :mod:`~prompticl._figures.runner` executes a plan with papermill and moves the result into place.
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ the knobs as literal assignments with a trailing comment::
 
 Names, defaults and meanings come from that cell (parsed with :mod:`ast`, never executed); types are
 inferred from the defaults.  A comment may end with the parameter's range in square brackets
-(``seed = 0  # RNG seed [>= 0]``; :mod:`prompticl.figures.ranges`); a parameter without one gets the
-default range for its name, :data:`prompticl.figures.ranges.RANGES`.  The book's page "Reproducing and regenerating the figures" explains the command.
+(``seed = 0  # RNG seed [>= 0]``; :mod:`prompticl._figures.ranges`); a parameter without one gets the
+default range for its name, :data:`prompticl._figures.ranges.RANGES`.  The book's page "Reproducing and regenerating the figures" explains the command.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class Parameter:
         For lists with a non-empty default: the type of the first element.
     range : Range or None
         The accepted values: declared at the end of the comment, else the default for the name
-        (:mod:`prompticl.figures.ranges`); ``None`` if neither exists.
+        (:mod:`prompticl._figures.ranges`); ``None`` if neither exists.
     """
 
     name: str
@@ -183,7 +183,7 @@ def find_book(book: "str | os.PathLike | None" = None) -> Path:
         if not path.is_dir():
             raise FigureError(f"book folder {escape_control(str(path))!r} does not exist")
         return path.resolve()
-    # src/prompticl/figures/registry.py -> the repository root (the package is installed editable).
+    # src/prompticl/_figures/registry.py -> the repository root (the package is installed editable).
     candidates = [Path(__file__).resolve().parents[3] / "book", Path.cwd() / "book"]
     for path in candidates:
         if path.is_dir():
@@ -323,13 +323,13 @@ def toc_files(root: Path) -> list[str]:
     The one reader of the table of contents, built on the parser Jupyter Book itself uses
     (``sphinx_external_toc.parsing``): the registry orders chapters by it, ``tools/print_pdf.py``
     prints the pages in its order and the tests check it against ``book/`` and the built site.  The
-    file is read by :mod:`prompticl.safe_yaml` first (size, depth, aliases, duplicate keys).  A
+    file is read by ``prompticl._safe_yaml`` first (size, depth, aliases, duplicate keys).  A
     missing ``_toc.yml`` gives an empty list.
 
     Raises
     ------
     FigureError
-        If ``_toc.yml`` exists but is refused by :mod:`prompticl.safe_yaml` (does not parse, too
+        If ``_toc.yml`` exists but is refused by ``prompticl._safe_yaml`` (does not parse, too
         large or too deep, aliases, duplicate keys, ...) or by sphinx-external-toc (not a table of
         contents: no ``root``, unknown keys, ...).
     """
