@@ -99,9 +99,28 @@ def always_reread(app: Sphinx, env, added, changed, removed) -> list[str]:
     return [API_DOCNAME] if API_DOCNAME in env.found_docs else []
 
 
+def constant_doc(app: Sphinx, what: str, name: str, obj, options, lines: list) -> None:
+    """A constant's text is its ``#:`` comment in the module that defines it.
+
+    autodoc and autosummary look for that comment in ``prompticl/__init__.py``, which only imports
+    the name, and fall back to the docstring of the value's type (tuple, dict, float).
+    """
+    prefix = PACKAGE + "."
+    if what != "data" or not name.startswith(prefix):
+        return
+    from sphinx.pycode import ModuleAnalyzer
+
+    short = name[len(prefix):]
+    modname = _defining_module(importlib.import_module(PACKAGE), short)
+    docs = ModuleAnalyzer.for_module(modname).find_attr_docs().get(("", short))
+    if docs:
+        lines[:] = list(docs)
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx.ext.autodoc")
     app.setup_extension("sphinx.ext.autosummary")
     app.connect("source-read", fill_api_page)
+    app.connect("autodoc-process-docstring", constant_doc)
     app.connect("env-get-outdated", always_reread)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
