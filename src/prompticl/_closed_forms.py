@@ -1,4 +1,4 @@
-"""Closed-form theory for the reduced (one-step preconditioned GD) model.
+r"""Closed forms of the four regimes (reduced model)
 
 The reduced model predicts ``ŷ = xᵀ (W Xᵀ(y − X m_k) + c_k)`` for a shared matrix ``W``, task biases
 ``c_k`` (what a prompt token can add) and task centres ``m_k`` (what a task-specific head can
@@ -22,16 +22,19 @@ from ._spec import Spec
 
 @dataclass(frozen=True)
 class Moments:
-    """Second moments of the task vector in whitened coordinates.
+    r"""Second moments of the task vector in whitened coordinates (Chapter 1, Definition 1.3).
+
+    Built by :func:`moments`; :math:`R = \Sigma_x^{1/2}`.
 
     Attributes
     ----------
     sigma_bar : ndarray, shape (d, d)
-        Σ̄ = Σ_x^{1/2} (Σ_k π_k Σ_k) Σ_x^{1/2}, the mixture's within-task covariance.
+        :math:`\bar\Sigma = R(\sum_k \pi_k \Sigma_k)R`, the mixture's within-task covariance.
     mean_part : ndarray, shape (d, d)
-        M = Σ_x^{1/2} (Σ_k π_k μ_k μ_kᵀ) Σ_x^{1/2}, the part due to the task means.
+        :math:`M = R(\sum_k \pi_k \mu_k\mu_k^\top)R`, the part due to the task means.
     sigma_tilde : ndarray, shape (d, d)
-        Σ̃ = Σ̄ + M, the biased second moment E[ββᵀ] that plain training sees.
+        :math:`\tilde\Sigma = \bar\Sigma + M = R\,\mathbb E[\beta\beta^\top]R`, the biased second moment
+        that plain training sees.
     """
 
     sigma_bar: np.ndarray
@@ -40,7 +43,26 @@ class Moments:
 
 
 def moments(spec: Spec) -> Moments:
-    """Σ̄, M and Σ̃ of ``spec`` (whitened, hence symmetric)."""
+    r"""The whitened second moments :math:`\bar\Sigma`, :math:`M` and :math:`\tilde\Sigma` of ``spec``.
+
+    Definition 1.3, equation (1.5) of Chapter 1, with :math:`R = \Sigma_x^{1/2}`:
+
+    .. math::
+
+       \bar\Sigma = R\Big(\sum_k \pi_k \Sigma_k\Big)R, \qquad
+       M = R\Big(\sum_k \pi_k \mu_k\mu_k^\top\Big)R, \qquad
+       \tilde\Sigma = \bar\Sigma + M .
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+
+    Returns
+    -------
+    Moments
+        The three matrices, each symmetric of shape (d, d).
+    """
     w = spec.whitened()
     sigma_bar = np.einsum("k,kij->ij", w.weights, w.covs)
     mean_part = np.einsum("k,ki,kj->ij", w.weights, w.means, w.means)
@@ -48,15 +70,50 @@ def moments(spec: Spec) -> Moments:
 
 
 def signal(spec: Spec) -> float:
-    """E[(xᵀβ)²] = tr Σ̃, the normaliser of the paper's figures (label noise excluded)."""
+    r"""The signal :math:`\mathbb E[(x^\top\beta)^2]`, the normaliser of the book's and the paper's figures.
+
+    Proposition 1.1 (Chapter 1); label noise is excluded:
+
+    .. math::
+
+       \mathbb E\big[(x^\top\beta)^2\big] = \operatorname{tr}\tilde\Sigma .
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+
+    Returns
+    -------
+    float
+        :math:`\operatorname{tr}\tilde\Sigma` (see :func:`moments`).
+    """
     return float(np.trace(moments(spec).sigma_tilde))
 
 
 def wishart_sas(a: np.ndarray, n: int, cov: "np.ndarray | None" = None) -> np.ndarray:
-    """E[S A S] for ``S = XᵀX`` with ``n`` rows ``N(0, Σ)`` and symmetric ``A``.
+    r"""The Wishart moment :math:`\mathbb E[SAS]` for :math:`S = X^\top X` with ``n`` rows :math:`\mathcal N(0, \Sigma)`.
 
-    Equals ``n(n+1) Σ A Σ + n tr(A Σ) Σ``; with ``Σ = I`` this is the identity the whole theory
-    rests on.
+    Lemma 2.3, equation (2.7) of Chapter 2 (with :math:`\Sigma = I` it is equation (2.6), the identity the
+    whole theory rests on); ``a`` must be symmetric:
+
+    .. math::
+
+       \mathbb E[SAS] = n(n+1)\,\Sigma A\Sigma + n\operatorname{tr}(A\Sigma)\,\Sigma .
+
+    Parameters
+    ----------
+    a : ndarray, shape (d, d)
+        The symmetric matrix :math:`A`.
+    n : int
+        Number of rows of :math:`X` (the context length).
+    cov : ndarray, shape (d, d), optional
+        Row covariance :math:`\Sigma`; the identity by default.
+
+    Returns
+    -------
+    ndarray, shape (d, d)
+        :math:`\mathbb E[SAS]`.
     """
     d = a.shape[0]
     cov = np.eye(d) if cov is None else cov
@@ -89,19 +146,42 @@ def _numerator(regime: str, mom: Moments) -> np.ndarray:
 
 
 def curvature(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
-    """The matrix ``Q`` of a regime's loss, quadratic in the whitened ``W``: ``W* = num · Q⁻¹``.
+    r"""The matrix :math:`Q` of a regime's loss, a quadratic in the whitened ``W`` minimised at :math:`W^\star = NQ^{-1}`.
 
-    The loss (biases profiled out where the regime trains them) is
-    ``n tr(W Q Wᵀ) − 2n tr(W num) + tr num + σ²`` with
+    With biases profiled out where the regime trains them, the loss at a whitened ``W`` is
 
-    * plain and finetune: ``num = Σ̃``, ``Q = (n+1)Σ̃ + (tr Σ̃ + σ²) I``
-    * joint: ``num = Σ̄``, ``Q = (n+1)Σ̄ + (tr Σ̃ + σ²) I + M``
-    * joint-heads: ``num = Σ̄``, ``Q = (n+1)Σ̄ + (tr Σ̄ + σ²) I``
+    .. math::
+
+       L(W) = n\operatorname{tr}(WQW^\top) - 2n\operatorname{tr}(WN) + \operatorname{tr}N + \sigma^2,
+
+       Q = \begin{cases}
+       (n+1)\tilde\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I, & N = \tilde\Sigma
+       \quad\text{(plain, finetune)},\\
+       (n+1)\bar\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I + M, & N = \bar\Sigma
+       \quad\text{(joint, } Q_J\text{)},\\
+       (n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \sigma^2)I, & N = \bar\Sigma
+       \quad\text{(joint-heads, } Q_{\mathrm D}\text{)}:
+       \end{cases}
+
+    equation (2.8) of Chapter 2 (plain; fine-tuning keeps the plain ``W``), Lemma 4.1, equation (4.2)
+    of Chapter 4 (joint) and Theorem 5.1 of Chapter 5 (joint-heads).
+
+    Parameters
+    ----------
+    regime : str
+        One of :data:`REGIMES`.
+    mom : Moments
+        The whitened moments, from :func:`moments`.
+    n : int or ndarray of int
+        Context length; an array of them gives a stack of matrices.
+    noise : float
+        Label-noise standard deviation :math:`\sigma`.
 
     Returns
     -------
-    ndarray, shape (d, d)
-        Symmetric and ``⪰ (tr + σ²) I``, hence invertible unless the relevant trace and σ vanish.
+    ndarray, shape (d, d) or (len(n), d, d)
+        Symmetric and :math:`\succeq (\operatorname{tr} + \sigma^2)I`, hence invertible unless the
+        relevant trace and :math:`\sigma` vanish.
     """
     # an array of context lengths gives a stack of matrices, shape (len(n), d, d)
     nn = np.asarray(n, dtype=float)[..., None, None] if np.ndim(n) else n
@@ -125,11 +205,36 @@ def _curvature_rest(regime: str, mom: Moments, noise: float) -> np.ndarray:
 
 
 def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
-    """The optimal ``W`` of a regime in whitened coordinates, ``num · Q⁻¹`` (see :func:`curvature`).
+    r"""The optimal ``W`` of a regime in whitened coordinates, :math:`W^\star = NQ^{-1}` (see :func:`curvature`).
 
-    * plain and finetune: ``W_PT = Σ̃((n+1)Σ̃ + (tr Σ̃ + σ²) I)⁻¹``
-    * joint: ``W_JT = Σ̄((n+1)Σ̄ + (tr Σ̃ + σ²) I + M)⁻¹``
-    * joint-heads: ``W_D = Σ̄((n+1)Σ̄ + (tr Σ̄ + σ²) I)⁻¹``
+    Equation (2.10) (Theorem 2.1, Chapter 2; fine-tuning keeps it), equation (4.3) (Theorem 4.1,
+    Chapter 4) and equation (5.5) (Theorem 5.1, Chapter 5):
+
+    .. math::
+
+       W_{\mathrm{PT}} = \tilde\Sigma\big((n+1)\tilde\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I\big)^{-1},
+       \qquad
+       W_{\mathrm{JT}} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I + M\big)^{-1},
+
+       W_{\mathrm D} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \sigma^2)I\big)^{-1} .
+
+    When :math:`N = 0` it returns ``W = 0`` (the minimum-norm optimum if :math:`Q` is singular).
+
+    Parameters
+    ----------
+    regime : str
+        One of :data:`REGIMES`.
+    mom : Moments
+        The whitened moments, from :func:`moments`.
+    n : int or ndarray of int
+        Context length; an array of them gives a stack.
+    noise : float
+        Label-noise standard deviation :math:`\sigma`.
+
+    Returns
+    -------
+    ndarray, shape (d, d) or (len(n), d, d)
+        The whitened optimum.
     """
     num = _numerator(regime, mom)
     if not np.any(num):
@@ -145,10 +250,34 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
 
 
 def one_minus_nW(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
-    """``I − nW`` for the whitened optimum ``W = num·Q⁻¹``, as ``(Q − n·num)Q⁻¹`` (no cancellation).
+    r""":math:`I - nW` at the whitened optimum :math:`W = NQ^{-1}`, computed without cancellation.
 
-    Its entries are O(1/n) while ``nW`` and ``I`` are O(1): the plain difference keeps only about
-    ``16 − log10 n`` digits.
+    It is :math:`-\Delta_{\mathrm{PT}}` of equation (3.5) (Theorem 3.1, Chapter 3) and the map
+    :math:`\mu_k \mapsto c_k` of the optimal prompts (equation (4.3)). With :math:`N` and :math:`Q` of
+    :func:`curvature`:
+
+    .. math::
+
+       I - nW = (Q - nN)\,Q^{-1} .
+
+    Its entries are :math:`O(1/n)` while :math:`nW` and :math:`I` are :math:`O(1)`: the plain difference
+    keeps only about :math:`16 - \log_{10} n` digits.
+
+    Parameters
+    ----------
+    regime : str
+        One of :data:`REGIMES`.
+    mom : Moments
+        The whitened moments, from :func:`moments`.
+    n : int or ndarray of int
+        Context length; an array of them gives a stack.
+    noise : float
+        Label-noise standard deviation :math:`\sigma`.
+
+    Returns
+    -------
+    ndarray, shape (d, d) or (len(n), d, d)
+        :math:`I - nW`.
     """
     num = _numerator(regime, mom)
     if not np.any(num):
@@ -173,12 +302,16 @@ def _optimal_loss_whitened(regime: str, mom: Moments, n: "int | np.ndarray", noi
 
 @dataclass(frozen=True)
 class Solution:
-    """The optimum of one regime at one context length, in the spec's original coordinates.
+    r"""The optimum of one regime at one context length, in the spec's original coordinates.
+
+    Returned by :func:`optimum`; Chapters 2 to 5 derive it.
 
     Attributes
     ----------
     regime : str
+        One of :data:`REGIMES`.
     n : int
+        Context length.
     W : ndarray, shape (d, d)
         Preconditioner of the reduced model ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.
     biases : ndarray, shape (K, d)
@@ -198,10 +331,34 @@ class Solution:
 
 
 def optimum(spec: Spec, n: int, regime: str) -> Solution:
-    """Closed-form optimum of ``regime`` for context length ``n``.
+    r"""Closed-form optimum of ``regime`` at context length ``n``, in the spec's original coordinates.
 
-    With ``R = Σ_x^{1/2}`` and whitened optimum ``W'``, the original-coordinate preconditioner is
-    ``W = R⁻¹ W' R⁻¹`` and the biases are ``c_k = R⁻¹(I − nW')Rμ_k`` (prompt regimes).
+    Theorem 2.1 (plain, Chapter 2), Theorem 3.1 (finetune, Chapter 3), Theorem 4.1 (joint,
+    Chapter 4) and Theorem 5.1 (joint-heads, Chapter 5) give the whitened optimum :math:`W'`
+    (:func:`optimal_W_whitened`) and the loss (:func:`optimal_losses`); Theorem 1.1, equation (1.6),
+    maps them back with :math:`R = \Sigma_x^{1/2}`:
+
+    .. math::
+
+       W = R^{-1}W'R^{-1}, \qquad
+       c_k = R^{-1}(I - nW')R\,\mu_k \ \ \text{(finetune, joint)}, \qquad
+       c_k = m_k = \mu_k \ \ \text{(joint-heads)},
+
+    and :math:`c_k = m_k = 0` for plain training (:math:`m_k = 0` without heads).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length, at least 1.
+    regime : str
+        One of :data:`REGIMES`.
+
+    Returns
+    -------
+    Solution
+        ``W``, biases, centres and the optimal loss.
     """
     (n_arr,) = _as_ns([n])
     n = int(n_arr)
@@ -228,7 +385,32 @@ def optimum(spec: Spec, n: int, regime: str) -> Solution:
 
 
 def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarray]:
-    """Optimal population losses of all four regimes for each context length in ``ns``.
+    r"""Optimal population losses of all four regimes for each context length in ``ns``.
+
+    Equations (2.11) (Theorem 2.1), (3.5) (Theorem 3.1), (4.4) (Theorem 4.1) and (5.5) (Theorem 5.1),
+    Chapters 2 to 5, in whitened coordinates:
+
+    .. math::
+
+       L_{\mathrm{PT}} = \operatorname{tr}\tilde\Sigma - n\operatorname{tr}(W_{\mathrm{PT}}\tilde\Sigma) + \sigma^2,
+       \qquad
+       L_{\mathrm{FT}} = L_{\mathrm{PT}} - \operatorname{tr}\big(M\Delta_{\mathrm{PT}}^\top\Delta_{\mathrm{PT}}\big),
+       \quad \Delta_{\mathrm{PT}} = nW_{\mathrm{PT}} - I,
+
+       L_{\mathrm{JT}} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_{\mathrm{JT}}\bar\Sigma) + \sigma^2,
+       \qquad
+       L_{\mathrm D} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_{\mathrm D}\bar\Sigma) + \sigma^2,
+
+    with the optima of :func:`optimal_W_whitened`. They are evaluated in the cancellation-free form
+    :math:`\operatorname{tr}(W(Q - nN)) + \sigma^2`, accurate to a relative :math:`10^{-12}` up to
+    :math:`n = 10^9`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    ns : int or sequence of int
+        Context lengths, each at least 1.
 
     Returns
     -------
@@ -248,25 +430,38 @@ def population_loss(
     biases: "np.ndarray | None" = None,
     centres: "np.ndarray | None" = None,
 ) -> float:
-    """Exact population loss E[(ŷ − y)²] of the reduced model at any ``W``, biases and centres.
+    r"""Exact population loss :math:`\mathbb E[(\hat y - y)^2]` of the reduced model at any ``W``, biases and centres.
 
-    The model is ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` in the spec's original coordinates.  For task
-    ``k`` write ``a = μ_k − m_k``, ``B = WᵀΣ_xW`` and use E[S] = nΣ_x and the Wishart identity
+    The model is ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` in the spec's original coordinates. This is Lemma 5.1,
+    equation (5.3) of Chapter 5 (without centres, Proposition 2.1 and equation (3.4)), written in the
+    original coordinates by Theorem 1.1. With :math:`S = X^\top X`, :math:`a_k = \mu_k - m_k`,
+    :math:`B = W^\top\Sigma_xW`, :math:`\mathbb E[S] = n\Sigma_x` and :math:`\mathbb E[SBS]` from
     :func:`wishart_sas`:
 
-    ``L_k = tr(E[(WS − I)ᵀΣ_x(WS − I)] Σ_k) + ||nWΣ_x a + c_k − μ_k||²_{Σ_x}
-    + aᵀ(E[SBS] − n²Σ_xBΣ_x)a + nσ² tr(BΣ_x) + σ²``,
+    .. math::
 
-    and the loss is Σ_k π_k L_k.
+       \begin{aligned}
+       L = \sum_k \pi_k\Big[&\operatorname{tr}\big(\mathbb E[(WS - I)^\top\Sigma_x(WS - I)]\,\Sigma_k\big)
+       + \|nW\Sigma_x a_k + c_k - \mu_k\|_{\Sigma_x}^2 \\
+       &+ a_k^\top\big(\mathbb E[SBS] - n^2\Sigma_xB\Sigma_x\big)a_k
+       + n\sigma^2\operatorname{tr}(B\Sigma_x) + \sigma^2\Big] .
+       \end{aligned}
 
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     n : int
         Context length.
     W : ndarray, shape (d, d)
+        Preconditioner.
     biases, centres : ndarray, shape (K, d), optional
-        Default to zero.
+        Task biases :math:`c_k` and centres :math:`m_k`; zero by default.
+
+    Returns
+    -------
+    float
+        The loss, label noise included.
     """
     (n,) = (int(v) for v in _as_ns([n]))
     d, k = spec.d, spec.K
@@ -294,10 +489,30 @@ def population_loss(
 
 
 def plain_loss_spectral(sigma_tilde: np.ndarray, n: int, noise: float) -> float:
-    """``L_PT`` from the eigenvalues ``λ_j`` of Σ̃: ``σ² + Σ_j λ_j(λ_j + c) / ((n+1)λ_j + c)``.
+    r""":math:`L_{\mathrm{PT}}` from the eigenvalues :math:`\lambda_j` of :math:`\tilde\Sigma`.
 
-    Here ``c = tr Σ̃ + σ²``.  Equal to the trace form of :func:`optimal_losses` (an independent
-    route to the same number, and the form that shows the ``1/n`` decay).
+    Equation (2.12) of Theorem 2.1 (Chapter 2), with :math:`c = \operatorname{tr}\tilde\Sigma + \sigma^2`:
+
+    .. math::
+
+       L_{\mathrm{PT}} = \sigma^2 + \sum_{j=1}^d \frac{\lambda_j(\lambda_j + c)}{(n+1)\lambda_j + c} .
+
+    Equal to the trace form of :func:`optimal_losses` (an independent route to the same number, and the
+    form that shows the :math:`1/n` decay).
+
+    Parameters
+    ----------
+    sigma_tilde : ndarray, shape (d, d)
+        The whitened second moment :math:`\tilde\Sigma` (``moments(spec).sigma_tilde``).
+    n : int
+        Context length.
+    noise : float
+        Label-noise standard deviation :math:`\sigma`.
+
+    Returns
+    -------
+    float
+        :math:`L_{\mathrm{PT}}`.
     """
     lam = np.clip(np.linalg.eigvalsh(sigma_tilde), 0.0, None)
     c = float(lam.sum()) + noise**2

@@ -1,4 +1,6 @@
-"""A one-parameter family of task mixtures indexed by the mean's share of the signal.
+"""Mixtures indexed by the mean's share of the signal
+
+A one-parameter family of task mixtures indexed by the mean's share of the signal.
 
 The family keeps everything about a two-task mixture fixed (dimension, task weights, the *shape* of
 the task means and of the task covariances, the total signal ``tr Σ̃`` and the label noise) and moves
@@ -28,7 +30,24 @@ DEFAULT_ENERGY = 25.4
 
 
 def mean_share(spec: Spec) -> float:
-    """ρ = tr M / tr Σ̃ of ``spec`` (whitened moments; zero when there is no signal)."""
+    r"""The mean share :math:`\rho` of ``spec``, equation (6.1) of Chapter 6.
+
+    .. math::
+
+       \rho = \frac{\operatorname{tr}M}{\operatorname{tr}\tilde\Sigma} \in [0, 1]
+
+    with the whitened moments of :func:`moments`; zero when there is no signal.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+
+    Returns
+    -------
+    float
+        :math:`\rho`.
+    """
     mom = moments(spec)
     total = float(np.trace(mom.sigma_tilde))
     return float(np.trace(mom.mean_part)) / total if total > 0 else 0.0
@@ -44,7 +63,11 @@ def mean_share_family(
     energy: float = DEFAULT_ENERGY,
     noise: float = 0.0,
 ) -> Spec:
-    """The member of the family with mean share ``rho``.
+    r"""The member of the family with mean share ``rho`` (Chapter 6, equation (6.2)).
+
+    Task ``k`` has mean :math:`t\,a_k\mathbf 1` and covariance :math:`s\,b_k I` (:math:`\Sigma_x = I`),
+    with :math:`t, s \ge 0` fitted so that :math:`\operatorname{tr}M = \rho E` and
+    :math:`\operatorname{tr}\bar\Sigma = (1 - \rho)E`.
 
     Parameters
     ----------
@@ -109,7 +132,22 @@ def mean_share_family(
 
 
 def scale_means(spec: Spec, factor: float) -> Spec:
-    """A copy of ``spec`` with every task mean multiplied by ``factor`` (Σ̄ unchanged, M scaled by factor²)."""
+    r"""A copy of ``spec`` with every task mean multiplied by ``factor`` (Chapter 6).
+
+    :math:`\bar\Sigma` is unchanged and :math:`M` is scaled by ``factor²``.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    factor : float
+        The (finite) factor.
+
+    Returns
+    -------
+    Spec
+        The new mixture, named ``<name>-means-x<factor>``.
+    """
     if not math.isfinite(factor):
         raise ValueError(f"factor must be finite, got {factor!r}")
     data = spec_to_dict(spec)

@@ -1,6 +1,7 @@
-"""Closed forms for two classes between the reduced model and the full attention layer (chapter 08).
+"""Closed forms between the reduced model and the attention layer
 
-Both are checked against the certified numerical optima of :mod:`prompticl._layer_optimum`.
+Two classes of chapter 08, between the reduced model and the full attention layer.  Both are checked
+against the certified numerical optima of :func:`layer_optimum`.
 
 **Joint training with a shared label shift.**  The layer with ``a_y = 0`` and a shared read-out
 ``b = [b_x; b_y]`` predicts ``xᵀ(W Xᵀ(y − X m) + c_k)`` with ``W = b_y A_x`` and ``m = −b_x/b_y``.
@@ -8,7 +9,7 @@ Since ``y − Xm = X(β − m) + ξ`` and the prompts' ``c_k`` are free, the err
 the reduced joint model on the *shifted* mixture ``β − m`` (means ``μ_k − m``, same covariances),
 with biases ``c_k − m``.  Its optimal loss ``L_JT`` depends on the means only through
 ``M(m) = Σ_k π_k R(μ_k − m)(μ_k − m)ᵀR = M − R μ̄μ̄ᵀ R + R(μ̄ − m)(μ̄ − m)ᵀR`` (``R = Σ_x^{1/2}``), and for
-fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WΣ̄) + tr Σ̃ + σ²`` (:func:`prompticl._closed_forms.curvature`)
+fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WΣ̄) + tr Σ̃ + σ²`` (:func:`curvature`)
 increases with ``M`` in the positive semidefinite order (``M`` enters ``Q`` as ``M + tr(M) I`` and
 ``tr Σ̃`` as ``tr M``).  Hence the best shift is the mixture mean ``m = μ̄ = Σ_k π_k μ_k`` and the loss
 is ``L_JT`` of the centred mixture: ``M → M − Rμ̄μ̄ᵀR``.  Shifting is how a shared read-out
@@ -37,7 +38,24 @@ from ._spec import Spec
 from ._closed_forms import optimal_losses
 
 def centred_spec(spec: Spec) -> Spec:
-    """The mixture shifted by its mean: task means ``μ_k − μ̄``, ``μ̄ = Σ_k π_k μ_k`` (chapter 08)."""
+    r"""The mixture shifted by its mean, the mixture of Theorem 8.2 (Chapter 8).
+
+    .. math::
+
+       \mu_k \mapsto \mu_k - \bar\mu, \qquad \bar\mu = \sum_k \pi_k\mu_k ;
+
+    weights, covariances, :math:`\Sigma_x` and :math:`\sigma` are unchanged.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+
+    Returns
+    -------
+    Spec
+        The centred mixture, named ``"<name> (centred)"``.
+    """
     mean = spec.weights @ spec.means
     return Spec(
         d=spec.d,
@@ -52,10 +70,31 @@ def centred_spec(spec: Spec) -> Spec:
 
 
 def joint_shift_losses(spec: Spec, ns: "int | list[int]") -> np.ndarray:
-    """Optimal joint-training loss with a shared label shift: ``L_JT`` with ``M → M − Rμ̄μ̄ᵀR`` (chapter 08).
+    r"""Optimal joint-training loss with a shared label shift (Theorem 8.2, Chapter 8).
 
-    Equals :func:`prompticl._closed_forms.optimal_losses` ``["joint"]`` of :func:`centred_spec`; the optimal
-    shift is ``μ̄`` (see the module docstring).
+    The layer with :math:`a_y = 0` and one read-out :math:`b = [b_x; b_y]` attains :math:`L_{\mathrm{JT}}`
+    (equation (4.4)) of the centred mixture (:func:`centred_spec`), the best shift being :math:`\bar\mu`:
+    with :math:`M_c = M - R\bar\mu\bar\mu^\top R`, :math:`R = \Sigma_x^{1/2}`,
+
+    .. math::
+
+       L_{\mathrm{shift}} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_c\bar\Sigma) + \sigma^2,
+       \qquad
+       W_c = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \operatorname{tr}M_c + \sigma^2)I + M_c\big)^{-1} .
+
+    It equals ``optimal_losses(centred_spec(spec), ns)["joint"]`` (:func:`optimal_losses`).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    ns : int or sequence of int
+        Context lengths, each at least 1.
+
+    Returns
+    -------
+    ndarray, shape (len(ns),)
+        :math:`L_{\mathrm{shift}}` at each context length.
     """
     return optimal_losses(centred_spec(spec), ns)["joint"]
 
@@ -68,10 +107,30 @@ def _single_task(spec: Spec, k: int) -> Spec:
 
 
 def task_optimum_losses(spec: Spec, n: int) -> np.ndarray:
-    """Each task's own optimum ``L_D`` (task alone, its own ``W_k``), shape (K,) (chapter 08).
+    r"""Each task's own optimum :math:`L_{\mathrm D}` (the task alone, with its own ``W_k``) (Chapter 8).
 
-    ``Σ_k π_k`` of these bounds below every class that shares ``W`` up to per-task scales, with
-    equality in :func:`heads_scale_loss` when the scale fit is exact.
+    Equation (5.5) (Theorem 5.1) applied to the single-task mixture of task ``k``, the bound of
+    Theorem 8.3; with :math:`S_k = R\Sigma_kR`, :math:`R = \Sigma_x^{1/2}`:
+
+    .. math::
+
+       L_{\mathrm D}(k) = \operatorname{tr}S_k - n\operatorname{tr}(W_kS_k) + \sigma^2, \qquad
+       W_k = S_k\big((n+1)S_k + (\operatorname{tr}S_k + \sigma^2)I\big)^{-1} .
+
+    :math:`\sum_k \pi_k L_{\mathrm D}(k)` bounds below every class that shares ``W`` up to per-task
+    scales, with equality in :func:`heads_scale_loss` when the scale fit is exact.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        :math:`L_{\mathrm D}(k)` for each task.
     """
     return np.array([optimal_losses(_single_task(spec, k), [n])["joint-heads"][0] for k in range(spec.K)])
 
@@ -90,14 +149,41 @@ def _common_eigenbasis(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
 
 
 def heads_scale_loss(spec: Spec, n: int, *, iters: int = 10_000, tol: float = 1e-15) -> float:
-    """Optimal loss of heads with per-task read-out scales ``W_k = s_k W`` (``a_y = 0``), commuting covariances.
+    r"""Optimal loss of heads with per-task read-out scales :math:`W_k = s_kW` (:math:`a_y = 0`), commuting covariances.
 
-    Chapter 08; see the module docstring for the reduction to a weighted rank-one fit.
+    Theorem 8.3, equation (8.7) (Chapter 8): with :math:`S_k = R\Sigma_kR` commuting, common
+    eigenvalues :math:`\lambda_{ki}`, :math:`q_{ki} = (n+1)\lambda_{ki} + \operatorname{tr}S_k + \sigma^2`
+    and :math:`\tau_{ki} = \lambda_{ki}/q_{ki}`,
+
+    .. math::
+
+       L_{\mathrm{scale}} = \sum_k \pi_k\Big(\operatorname{tr}S_k + \sigma^2 - n\sum_i \lambda_{ki}\tau_{ki}\Big)
+       + n\min_{s,\,w}\sum_{k,i}\pi_kq_{ki}\big(s_kw_i - \tau_{ki}\big)^2 .
+
+    The weighted rank-one fit is solved by alternating exact solves in :math:`s` and :math:`w`, starting
+    from :math:`s = 1`; it is exact (zero) when :math:`\tau` has rank one, and then
+    :math:`L_{\mathrm{scale}} = \sum_k \pi_k L_{\mathrm D}(k)` (:func:`task_optimum_losses`).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture; its whitened task covariances must commute.
+    n : int
+        Context length.
+    iters : int
+        Most alternating sweeps of the fit.
+    tol : float
+        Stop when a sweep lowers the fit's residual by at most this relative amount.
+
+    Returns
+    -------
+    float
+        :math:`L_{\mathrm{scale}}`.
 
     Raises
     ------
     ValueError
-        If the whitened task covariances ``RΣ_kR`` do not commute.
+        If the whitened task covariances :math:`R\Sigma_kR` do not commute.
     """
     w = spec.whitened()
     U = _common_eigenbasis(w.covs)

@@ -1,4 +1,6 @@
-"""The largest problems the command line accepts, and the checks that refuse bigger ones up front.
+"""Limits of the command line, checked before any work
+
+The largest problems the command line accepts, and the checks that refuse bigger ones up front.
 
 Every limit comes from ``benchmarks/bench_limits.py`` (results in ``benchmarks/results-limits.json``;
 the README of the command line's limits is this module).  Measured on the 2-core, 24 GB machine of

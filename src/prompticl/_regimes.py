@@ -1,4 +1,6 @@
-"""The four training regimes: their names, their titles, and the one check of a regime argument.
+"""The four training regimes
+
+Their names, their titles, and the one check of a regime argument.
 
 ``plain`` (no prompts), ``finetune`` (prompts fitted after pretraining), ``joint`` (prompts and
 attention trained together) and ``joint-heads`` (prompts, heads and attention), in this order

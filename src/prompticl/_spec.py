@@ -1,4 +1,4 @@
-"""Task-mixture specifications: parse, validate and load them.
+"""Task-mixture specifications: parse, validate and load them
 
 A spec describes the data model of the paper: features ``x ~ N(0, Σ_x)`` in ``R^d``, a task
 ``k`` drawn with probability ``π_k``, a task vector ``β ~ N(μ_k, Σ_k)`` and labels
@@ -43,12 +43,16 @@ MAX_MAGNITUDE = 1e50
 
 
 class SpecError(ValueError):
-    """A task-mixture spec is invalid; the message is one line naming the field and the reason."""
+    r"""A task-mixture spec is invalid; the message is one line naming the field and the reason."""
 
 
 @dataclass(frozen=True, eq=False)
 class Spec:
-    """A validated Gaussian task mixture.
+    r"""A validated Gaussian task mixture, the data model of Chapter 1 (Definition 1.1).
+
+    Features :math:`x \sim \mathcal N(0, \Sigma_x)`, task :math:`k` with probability :math:`\pi_k`, task
+    vector :math:`\beta \sim \mathcal N(\mu_k, \Sigma_k)` and labels :math:`y = x^\top\beta + \xi`,
+    :math:`\xi \sim \mathcal N(0, \sigma^2)`. Build one with :func:`load_spec` or :func:`spec_from_dict`.
 
     Attributes
     ----------
@@ -201,14 +205,22 @@ _TASK_KEYS = {"weight", "mean", "cov", "name"}
 
 
 def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
-    """Validate a spec given as a mapping and return a :class:`Spec`.
+    r"""Validate a spec given as a mapping and return a :class:`Spec`.
+
+    The mapping has the structure of a spec file (see the module docstring); Chapter 1 defines the
+    mixture it describes.
 
     Parameters
     ----------
     data : mapping
         The parsed YAML structure.
     source : str
-        Where the spec came from, used in error messages.
+        Where the spec came from, used in error messages (and, for a file name, as the default name).
+
+    Returns
+    -------
+    Spec
+        The validated mixture.
 
     Raises
     ------
@@ -293,12 +305,31 @@ def _builtin_dir():
 
 
 def spec_names() -> list[str]:
-    """Names of the specs shipped with the package (the paper's mixtures)."""
+    r"""Names of the specs shipped with the package (the paper's mixtures, Chapter 1).
+
+    Returns
+    -------
+    list of str
+        Sorted names, each loadable with :func:`load_spec`.
+    """
     return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".yaml"))
 
 
 def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
-    """Load a spec by built-in name, by path to a YAML file, or from a mapping.
+    r"""Load a spec by built-in name, by path to a YAML file, or from a mapping.
+
+    The mixtures of Chapter 1; :func:`spec_names` lists the built-in ones.
+
+    Parameters
+    ----------
+    name_or_path : str, Path, Spec or mapping
+        A built-in name (``"nonzero-mean"``), a path to a YAML file, a mapping (see
+        :func:`spec_from_dict`) or a :class:`Spec`, returned unchanged.
+
+    Returns
+    -------
+    Spec
+        The validated mixture.
 
     Raises
     ------
@@ -330,7 +361,25 @@ def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
 
 
 def with_overrides(spec: Spec, noise: "float | None" = None) -> Spec:
-    """A copy of ``spec`` with some fields replaced (validated like a spec file)."""
+    r"""A copy of ``spec`` with some fields replaced, validated like a spec file (Chapter 1).
+
+    Parameters
+    ----------
+    spec : Spec
+        The mixture to copy.
+    noise : float, optional
+        New label-noise standard deviation σ; unchanged if ``None``.
+
+    Returns
+    -------
+    Spec
+        The new, validated mixture.
+
+    Raises
+    ------
+    SpecError
+        If the replaced value is invalid.
+    """
     data = spec_to_dict(spec)
     if noise is not None:
         data["noise"] = noise
