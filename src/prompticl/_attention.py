@@ -36,8 +36,12 @@ class AttentionParams:
 
     Attributes
     ----------
-    Q, K, V : ndarray, shape (D, D)
-        Query, key and value maps :math:`W_Q, W_K, W_V` (``D = d + 1``), acting as ``Q @ token``.
+    Q : ndarray, shape (D, D)
+        Query map :math:`W_Q` (``D = d + 1``), acting as ``Q @ token``.
+    K : ndarray, shape (D, D)
+        Key map :math:`W_K`.
+    V : ndarray, shape (D, D)
+        Value map :math:`W_V`.
     prompts : ndarray, shape (K, m, D) or None
         ``m`` prompt tokens :math:`p_{kj}` per task, prepended to the context; ``None`` means no prompts.
     heads : ndarray, shape (K, D) or None
@@ -86,7 +90,7 @@ class Effective:
     Attributes
     ----------
     A : ndarray, shape (d, D)
-        :math:`A = [A_x\ a_y]`, from the query and key maps; its last column :math:`a_y` is the label
+        :math:`A = [A_x\;\,a_y]`, from the query and key maps; its last column :math:`a_y` is the label
         column.
     b : ndarray, shape (K, D)
         Per-task value read-outs :math:`b_k = V^\top h_k` (all rows equal without heads).
@@ -175,11 +179,12 @@ def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarra
     Chapter 02, Definition 2.1 (equation (2.1)), with the prompt tokens :math:`p_{k1}, \dots,
     p_{km}` of task :math:`k` prepended to the context and its head :math:`h_k` as read-out (chapter
     07): with :math:`s = 1/\sqrt D` (the authors' factor, which only rescales :math:`A`) and the
-    attended tokens :math:`(z_1, \dots, z_T) = (p_{k1}, \dots, p_{km}, z_1, \dots, z_n)`,
+    attended tokens :math:`(\zeta_1, \dots, \zeta_T) = (p_{k1}, \dots, p_{km}, z_1, \dots, z_n)`,
+    :math:`T = m + n`,
 
     .. math::
 
-        \hat y = s \sum_{t=1}^{T} (h_k^\top W_V z_t)\,(W_K z_t)^\top (W_Q z_{\mathrm q}) .
+        \hat y = s \sum_{t=1}^{T} (h_k^\top W_V \zeta_t)\,(W_K \zeta_t)^\top (W_Q z_{\mathrm q}) .
 
     No softmax; the query does not attend to itself. The same predictions, from Gram matrices only:
     :func:`forward_gram`.

@@ -60,7 +60,8 @@ def reduced_to_params(
 
         W_Q = \begin{bmatrix} I_d & 0 \\ 0 & 0 \end{bmatrix}, \qquad
         W_K = \sqrt D \begin{bmatrix} W & 0 \\ 0 & 0 \end{bmatrix}, \qquad
-        W_V = I_D, \qquad
+        W_V = I_D,
+
         h_k = \begin{bmatrix} -m_k \\ 1 \end{bmatrix}, \qquad
         p_k = \begin{bmatrix} u_k/t \\ t + m_k^\top u_k/t \end{bmatrix},\quad u_k = W^{-1}c_k ,
 

@@ -36,13 +36,11 @@ def empirical_risk(st: SampleStats, eff: Effective) -> float:
 
     .. math::
 
-        \begin{aligned}
         \mathcal R(A, b, c) &= \sum_k \pi_k\,\mathbb E_k\bigl[(w - \beta)^\top\Sigma_x(w - \beta)\bigr] + \sigma^2\\
         &= \sum_k \pi_k\Bigl(b_k^\top\,\mathbb E_k[GMG]\,b_k
             + 2\,b_k^\top\bigl(\mathbb E_k[G]A^\top\Sigma_xc_k - \mathbb E_k[GA^\top\Sigma_x\beta]\bigr)\\
         &\qquad\quad + c_k^\top\Sigma_xc_k - 2c_k^\top\Sigma_x\mathbb E_k\beta
             + \operatorname{tr}\bigl(\Sigma_x\mathbb E_k[\beta\beta^\top]\bigr)\Bigr) + \sigma^2,
-        \end{aligned}
 
     with :math:`M = A^\top\Sigma_xA`, so that only the moments of :class:`SampleStats` enter. On
     :func:`population_stats` it is the layer's exact population loss; on :func:`sample_stats`, the

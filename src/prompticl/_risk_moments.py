@@ -233,7 +233,6 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
 
     .. math::
 
-        \begin{aligned}
         \mathbb E\,\delta &= \bigl(B\mu,\ \mu^\top B\mu + \operatorname{tr}(BS) + \sigma^2\bigr), \qquad
         \operatorname{Cov}(\beta, \delta) = \bigl[SB,\ 2SB\mu\bigr],\\
         \operatorname{Cov}\delta &= \begin{pmatrix} BSB & 2BSB\mu\\ 2\mu^\top BSB &
@@ -243,7 +242,6 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
         \mathbb E[\beta_aG_{ij}] = n\bigl(\mu_a\,\mathbb E C_{ij} + \operatorname{Cov}(\beta_a, C_{ij})\bigr),\\
         \mathbb E G &= n\,\mathbb E C, \qquad \mathbb E\beta = \mu, \qquad
         \mathbb E[\beta\beta^\top] = S + \mu\mu^\top ,
-        \end{aligned}
 
     where :math:`\operatorname{Cov}(C, C)` and :math:`\operatorname{Cov}(\beta, C)` are those of
     :math:`\delta` in the label row and column of :math:`C` and zero elsewhere. The fields hold these

@@ -57,10 +57,10 @@ def sample_batch(
 
         k \sim \pi, \qquad \beta = \mu_k + \Sigma_k^{1/2} g, \qquad
         x_i = R\,g_i, \quad x = R\,g', \qquad
-        y_i = x_i^\top\beta + \sigma\varepsilon_i, \quad y = x^\top\beta + \sigma\varepsilon,
+        y_i = x_i^\top\beta + \xi_i, \quad y = x^\top\beta + \xi,
 
     with :math:`R = \Sigma_x^{1/2}`, :math:`\Sigma_k^{1/2}` the symmetric square roots, and all of
-    :math:`g, g_i, g' \sim \mathcal N(0, I_d)`, :math:`\varepsilon_i, \varepsilon \sim \mathcal N(0, 1)`
+    :math:`g, g_i, g' \sim \mathcal N(0, I_d)`, :math:`\xi_i, \xi \sim \mathcal N(0, \sigma^2)`
     independent.
 
     Parameters
