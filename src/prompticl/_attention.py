@@ -1,20 +1,23 @@
-"""The one-layer linear attention model with task-specific prompts and heads.
+"""One-layer linear attention with task prompts and heads
 
-Tokens are ``z_i = [x_i; y_i] ∈ R^D`` with ``D = d + 1``; the query token is ``[x; 0]``.  Task ``k``
-prepends its prompt tokens ``p_{k1}, …, p_{km}`` to the context, and the query attends to prompt and
-context tokens (not to itself), as in the authors' ``LinearAttn``::
+Tokens are ``z_i = [x_i; y_i] ∈ R^D`` with ``D = d + 1``; the query token is ``[x; 0]`` (chapter 01,
+equation (1.2)).  Task ``k`` prepends its prompt tokens ``p_{k1}, …, p_{km}`` to the context, and the
+query attends to prompt and context tokens (not to itself), as in the authors' ``LinearAttn``::
 
     ŷ = s · h_kᵀ Σ_t (Q q)ᵀ(K z_t) · V z_t = s · h_kᵀ V H Kᵀ Q q,   s = 1/√D,
 
 where ``H = G + P_k``, ``G = Σ_t z_t z_tᵀ`` over the context, ``P_k = Σ_j p_kj p_kjᵀ``, and ``h_k`` is
 the task's head (the fixed read-out ``e_D`` without heads).  Because the query's label slot is zero,
 
-    ŷ = xᵀ (A G b_k + c_k),   A = s (Q[:, :d])ᵀ K  (d × D),   b_k = Vᵀ h_k,   c_k = A P_k b_k.
+    ŷ = xᵀ (A G b_k + c_k),   A = s (Q[:, :d])ᵀ K  (d × D),   b_k = Vᵀ h_k,   c_k = A P_k b_k
 
-This module holds the raw forward pass on token sequences, the fast path that uses only ``G``, and
-the exact maps between the raw parameters and the *effective* parameters ``(A, b_k, c_k)`` in which
-:mod:`prompticl._als` optimises, with the effective model's predictions.  The reduced model's maps
-live in :mod:`prompticl._reduced`; the raw gradients used by Adam in :mod:`prompticl._training`.
+(chapter 02, Lemma 2.1, with the factor ``s``; chapter 07, equation (7.1)).
+
+This module holds the raw forward pass on token sequences (:func:`forward_tokens`), the fast path
+that uses only ``G`` (:func:`forward_gram`), and the exact maps between the raw parameters
+(:class:`AttentionParams`) and the *effective* parameters ``(A, b_k, c_k)`` (:class:`Effective`) in
+which the trainer (``_als``) optimises.  The reduced model's maps live in ``_reduced``; the raw
+gradients used by Adam in ``_training``.
 
 Chapter 02 derives the reduction to one preconditioned gradient step; chapter 07 trains this model.
 """
@@ -26,16 +29,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AttentionParams:
-    """Raw parameters of the one-layer linear attention model.
+    r"""Raw parameters of the one-layer linear attention model.
+
+    The layer of chapter 02 (Definition 2.1), with the task-specific prompt tokens of chapter 03 and
+    the task heads of chapter 05, as chapter 07 trains it; :func:`forward_tokens` evaluates it.
 
     Attributes
     ----------
-    Q, K, V : ndarray, shape (D, D)
-        Query, key and value maps (``D = d + 1``), acting as ``Q @ token``.
+    Q : ndarray, shape (D, D)
+        Query map :math:`W_Q` (``D = d + 1``), acting as ``Q @ token``.
+    K : ndarray, shape (D, D)
+        Key map :math:`W_K`.
+    V : ndarray, shape (D, D)
+        Value map :math:`W_V`.
     prompts : ndarray, shape (K, m, D) or None
-        ``m`` prompt tokens per task, prepended to the context; ``None`` means no prompts.
+        ``m`` prompt tokens :math:`p_{kj}` per task, prepended to the context; ``None`` means no prompts.
     heads : ndarray, shape (K, D) or None
-        Task-specific linear read-outs of the attention output; ``None`` reads the label coordinate.
+        Task-specific linear read-outs :math:`h_k` of the attention output; ``None`` reads the label
+        coordinate (:math:`h_k = e_D` for every task).
     """
 
     Q: np.ndarray
@@ -55,7 +66,7 @@ class AttentionParams:
         return 1.0 / np.sqrt(self.D)
 
     def readouts(self, num_tasks: int) -> np.ndarray:
-        """The read-out vector of each task, shape (K, D): the heads, or ``e_D`` for every task."""
+        """The read-out vector :math:`h_k` of each task, shape (``num_tasks``, D): the heads, or :math:`e_D` for every task."""
         if self.heads is not None:
             return self.heads
         e = np.zeros((num_tasks, self.D))
@@ -63,7 +74,7 @@ class AttentionParams:
         return e
 
     def prompt_grams(self, num_tasks: int) -> np.ndarray:
-        """``P_k = Σ_j p_kj p_kjᵀ`` for each task, shape (K, D, D) (zero without prompts)."""
+        r"""The prompt Gram matrices :math:`P_k = \sum_j p_{kj}p_{kj}^\top`, shape (``num_tasks``, D, D) (zero without prompts)."""
         if self.prompts is None:
             return np.zeros((num_tasks, self.D, self.D))
         return np.einsum("kmi,kmj->kij", self.prompts, self.prompts)
@@ -71,15 +82,20 @@ class AttentionParams:
 
 @dataclass(frozen=True)
 class Effective:
-    """Effective parameters: ``ŷ = xᵀ(A G b_k + c_k)``.
+    r"""Effective parameters :math:`(A, b_k, c_k)` of the layer: :math:`\hat y = x^\top(AGb_k + c_k)`.
+
+    Chapter 07, equation (7.1) (chapter 02, Lemma 2.1, with prompts and heads); chapter 08 optimises
+    the layer in these coordinates. :func:`effective` computes them from :class:`AttentionParams`.
 
     Attributes
     ----------
     A : ndarray, shape (d, D)
+        :math:`A = [A_x\;\,a_y]`, from the query and key maps; its last column :math:`a_y` is the label
+        column.
     b : ndarray, shape (K, D)
-        Per-task value read-outs ``b_k = Vᵀh_k`` (all rows equal without heads).
+        Per-task value read-outs :math:`b_k = V^\top h_k` (all rows equal without heads).
     c : ndarray, shape (K, d)
-        Per-task biases ``c_k = A P_k b_k`` contributed by the prompt tokens (zero without prompts).
+        Per-task biases :math:`c_k = AP_kb_k` contributed by the prompt tokens (zero without prompts).
     """
 
     A: np.ndarray
@@ -88,36 +104,106 @@ class Effective:
 
 
 def context_tokens(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Context tokens ``z_i = [x_i; y_i]``: (B, n, d), (B, n) -> (B, n, d + 1)."""
+    r"""Context tokens :math:`z_i = [x_i; y_i]` of a batch of prompts.
+
+    Chapter 01, equation (1.2):
+
+    .. math::
+
+        z_i = \begin{bmatrix} x_i \\ y_i \end{bmatrix} \in \mathbb R^{d+1}, \qquad i = 1, \dots, n .
+
+    Parameters
+    ----------
+    X : ndarray, shape (B, n, d)
+        Context features.
+    y : ndarray, shape (B, n)
+        Context labels.
+
+    Returns
+    -------
+    ndarray, shape (B, n, d + 1)
+        The tokens, one row per example.
+    """
     return np.concatenate([X, y[..., None]], axis=-1)
 
 
 def query_token(x: np.ndarray) -> np.ndarray:
-    """Query token ``[x; 0]``: (B, d) -> (B, d + 1); its label slot is empty."""
+    r"""Query token :math:`z_{\mathrm q} = [x; 0]`: the query features with an empty label slot.
+
+    Chapter 01, equation (1.2):
+
+    .. math::
+
+        z_{\mathrm q} = \begin{bmatrix} x \\ 0 \end{bmatrix} \in \mathbb R^{d+1} .
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, d)
+        Query features.
+
+    Returns
+    -------
+    ndarray, shape (B, d + 1)
+        The query tokens.
+    """
     return np.concatenate([x, np.zeros(x.shape[:-1] + (1,))], axis=-1)
 
 
 def gram(tokens: np.ndarray) -> np.ndarray:
-    """``G = Σ_t z_t z_tᵀ`` of each sequence: tokens (B, T, D) -> (B, D, D)."""
+    r"""Gram matrix :math:`G = \sum_t z_tz_t^\top` of each token sequence.
+
+    Chapter 02, Lemma 2.1: the layer sees the prompt only through
+
+    .. math::
+
+        G = \sum_{t=1}^T z_tz_t^\top
+          = \begin{bmatrix} X^\top X & X^\top y \\ y^\top X & y^\top y \end{bmatrix}
+        \quad\text{(context tokens)} .
+
+    Parameters
+    ----------
+    tokens : ndarray, shape (B, T, D)
+        ``B`` sequences of ``T`` tokens (e.g. :func:`context_tokens`).
+
+    Returns
+    -------
+    ndarray, shape (B, D, D)
+        One Gram matrix per sequence (no normalisation).
+    """
     return np.einsum("bti,btj->bij", tokens, tokens, optimize=True)
 
 
 def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarray, task: np.ndarray) -> np.ndarray:
-    """The model on raw token sequences, written as attention (for clarity and for the tests).
+    r"""The layer on raw token sequences, written as attention (the one implementation of the book).
+
+    Chapter 02, Definition 2.1 (equation (2.1)), with the prompt tokens :math:`p_{k1}, \dots,
+    p_{km}` of task :math:`k` prepended to the context and its head :math:`h_k` as read-out (chapter
+    07): with :math:`s = 1/\sqrt D` (the authors' factor, which only rescales :math:`A`) and the
+    attended tokens :math:`(\zeta_1, \dots, \zeta_T) = (p_{k1}, \dots, p_{km}, z_1, \dots, z_n)`,
+    :math:`T = m + n`,
+
+    .. math::
+
+        \hat y = s \sum_{t=1}^{T} (h_k^\top W_V \zeta_t)\,(W_K \zeta_t)^\top (W_Q z_{\mathrm q}) .
+
+    No softmax; the query does not attend to itself. The same predictions, from Gram matrices only:
+    :func:`forward_gram`.
 
     Parameters
     ----------
     params : AttentionParams
+        Query, key and value maps, prompt tokens and heads.
     tokens : ndarray, shape (B, n, D)
-        Context tokens ``[x_i; y_i]``.
+        Context tokens :math:`[x_i; y_i]` (:func:`context_tokens`).
     query : ndarray, shape (B, D)
-        Query tokens ``[x; 0]``.
+        Query tokens :math:`[x; 0]` (:func:`query_token`).
     task : ndarray of int, shape (B,)
         Task index of each sequence (selects its prompt tokens and head).
 
     Returns
     -------
     ndarray, shape (B,)
+        The predictions :math:`\hat y`.
     """
     task = np.asarray(task)
     if params.prompts is not None:
@@ -133,7 +219,34 @@ def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarra
 
 
 def forward_gram(params: AttentionParams, G: np.ndarray, x: np.ndarray, task: np.ndarray) -> np.ndarray:
-    """Fast path: the same predictions from the context Gram matrices ``G`` (B, D, D) and queries x (B, d)."""
+    r"""Fast path: the predictions of :func:`forward_tokens` from the context Gram matrices alone.
+
+    Chapter 07, equation (7.1) (chapter 02, Lemma 2.1): with the effective parameters of
+    :func:`effective`,
+
+    .. math::
+
+        \hat y = x^\top(AGb_k + c_k), \qquad c_k = AP_kb_k ,
+
+    where :math:`G` is the Gram matrix of the context tokens only (the prompt tokens enter through
+    :math:`c_k`). Equal to :func:`forward_tokens` up to rounding.
+
+    Parameters
+    ----------
+    params : AttentionParams
+        Raw parameters of the layer.
+    G : ndarray, shape (B, D, D)
+        Context Gram matrices (:func:`gram`, or :func:`sample_grams`).
+    x : ndarray, shape (B, d)
+        Query features.
+    task : ndarray of int, shape (B,)
+        Task index of each prompt.
+
+    Returns
+    -------
+    ndarray, shape (B,)
+        The predictions :math:`\hat y`.
+    """
     num_tasks = _num_tasks(params, task)
     return effective_predict(effective(params, num_tasks), G, x, task)
 
@@ -147,7 +260,30 @@ def _num_tasks(params: AttentionParams, task: np.ndarray) -> int:
 
 
 def effective(params: AttentionParams, num_tasks: int) -> Effective:
-    """The effective parameters ``(A, b_k, c_k)`` of raw parameters (exact)."""
+    r"""The effective parameters :math:`(A, b_k, c_k)` of raw parameters (exact).
+
+    Chapter 02, Lemma 2.1 (equation (2.2)), with the factor :math:`s = 1/\sqrt D` of
+    :func:`forward_tokens`, the heads and the prompt Gram matrices :math:`P_k = \sum_j p_{kj}p_{kj}^\top`
+    (chapter 07, equation (7.1)):
+
+    .. math::
+
+        A = s\,[\,I_d\;\;0\,]\,W_Q^\top W_K, \qquad b_k = W_V^\top h_k, \qquad c_k = A P_k b_k ,
+
+    with :math:`h_k = e_D` without heads and :math:`P_k = 0` without prompts.
+
+    Parameters
+    ----------
+    params : AttentionParams
+        Raw parameters of the layer.
+    num_tasks : int
+        Number of tasks :math:`K` (the rows of ``b`` and ``c``).
+
+    Returns
+    -------
+    Effective
+        :math:`(A, b, c)` with :math:`\hat y = x^\top(AGb_k + c_k)`.
+    """
     d = params.D - 1
     A = params.scale * params.Q[:, :d].T @ params.K
     b = params.readouts(num_tasks) @ params.V  # rows b_kᵀ = h_kᵀ V

@@ -1,11 +1,12 @@
-"""Monte Carlo estimators with standard errors, for checking closed forms against simulation.
+"""Monte Carlo estimators, standard errors and the z-check
 
-The chapters state a formula, then compare it with a plain Monte Carlo average drawn from
-:mod:`prompticl._sampling`.  Every estimator here returns ``(estimate, standard_error)`` so that the
-tolerance of a check can be derived from the sample size (e.g. four standard errors) rather than
-chosen by hand.  :func:`check_z` is the one check every chapter and test uses: it fails when an
-estimate sits more than ``z_tol`` standard errors from its target, and :data:`Z95` is the one
-z of every 95% interval (test losses, error bars).  Chapters 01–05 use these.
+The chapters state a formula, then compare it with a plain Monte Carlo average of draws from
+:func:`sample_batch` (a *Monte Carlo check*).  Every estimator here returns
+``(estimate, standard_error)``, so that the tolerance of a check follows from the sample size (four
+standard errors, :data:`Z_TOL`) rather than being chosen by hand.  :func:`check_z` is the one check
+every chapter and test uses: it fails when an estimate sits more than ``z_tol`` standard errors from
+its target; :data:`Z95` is the one z of every 95% interval (test losses, error bars).  Chapter 01
+introduces the check; chapters 01–08 use it.
 """
 from __future__ import annotations
 
@@ -16,17 +17,34 @@ from ._sampling import sample_batch
 from ._spec import Spec
 
 def mean_and_se(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Sample mean along ``axis`` and its standard error (unbiased sample variance).
+    r"""Sample mean along ``axis`` and its standard error (unbiased sample variance).
+
+    For :math:`N` independent draws :math:`v_1, \dots, v_N` (chapter 01, numerical checks),
+
+    .. math::
+
+        \bar v = \frac1N\sum_{i=1}^N v_i, \qquad
+        \operatorname{se} = \frac{s}{\sqrt N}, \qquad
+        s^2 = \frac{1}{N-1}\sum_{i=1}^N (v_i - \bar v)^2 .
 
     Parameters
     ----------
     values : ndarray
         Independent draws stacked along ``axis`` (at least two).
     axis : int
+        The axis of the draws (default 0).
 
     Returns
     -------
-    (mean, se) : tuple of ndarray (or float for 1-D input)
+    mean : ndarray or float
+        :math:`\bar v`, entrywise (a scalar for 1-D input).
+    se : ndarray or float
+        Its standard error, same shape.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than two draws.
     """
     values = np.asarray(values, dtype=float)
     count = values.shape[axis]
@@ -38,10 +56,36 @@ def mean_and_se(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarr
 
 
 def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> float:
-    """Largest ``|estimate − target| / se`` over all entries.
+    r"""Largest z-score :math:`|\hat\theta - \theta| / \operatorname{se}` over all entries.
+
+    The statistic of every Monte Carlo check of the book (chapter 01), after broadcasting the three
+    arrays against each other:
+
+    .. math::
+
+        z = \max_j \frac{|\hat\theta_j - \theta_j|}{\operatorname{se}_j} .
 
     Entries with a zero standard error count as ``0`` if they match exactly and as ``inf``
     otherwise (a deterministic mismatch can never be excused by noise).
+
+    Parameters
+    ----------
+    estimate : array_like
+        The Monte Carlo estimates :math:`\hat\theta`.
+    se : array_like
+        Their standard errors (finite, non-negative).
+    target : array_like
+        The values :math:`\theta` they estimate (a closed form).
+
+    Returns
+    -------
+    float
+        The largest z-score (``0.0`` for empty input).
+
+    Raises
+    ------
+    ValueError
+        If a standard error is negative or not finite.
     """
     estimate, se, target = (np.asarray(v, dtype=float) for v in (estimate, se, target))
     estimate, se, target = np.broadcast_arrays(estimate, se, target)
@@ -53,23 +97,47 @@ def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> flo
     return float(np.max(z)) if z.size else 0.0
 
 
-#: Two-sided 95% standard-normal quantile Φ⁻¹(0.975): the one z of every 95% interval (tests, figures).
+#: Two-sided 95% standard-normal quantile :math:`\Phi^{-1}(0.975)`: the one z of every 95% interval
+#: (test losses, error bars; chapters 02–08).
 Z95 = 1.959963984540054
 
-#: Default tolerance of a Monte Carlo check, in standard errors (a false alarm about once in 16 000).
+#: Default tolerance of a Monte Carlo check, in standard errors (chapter 01): 4, a false alarm about once
+#: in 16 000 for one normally distributed entry.
 Z_TOL = 4.0
 
 
 def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") -> float:
-    """Assert that ``estimate`` lies within ``z_tol`` standard errors of ``target``; return the z-score.
+    r"""Assert that ``estimate`` lies within ``z_tol`` standard errors of ``target``; return the z-score.
 
-    The single Monte Carlo check of the book (chapters 01–07) and the tests, built on
-    :func:`max_z_score`.
+    The single Monte Carlo check of the book (introduced in chapter 01, used in chapters 01–08) and
+    of the tests: with :math:`z` of :func:`max_z_score`, it passes when
+
+    .. math::
+
+        z = \max_j \frac{|\hat\theta_j - \theta_j|}{\operatorname{se}_j} \le z_{\mathrm{tol}} .
+
+    Parameters
+    ----------
+    estimate : array_like
+        Monte Carlo estimates.
+    se : array_like
+        Their standard errors.
+    target : array_like
+        The values they should match.
+    z_tol : float
+        Tolerance in standard errors (default :data:`Z_TOL` = 4).
+    what : str
+        Name of the checked quantity, for the error message.
+
+    Returns
+    -------
+    float
+        The z-score, at most ``z_tol``.
 
     Raises
     ------
     AssertionError
-        With the z-score, the tolerance and ``what`` in the message.
+        If the z-score exceeds ``z_tol``, with the z-score, the tolerance and ``what`` in the message.
     """
     z = max_z_score(estimate, se, target)
     if not z <= z_tol:
@@ -78,14 +146,33 @@ def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") 
 
 
 def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo estimate of the whitened second moment E[β'β'ᵀ], ``β' = Σ_x^{1/2} β``.
+    r"""Monte Carlo estimate of the whitened second moment :math:`\mathbb E[(R\beta)(R\beta)^\top] = \tilde\Sigma`.
 
-    The target is ``prompticl._closed_forms.moments(spec).sigma_tilde``.
+    Chapter 01 (Definition 1.3, equation (1.5)): with :math:`R = \Sigma_x^{1/2}` and task vectors
+    :math:`\beta_1, \dots, \beta_N` drawn from the mixture by :func:`sample_batch`,
+
+    .. math::
+
+        \hat{\tilde\Sigma} = \frac1N\sum_{i=1}^N R\beta_i\beta_i^\top R ,
+
+    with entrywise standard errors (:func:`mean_and_se`). The target is ``moments(spec).sigma_tilde``
+    (:func:`moments`).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    samples : int
+        Number :math:`N` of task draws (``>= 2``).
+    rng : numpy.random.Generator
+        Source of the draws.
 
     Returns
     -------
-    (estimate, se) : ndarray, shape (d, d) each
-        Entrywise mean of ``β'β'ᵀ`` over ``samples`` task draws and its standard error.
+    estimate : ndarray, shape (d, d)
+        :math:`\hat{\tilde\Sigma}`.
+    se : ndarray, shape (d, d)
+        Its entrywise standard error.
     """
     data = sample_batch(spec, 0, samples, rng)
     white = data.beta @ spec.x_sqrt  # rows βᵀR, i.e. (Rβ)ᵀ since R is symmetric
@@ -94,9 +181,32 @@ def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) ->
 
 
 def mc_signal(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """Monte Carlo estimate of E[(xᵀβ)²] (noise-free query label) and its standard error.
+    r"""Monte Carlo estimate of the signal :math:`\mathbb E[(x^\top\beta)^2]` and its standard error.
 
-    The target is ``prompticl._closed_forms.signal(spec)`` = tr Σ̃.
+    Chapter 01 (Proposition 1.1): with queries and task vectors :math:`(x_i, \beta_i)` drawn by
+    :func:`sample_batch` (the noise-free query label),
+
+    .. math::
+
+        \widehat{\operatorname{tr}\tilde\Sigma} = \frac1N\sum_{i=1}^N (x_i^\top\beta_i)^2 ,
+
+    whose target is :math:`\operatorname{tr}\tilde\Sigma`, i.e. :func:`signal`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    samples : int
+        Number :math:`N` of draws (``>= 2``).
+    rng : numpy.random.Generator
+        Source of the draws.
+
+    Returns
+    -------
+    mean : float
+        The estimate.
+    se : float
+        Its standard error.
     """
     data = sample_batch(spec, 0, samples, rng)
     clean = np.einsum("bd,bd->b", data.x, data.beta) ** 2
@@ -112,27 +222,46 @@ def mc_wishart_sas(
     cov: "np.ndarray | None" = None,
     chunk: int = 20_000,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo estimate of E[S A S] for ``S = XᵀX``, ``X`` with ``n`` rows ``N(0, Σ)``.
+    r"""Monte Carlo estimate of the Wishart moment :math:`\mathbb E[SAS]`, :math:`S = X^\top X`.
 
-    The target is ``prompticl._closed_forms.wishart_sas(a, n, cov)`` (symmetric ``a``).
+    Chapter 02 (Lemma 2.3): :math:`X` has ``n`` independent rows :math:`\mathcal N(0, \Sigma)`, and
+    over :math:`N` independent draws :math:`S_1, \dots, S_N`
+
+    .. math::
+
+        \widehat{\mathbb E[SAS]} = \frac1N\sum_{i=1}^N S_iAS_i ,
+
+    with entrywise standard errors (unbiased sample variance). For symmetric ``a`` the target is
+    ``wishart_sas(a, n, cov)`` (:func:`wishart_sas`), i.e. equations (2.6) and (2.7),
+    :math:`n(n+1)\Sigma A\Sigma + n\operatorname{tr}(A\Sigma)\Sigma`; for non-symmetric ``a`` and
+    :math:`\Sigma = I` it is :math:`n^2A + nA^\top + n\operatorname{tr}(A)I` (a chapter 02 exercise).
 
     Parameters
     ----------
     a : ndarray, shape (d, d)
-        Any square matrix (the closed form in the theory module needs it symmetric).
+        Any square matrix :math:`A` (the closed form :func:`wishart_sas` needs it symmetric).
     n : int
         Number of rows of ``X`` (``n >= 1``).
     samples : int
         Number of independent draws of ``X`` (``>= 2``).
     rng : numpy.random.Generator
+        Source of the draws.
     cov : ndarray, shape (d, d), optional
-        Row covariance Σ (identity by default).
+        Row covariance :math:`\Sigma`, positive definite (identity by default).
     chunk : int
         Draws per vectorised block (bounds memory).
 
     Returns
     -------
-    (estimate, se) : ndarray, shape (d, d) each
+    estimate : ndarray, shape (d, d)
+        The Monte Carlo mean of :math:`SAS`.
+    se : ndarray, shape (d, d)
+        Its entrywise standard error.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` is not square, ``n < 1`` or ``samples < 2``.
     """
     a = np.asarray(a, dtype=float)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
@@ -168,14 +297,47 @@ def mc_loss(
     rng: np.random.Generator,
     chunk: int = 20_000,
 ) -> tuple[float, float]:
-    """Monte Carlo estimate of E[(ŷ − y)²] for the reduced model, with its standard error.
+    r"""Monte Carlo estimate of the population loss :math:`\mathbb E[(\hat y - y)^2]` of the reduced model.
 
-    Plain averaging of squared errors over fresh prompts (no variance reduction), so that it is an
-    independent check of :func:`prompticl._closed_forms.population_loss`.
+    The loss of chapter 01 (equation (1.3)) for the reduced model
+    :math:`\hat y = x^\top\big(WX^\top(y - Xm_k) + c_k\big)` of chapters 02–05
+    (:func:`reduced_predict`, in the original coordinates), averaged over :math:`N` fresh prompts
+    drawn by :func:`sample_batch`:
+
+    .. math::
+
+        e_i = (\hat y_i - y_i)^2, \qquad
+        \hat{\mathcal L} = \frac1N\sum_{i=1}^N e_i, \qquad
+        \operatorname{se} = \sqrt{\frac{1}{N(N-1)}\sum_{i=1}^N (e_i - \hat{\mathcal L})^2} .
+
+    Plain averaging, with no variance reduction, so that it is an independent check of
+    :func:`population_loss`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    W : ndarray, shape (d, d)
+        Preconditioner :math:`W`.
+    biases : ndarray, shape (K, d), optional
+        Task biases :math:`c_k` (zero if omitted).
+    centres : ndarray, shape (K, d), optional
+        Task centres :math:`m_k` (zero if omitted).
+    samples : int
+        Number :math:`N` of prompts (keyword only).
+    rng : numpy.random.Generator
+        Source of the prompts (keyword only).
+    chunk : int
+        Prompts per vectorised block (bounds memory).
 
     Returns
     -------
-    (mean, standard_error) : tuple of float
+    mean : float
+        :math:`\hat{\mathcal L}`.
+    se : float
+        Its standard error.
     """
     total = 0.0
     total_sq = 0.0

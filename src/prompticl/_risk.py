@@ -1,12 +1,12 @@
-"""The training risk of the effective model, its gradient and its Hessian, on per-task moments.
+"""Training risk of the effective model, its gradient and Hessian
 
-The effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:mod:`prompticl._attention`) has, with the query
-integrated out, the risk ``Σ_k π_k E_k[(w − β)ᵀΣ_x(w − β)] + σ²`` with ``w = A G b_k + c_k``: a
-quartic polynomial whose coefficients are the moments of ``G⊗G``, ``β⊗G``, ``G``, ``β`` and ``ββᵀ``
-per task (:class:`~prompticl._risk_moments.SampleStats`, sampled or exact).  One function per
-quantity: :func:`empirical_risk` (the risk), :func:`b_quadratic` (the risk as a quadratic in one
-task's ``b_k``, for the least-squares solver) and :func:`loss_grad_hess` (risk, gradient, Hessian).
-Chapter 07 explains the reduction; chapter 08 uses the gradient and Hessian.
+The effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:class:`Effective`) has, with the query integrated
+out, the risk ``Σ_k π_k E_k[(w − β)ᵀΣ_x(w − β)] + σ²`` with ``w = A G b_k + c_k`` (chapter 08,
+Theorem 8.1): a quartic polynomial whose coefficients are the moments of ``G⊗G``, ``β⊗G``, ``G``,
+``β`` and ``ββᵀ`` per task (:class:`SampleStats`, sampled or exact).  One function per quantity:
+:func:`empirical_risk` (the risk), ``b_quadratic`` (the risk as a quadratic in one task's ``b_k``,
+for the least-squares solver) and ``loss_grad_hess`` (risk, gradient, Hessian).  Chapter 07
+explains the reduction; chapter 08 uses the gradient and Hessian.
 """
 from __future__ import annotations
 
@@ -28,7 +28,37 @@ def b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[
 
 
 def empirical_risk(st: SampleStats, eff: Effective) -> float:
-    """Exact training risk ``Σ_k π_k mean_k[(w − β)ᵀΣ_x(w − β)] + σ²`` at effective parameters."""
+    r"""Exact training risk of the effective model at effective parameters, from per-task moments.
+
+    Chapter 07 (the training risk, with the query integrated out) and chapter 08, Theorem 8.1
+    (equation (8.6)): with :math:`w = AGb_k + c_k` and :math:`\mathbb E_k` the mean over task
+    :math:`k` held in ``st`` (a sample mean, or the exact expectation of :func:`population_stats`),
+
+    .. math::
+
+        \mathcal R(A, b, c) &= \sum_k \pi_k\,\mathbb E_k\bigl[(w - \beta)^\top\Sigma_x(w - \beta)\bigr] + \sigma^2\\
+        &= \sum_k \pi_k\Bigl(b_k^\top\,\mathbb E_k[GMG]\,b_k
+            + 2\,b_k^\top\bigl(\mathbb E_k[G]A^\top\Sigma_xc_k - \mathbb E_k[GA^\top\Sigma_x\beta]\bigr)\\
+        &\qquad\quad + c_k^\top\Sigma_xc_k - 2c_k^\top\Sigma_x\mathbb E_k\beta
+            + \operatorname{tr}\bigl(\Sigma_x\mathbb E_k[\beta\beta^\top]\bigr)\Bigr) + \sigma^2,
+
+    with :math:`M = A^\top\Sigma_xA`, so that only the moments of :class:`SampleStats` enter. On
+    :func:`population_stats` it is the layer's exact population loss; on :func:`sample_stats`, the
+    training risk of the sample (the query integrated out exactly).
+
+    Parameters
+    ----------
+    st : SampleStats
+        Per-task moments (sampled or exact), with the weights :math:`\pi_k`, :math:`\Sigma_x` and
+        :math:`\sigma`.
+    eff : Effective
+        Effective parameters :math:`(A, b_k, c_k)`.
+
+    Returns
+    -------
+    float
+        The risk :math:`\mathcal R(A, b, c)`.
+    """
     total = 0.0
     for k, pi in enumerate(st.weights):
         H, l, const = b_quadratic(st, k, eff.A, eff.c[k])

@@ -1,13 +1,13 @@
-"""The training risk's sufficient statistics (:class:`SampleStats`), sampled or exact.
+"""Sufficient statistics of the training risk, sampled or exact
 
-The risk of the effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:mod:`prompticl._risk`) is a polynomial in
-per-task moments of ``G = Σ_{t≤n} z_t z_tᵀ`` (the ``n`` context tokens ``z = (x, y)``, query
-excluded, no normalisation), ``β`` and their products.  :func:`sample_stats` computes them from a
-seeded training sample (chapter 07); :func:`population_stats` gives them *exactly*, so that the same
-solver that fits a sample finds the layer's population optimum
-(book chapter 08, "Beyond the paper: the layer's own optimum").
+The risk of the effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:func:`empirical_risk`, module ``_risk``)
+is a polynomial in per-task moments of ``G = Σ_{t≤n} z_t z_tᵀ`` (the ``n`` context tokens
+``z = (x, y)``, query excluded, no normalisation), ``β`` and their products, collected in
+:class:`SampleStats`.  :func:`sample_stats` computes them from a seeded training sample (chapter 07);
+:func:`population_stats` gives them *exactly*, so that the same solver that fits a sample finds the
+layer's population optimum (chapter 08, "Beyond the paper: the layer's own optimum").
 
-Derivation.  Given ``β``, the tokens are i.i.d. ``N(0, C(β))`` with
+Derivation (chapter 08, Lemmas 8.1 and 8.2, Proposition 8.1).  Given ``β``, the tokens are i.i.d. ``N(0, C(β))`` with
 ``C(β) = [[Σ_x, Σ_xβ], [βᵀΣ_x, βᵀΣ_xβ + σ²]]``, so ``G | β`` is Wishart:
 ``E[G | β] = n C`` and ``E[G_ij G_kl | β] = n² C_ij C_kl + n (C_ik C_jl + C_il C_jk)``.  Averaging over
 ``β ~ N(μ, S)`` needs ``T = E[C ⊗ C]`` and ``E[β ⊗ C]``.  Only the label column of ``C`` is random:
@@ -38,26 +38,37 @@ CHUNK = 16_384
 
 @dataclass(frozen=True)
 class SampleStats:
-    """Moments of a training sample, per task, each already divided by the task's sample size.
+    r"""Per-task moments of :math:`(G, \beta)`: the sufficient statistics of the training risk.
+
+    Each moment is a mean over the prompts of one task: a sample mean (:func:`sample_stats`, the
+    training sample of chapter 07) or an exact expectation (:func:`population_stats`, chapter 08,
+    Proposition 8.1). :math:`G` is the context Gram matrix (query excluded, no normalisation).
+    These are the coefficients of the risk of chapter 08, Theorem 8.1, which :func:`empirical_risk`
+    evaluates.
 
     Attributes
     ----------
     weights : ndarray, shape (K,)
-        Task probabilities π_k (the risk is Σ_k π_k · mean over task k).
+        Task probabilities :math:`\pi_k` (the risk is :math:`\sum_k \pi_k` times the mean over task
+        :math:`k`).
     GG : ndarray, shape (K, D, D, D, D)
-        Mean of ``G_ij G_lm``.
+        Mean of :math:`G_{ij}G_{lm}`.
     BG : ndarray, shape (K, d, D, D)
-        Mean of ``β_a G_ij``.
+        Mean of :math:`\beta_aG_{ij}`.
     G : ndarray, shape (K, D, D)
-        Mean of ``G``.
+        Mean of :math:`G`.
     beta : ndarray, shape (K, d)
-        Mean of ``β``.
+        Mean of :math:`\beta`.
     BB : ndarray, shape (K, d, d)
-        Mean of ``ββᵀ``.
+        Mean of :math:`\beta\beta^\top`.
     counts : ndarray of int, shape (K,)
+        Prompts drawn per task (zero for exact moments: nothing was drawn).
     x_cov : ndarray, shape (d, d)
+        Feature covariance :math:`\Sigma_x`.
     noise : float
+        Label-noise standard deviation :math:`\sigma`.
     n : int
+        Context length.
     """
 
     weights: np.ndarray
@@ -73,7 +84,39 @@ class SampleStats:
 
 
 def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False) -> SampleStats:
-    """Draw a stratified training sample of about ``samples`` prompts and return its moments."""
+    r"""Draw a stratified training sample of about ``samples`` prompts and return its moments.
+
+    The training sample of chapter 07: task :math:`k` gets :math:`N_k = \max(\operatorname{round}(\pi_kN), 2)`
+    prompts (so the total is about :math:`N`), whose context Gram matrices :math:`G^{(i)}` and task
+    vectors :math:`\beta^{(i)}` are drawn by :func:`sample_grams`; the moments are the per-task means
+
+    .. math::
+
+        \widehat{\mathbb E}_k[G\otimes G] = \frac{1}{N_k}\sum_{i=1}^{N_k} G^{(i)}\otimes G^{(i)}, \qquad
+        \widehat{\mathbb E}_k[\beta\otimes G] = \frac{1}{N_k}\sum_{i=1}^{N_k} \beta^{(i)}\otimes G^{(i)},
+
+    and likewise for :math:`G`, :math:`\beta` and :math:`\beta\beta^\top`. The risk
+    :func:`empirical_risk` of these moments is the training risk of the sample; its cost no longer
+    depends on :math:`N` or :math:`n`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    samples : int
+        Total number :math:`N` of prompts (approximately; at least two per task).
+    rng : numpy.random.Generator
+        Source of the sample (e.g. the training stream of :func:`seed_streams`).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    SampleStats
+        The per-task sample moments, with the counts :math:`N_k`.
+    """
     d, D, K = spec.d, spec.d + 1, spec.K
     counts = task_counts(spec.weights, samples)
     # G is symmetric: accumulate moments of its D(D+1)/2 distinct entries only (3.4x less work)
@@ -181,18 +224,49 @@ def _task_moments(
 
 
 def population_stats(spec: Spec, n: int) -> SampleStats:
-    """Exact per-task population moments of ``(G, β)`` at context length ``n``, as a :class:`SampleStats`.
+    r"""Exact per-task population moments of :math:`(G, \beta)` at context length ``n``, as a :class:`SampleStats`.
 
-    Chapter 08.  The fields hold expectations instead of sample means (same layout and
-    normalisation), so :func:`prompticl._training.empirical_risk` of these statistics is the exact
-    population loss ``E[(ŷ − y)²]`` (label noise included) and :func:`prompticl._als.als` on them
-    finds the population optimum.  ``counts`` is zero for every task: no sample was drawn.
+    Chapter 08, Proposition 8.1 (equations (8.4) and (8.5)). For task :math:`k`, with
+    :math:`\beta \sim \mathcal N(\mu, S)`, :math:`\mu = \mu_k`, :math:`S = \Sigma_k`, :math:`B = \Sigma_x`,
+    the token covariance :math:`C(\beta)` of Lemma 8.1 (equation (8.2)) and its label column
+    :math:`\delta(\beta) = (B\beta,\ \beta^\top B\beta + \sigma^2)`,
+
+    .. math::
+
+        \mathbb E\,\delta &= \bigl(B\mu,\ \mu^\top B\mu + \operatorname{tr}(BS) + \sigma^2\bigr), \qquad
+        \operatorname{Cov}(\beta, \delta) = \bigl[SB,\ 2SB\mu\bigr],\\
+        \operatorname{Cov}\delta &= \begin{pmatrix} BSB & 2BSB\mu\\ 2\mu^\top BSB &
+            4\mu^\top BSB\mu + 2\operatorname{tr}(BSBS) \end{pmatrix},\\
+        T &= \mathbb E[C\otimes C] = \mathbb E C\otimes\mathbb E C + \operatorname{Cov}(C, C),\\
+        \mathbb E[G_{ij}G_{kl}] &= n^2T_{ijkl} + n\bigl(T_{ikjl} + T_{iljk}\bigr), \qquad
+        \mathbb E[\beta_aG_{ij}] = n\bigl(\mu_a\,\mathbb E C_{ij} + \operatorname{Cov}(\beta_a, C_{ij})\bigr),\\
+        \mathbb E G &= n\,\mathbb E C, \qquad \mathbb E\beta = \mu, \qquad
+        \mathbb E[\beta\beta^\top] = S + \mu\mu^\top ,
+
+    where :math:`\operatorname{Cov}(C, C)` and :math:`\operatorname{Cov}(\beta, C)` are those of
+    :math:`\delta` in the label row and column of :math:`C` and zero elsewhere. The fields hold these
+    expectations instead of sample means (same layout and normalisation), so :func:`empirical_risk`
+    of them is the exact population loss :math:`\mathbb E[(\hat y - y)^2]` of the layer (Theorem 8.1,
+    label noise included), and the trainer's alternating least-squares solver (``_als.als``, as in
+    :func:`train_als`) finds the population optimum on them. Exact, with no sampling; the cost is
+    :math:`O(KD^4)`, independent of ``n``. ``counts`` is zero for every task: no sample was drawn.
 
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     n : int
         Context length (``>= 1``).
+
+    Returns
+    -------
+    SampleStats
+        The exact per-task moments.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer ``>= 1``.
     """
     n = check_context_length(n)
     parts = [_task_moments(spec.x_cov, spec.means[k], spec.covs[k], spec.noise, n) for k in range(spec.K)]

@@ -1,7 +1,10 @@
-"""Every seeded sampler of the data model: prompts, their Gram matrices, seed streams, task counts.
+"""Seeded samplers of prompts, Gram matrices and seed streams
 
-Chapter 01 (the setting) defines the data model; chapter 07 uses the Gram sampler for training and
-testing.  A fixed seed gives identical draws everywhere.
+Every draw of the data model goes through this module: :func:`sample_batch` draws prompts as
+chapter 01 defines them (Definitions 1.1 and 1.2), :func:`sample_grams` draws their context Gram
+matrices directly (the training sample of chapter 07), and :func:`seed_streams` splits one seed into
+the independent streams of a run.  The only source of randomness is the generator passed in: a fixed
+seed gives identical draws everywhere.
 """
 from __future__ import annotations
 
@@ -14,22 +17,25 @@ from ._spec import Spec
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch of in-context prompts.
+    r"""A batch of ``B`` in-context prompts, as drawn by :func:`sample_batch`.
+
+    Prompt ``b`` is the one of chapter 01 (Definition 1.2): ``n`` examples :math:`(x_i, y_i)` and a
+    query :math:`(x, y)` sharing one task :math:`k` and task vector :math:`\beta`.
 
     Attributes
     ----------
     X : ndarray, shape (B, n, d)
-        Context features.
+        Context features :math:`X`, rows :math:`x_i^\top`.
     y : ndarray, shape (B, n)
-        Context labels.
+        Context labels :math:`y_i = x_i^\top\beta + \xi_i`.
     x : ndarray, shape (B, d)
-        Query features.
+        Query features :math:`x`.
     y_query : ndarray, shape (B,)
-        Query labels (with noise).
+        Query labels :math:`y = x^\top\beta + \xi` (with noise).
     beta : ndarray, shape (B, d)
-        Task vectors.
+        Task vectors :math:`\beta`.
     task : ndarray of int, shape (B,)
-        Task indices.
+        Task indices :math:`k` (0-based).
     """
 
     X: np.ndarray
@@ -43,19 +49,42 @@ class Batch:
 def sample_batch(
     spec: Spec, n: int, batch: int, rng: np.random.Generator, task: "int | None" = None
 ) -> Batch:
-    """Draw ``batch`` prompts of ``n`` examples (plus a query) from ``spec``.
+    r"""Draw ``batch`` prompts of ``n`` examples (plus a query) from the task mixture ``spec``.
+
+    The data model of chapter 01 (Definition 1.1, equation (1.1)): for each prompt independently,
+
+    .. math::
+
+        k \sim \pi, \qquad \beta = \mu_k + \Sigma_k^{1/2} g, \qquad
+        x_i = R\,g_i, \quad x = R\,g', \qquad
+        y_i = x_i^\top\beta + \xi_i, \quad y = x^\top\beta + \xi,
+
+    with :math:`R = \Sigma_x^{1/2}`, :math:`\Sigma_k^{1/2}` the symmetric square roots, and all of
+    :math:`g, g_i, g' \sim \mathcal N(0, I_d)`, :math:`\xi_i, \xi \sim \mathcal N(0, \sigma^2)`
+    independent.
 
     Parameters
     ----------
     spec : Spec
+        The task mixture (:math:`\pi_k, \mu_k, \Sigma_k, \Sigma_x, \sigma`).
     n : int
         Context length (``n >= 0``; ``n = 0`` gives only queries).
     batch : int
-        Number of prompts.
+        Number of prompts (``>= 1``).
     rng : numpy.random.Generator
         The only source of randomness: a fixed seed gives identical batches.
     task : int, optional
-        Draw every prompt from this task instead of from the mixture.
+        Draw every prompt from this task (0-based) instead of from the mixture.
+
+    Returns
+    -------
+    Batch
+        The prompts, their task vectors and task indices.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 0``, ``batch < 1`` or ``task`` is not a task index of ``spec``.
     """
     if n < 0 or batch < 1:
         raise ValueError(f"need n >= 0 and batch >= 1, got n={n}, batch={batch}")
@@ -78,20 +107,45 @@ def sample_batch(
 def sample_grams(
     spec: Spec, n: int, batch: int, rng: np.random.Generator, task: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Context Gram matrices ``G = Σ_i z_i z_iᵀ`` of ``batch`` prompts of one task, and their task vectors.
+    r"""Context Gram matrices of ``batch`` prompts of one task, and their task vectors.
 
-    Distributed exactly as ``gram(context_tokens(X, y))`` of :func:`sample_batch`, but
-    for ``n ≥ d`` drawn without the ``n`` tokens, from the Bartlett decomposition: with ``X = Z R``
-    (``R = Σ_x^{1/2}``) write ``Z = U Lᵀ``, ``L`` lower triangular with ``L_ii² ~ χ²_{n−i}`` and standard
-    normal entries below the diagonal, ``U`` orthonormal columns independent of ``L`` (valid for
-    ``n ≥ d``).  Then
-    ``XᵀX = R L Lᵀ R``, ``Xᵀξ = R L a`` with ``a = Uᵀξ ~ N(0, σ²I)``, and
-    ``‖ξ‖² = ‖a‖² + σ² χ²_{n−d}``.  The cost per prompt is ``O(d²)`` instead of ``O(n d²)``.
+    Each :math:`G = \sum_{i=1}^n z_iz_i^\top` (chapter 02, Lemma 2.1) is distributed exactly as
+    :func:`gram` of :func:`context_tokens` of a :func:`sample_batch` draw with the same ``task``, but
+    for :math:`n \ge d` it is drawn without the ``n`` tokens, from the Bartlett decomposition. With
+    :math:`X = ZR` (:math:`R = \Sigma_x^{1/2}`) write :math:`Z = UL^\top`, where :math:`L` is lower
+    triangular with :math:`L_{ii}^2 \sim \chi^2_{n-i}` (:math:`i = 0, \dots, d-1`) and standard
+    normal entries below the diagonal, and :math:`U` (orthonormal columns) is independent of
+    :math:`L`. With the context noise :math:`\xi`, :math:`a = U^\top\xi \sim \mathcal N(0, \sigma^2 I_d)`, so
+
+    .. math::
+
+        X^\top X = RLL^\top R, \qquad X^\top y = X^\top X\beta + RLa, \qquad
+        y^\top y = \beta^\top X^\top X\beta + 2\beta^\top RLa + \|a\|^2 + \sigma^2\chi^2_{n-d},
+
+    and :math:`G = \begin{bmatrix} X^\top X & X^\top y \\ y^\top X & y^\top y \end{bmatrix}`.
+    The cost per prompt is :math:`O(d^2)` instead of :math:`O(nd^2)`; for :math:`n < d` the tokens
+    are drawn. Chapter 07 trains on these matrices (through :func:`sample_stats`); the draws are
+    not the same random numbers as those of :func:`sample_batch`, only the same distribution.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length (``>= 0``).
+    batch : int
+        Number of prompts.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    task : int
+        Task index (0-based) of every prompt.
 
     Returns
     -------
     G : ndarray, shape (batch, d + 1, d + 1)
+        Context Gram matrices (query excluded, no normalisation).
     beta : ndarray, shape (batch, d)
+        The task vector of each prompt.
     """
     d = spec.d
     if n < d:
@@ -120,9 +174,23 @@ def sample_grams(
 
 
 def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent generators for (training sample, initialisation, test sample) of one run.
+    """Independent generators for the training sample, the initialisation and the test sample of one run.
 
-    Deterministic in ``(seed, n)``; the three streams never overlap.
+    Chapter 07 seeds every run of its grid this way: the streams are spawned from one
+    ``numpy.random.SeedSequence`` of ``(seed, n)``, so they are deterministic in ``(seed, n)`` and
+    never overlap, and the regimes of one run share their training and test samples.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the run.
+    n : int
+        Context length of the run (part of the seed, so each length gets its own samples).
+
+    Returns
+    -------
+    (rng_train, rng_init, rng_test) : tuple of numpy.random.Generator
+        The three independent streams.
     """
     ss = np.random.SeedSequence([int(seed), int(n), 0x7072])
     return tuple(np.random.default_rng(s) for s in ss.spawn(3))  # type: ignore[return-value]
