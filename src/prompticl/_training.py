@@ -124,7 +124,7 @@ def train_als(
     n : int
         Context length.
     regime : str
-        One of :data:`prompticl.REGIMES`.
+        One of :data:`REGIMES`.
     seed : int
         Fixes the training sample and the initial read-out.
     samples : int
