@@ -547,6 +547,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     ns : int or list of int
         Context lengths.
     model : str or LayerClass
@@ -557,7 +558,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     Returns
     -------
     dict
-        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.REGIMES`.
+        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`REGIMES`.
 
     Raises
     ------
