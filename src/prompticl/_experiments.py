@@ -76,8 +76,8 @@ def run_grid(
         (:func:`layer_optima`, class ``"full"``, or ``"reduced"`` when ``reduced``);
         ``layer_gap = test_loss / layer − 1``; ``exact_loss``, the exact population loss of the
         trained parameters (:func:`empirical_risk` on :func:`population_stats`, no sampling); and
-        ``erm_excess = exact_loss / layer − 1``, what finite training data cost.  ``test_loss`` is an unbiased
-        estimate of ``exact_loss``.
+        ``erm_excess = exact_loss / layer − 1``, what finite training data cost.  ``test_loss`` is
+        an unbiased estimate of ``exact_loss``.
     """
 
     records = []
@@ -145,11 +145,11 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     parameters and ``N`` samples the expected excess risk is about ``p/N`` times the residual risk;
     the experiments chapter measures the actual excess exactly and checks that it stays below this.
 
-    Fine-tuning is not a minimisation of its own loss: the prompts are fitted to an attention
-    pretrained for the plain objective, at which the fine-tuning loss is not stationary, so the
-    pretraining error moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
-    ``regime="finetune"`` the bound is :math:`\varepsilon_{FT}` (the factor is the book's stated choice, checked
-    against the measured excess in chapter 07).
+    Fine-tuning is not a minimisation of its own loss: the prompts are fitted to an attention pretrained
+    for the plain objective, at which the fine-tuning loss is not stationary, so the pretraining error
+    moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
+    ``regime="finetune"`` the bound is :math:`\varepsilon_{FT}` (the factor is the book's stated choice,
+    checked against the measured excess in chapter 07).
 
     Parameters
     ----------
@@ -181,11 +181,11 @@ def within_tolerance(loss: float, se: float, target: float, rel_excess: float, z
 
         |\hat L - L^\star| \le z_{\mathrm{tol}}\, s + \varepsilon\, L^\star
 
-    with :math:`\hat L` = ``loss``, ``s`` = ``se``, :math:`L^\star` = ``target`` and
-    :math:`\varepsilon` = ``rel_excess``.  The tolerance of every trained-against-theory comparison of the experiments chapter: the test
-    loss is a Monte Carlo estimate (standard error ``se``) of the trained model's population loss,
-    which exceeds the optimum ``target`` by the excess risk of finite training data (at most
-    ``rel_excess`` relative, :func:`erm_bound`), or, for fine-tuning, which is not itself a
+    with :math:`\hat L` = ``loss``, ``s`` = ``se``, :math:`L^\star` = ``target`` and :math:`\varepsilon`
+    = ``rel_excess``.  The tolerance of every trained-against-theory comparison of the experiments
+    chapter: the test loss is a Monte Carlo estimate (standard error ``se``) of the trained model's
+    population loss, which exceeds the optimum ``target`` by the excess risk of finite training data (at
+    most ``rel_excess`` relative, :func:`erm_bound`), or, for fine-tuning, which is not itself a
     minimisation, differs from it by at most that much either way.
 
     Parameters

@@ -498,12 +498,12 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
 
         L_a \le L_b + \mathrm{rtol}\cdot\max(1, |L_b|)
 
-    (relative for losses above 1, absolute below).  Within one class ``L_JT ≤ L_FT`` (the joint class contains the fine-tuned
-    parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and ``L_D ≤ L_JT`` (a shared read-out
-    is a head with equal rows) hold whenever the optima are global, so a ``False`` flags a
-    non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class can pretrain
-    an attention that is better for plain training and worse for the prompts.  Chapter 08's section
-    "The paper's ordering, for the layer's own optima" runs this on every class.
+    (relative for losses above 1, absolute below).  Within one class ``L_JT ≤ L_FT`` (the joint class
+    contains the fine-tuned parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and
+    ``L_D ≤ L_JT`` (a shared read-out is a head with equal rows) hold whenever the optima are global,
+    so a ``False`` flags a non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class
+    can pretrain an attention that is better for plain training and worse for the prompts.  Chapter 08's
+    section "The paper's ordering, for the layer's own optima" runs this on every class.
 
     Parameters
     ----------
@@ -539,10 +539,11 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
         \mathrm{advantage} = 1 - \frac{L_{\mathrm{layer}}}{L_{\mathrm{reduced}}} ,
 
     where :math:`L_{\mathrm{reduced}}` is the reduced model's closed-form optimum
-    (:func:`optimal_losses`) and :math:`L_{\mathrm{layer}}` the certified optimum of class ``model`` (:func:`layer_optima`), both population
-    losses with label noise included.  Positive: the layer does better; negative (possible for
-    fine-tuning only): the richer class pretrains an attention that suits the prompts less.
-    Chapter 08's figure "Where the layer gains most" draws it over the mean-share family.
+    (:func:`optimal_losses`) and :math:`L_{\mathrm{layer}}` the certified optimum of class ``model``
+    (:func:`layer_optima`), both population losses with label noise included.  Positive: the layer does
+    better; negative (possible for fine-tuning only): the richer class pretrains an attention that suits
+    the prompts less. Chapter 08's figure "Where the layer gains most" draws it over the mean-share
+    family.
 
     Parameters
     ----------
