@@ -1,11 +1,11 @@
-"""The experiments of chapter 07: the grid driver, the ERM bound and the tolerance every comparison uses.
+"""Chapter 07's experiments: grid driver, ERM bound, tolerance
 
 :func:`run_grid` trains every regime at every context length and seed, tests each model
-(:mod:`prompticl._evaluation`) and sets it beside the closed form (:mod:`prompticl._closed_forms`)
-and, on request, the layer's exact risk and certified optimum (:mod:`prompticl._layer_optimum`).
+(``prompticl._evaluation``) and sets it beside the closed form (``prompticl._closed_forms``)
+and, on request, the layer's exact risk and certified optimum (``prompticl._layer_optimum``).
 :func:`erm_bound` is the expected excess risk of empirical risk minimisation on a finite sample, and
-:func:`within_tolerance` the one test of "trained loss matches theory" (statistical and ERM slack).
-Chapter 07 (experiments) runs these.
+:func:`within_tolerance` the one test of "trained loss matches theory" (statistical and ERM slack,
+equation (7.2)).  Chapter 07 (experiments) runs these.
 """
 from __future__ import annotations
 
@@ -36,25 +36,48 @@ def run_grid(
     progress: bool = False,
     exact: bool = False,
 ) -> "list[dict]":
-    """Train and test every (n, seed, regime) of a grid; the experiments chapter and the benchmark use it.
+    """Train and test every (n, seed, regime) of a grid (chapter 07 and the benchmark use it).
 
     For each ``(n, seed)`` the regimes share one training sample (its moments are computed once) and
-    one test sample, both seeded by :func:`prompticl._sampling.seed_streams`, so every record is the
-    same as a separate ``prompticl train`` run with that seed, except that the test sample is sized
-    for the most demanding regime.
+    one test sample, both seeded by :func:`seed_streams`, so every record is the same as a separate
+    ``prompticl train`` run with that seed, except that the test sample is sized for the most
+    demanding regime.  Training is :func:`train_als`, testing :func:`test_losses`, the closed form
+    :func:`optimum`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    ns : list of int
+        Context lengths.
+    regimes : sequence of str
+        Regimes to train (default all of :data:`REGIMES`).
+    seeds : sequence of int
+        Seeds (runs) per context length.
+    samples : int
+        Training-sample size ``N`` of each run.
+    reduced : bool
+        Constrain the attention to the reduced model (see :func:`train_als`).
+    rel_halfwidth : float
+        Target relative half-width of the 95% test intervals (see :func:`test_losses`).
+    progress : bool
+        Show a progress bar over the ``(n, seed)`` pairs.
+    exact : bool
+        Also compute the layer's certified optimum and the exact population loss of each trained
+        model (the extra fields below).
 
     Returns
     -------
     list of dict
         One record per run: ``regime, n, seed, test_loss, ci_low, ci_high, se, theory, rel_gap,
         seconds`` (training, with the shared sampling time split evenly), ``iterations``,
-        ``W_rel_distance``.  With ``exact=True`` also (chapter 07): ``layer``, the certified optimum of
-        the layer in the trained class (:func:`prompticl._layer_optimum.layer_optima`, class ``"full"``,
-        or ``"reduced"`` when ``reduced``); ``layer_gap = test_loss / layer − 1``; ``exact_loss``, the
-        exact population loss of the trained parameters (from
-        :func:`prompticl._risk_moments.population_stats`, no sampling); and ``erm_excess =
-        exact_loss / layer − 1``, what finite training data cost.  ``test_loss`` is an unbiased
-        estimate of ``exact_loss``.
+        ``W_rel_distance`` (:func:`distance_to_optimum`; NaN when undefined).  With ``exact=True``
+        also: ``layer``, the certified optimum of the layer in the trained class
+        (:func:`layer_optima`, class ``"full"``, or ``"reduced"`` when ``reduced``);
+        ``layer_gap = test_loss / layer − 1``; ``exact_loss``, the exact population loss of the
+        trained parameters (:func:`empirical_risk` on :func:`population_stats`, no sampling); and
+        ``erm_excess = exact_loss / layer − 1``, what finite training data cost.  ``test_loss`` is
+        an unbiased estimate of ``exact_loss``.
     """
 
     records = []
@@ -108,7 +131,13 @@ def run_grid(
 
 
 def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
-    """Relative excess risk allowed for training on ``samples`` prompts: ``p / N`` (chapter 07).
+    r"""Relative excess risk allowed for training on ``samples`` prompts: ``p / N`` (chapter 07).
+
+    .. math::
+
+        \varepsilon_N = \frac{p}{N}, \qquad
+        \varepsilon_{FT} = \frac{1}{2}\sqrt{\frac{p}{N}}, \qquad
+        p = d(d+1) + K(d+1) + Kd - 1 .
 
     ``p`` counts the free effective parameters of the richest regime (joint training with heads):
     ``A`` (``d × (d+1)``), one read-out ``b_k`` per task (``K(d+1)``) and one prompt bias per task
@@ -116,15 +145,16 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     parameters and ``N`` samples the expected excess risk is about ``p/N`` times the residual risk;
     the experiments chapter measures the actual excess exactly and checks that it stays below this.
 
-    Fine-tuning is not a minimisation of its own loss: the prompts are fitted to an attention
-    pretrained for the plain objective, at which the fine-tuning loss is not stationary, so the
-    pretraining error moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
-    ``regime="finetune"`` the bound is ``√(p/N) / 2`` (the factor is the book's stated choice, checked
-    against the measured excess in chapter 07).
+    Fine-tuning is not a minimisation of its own loss: the prompts are fitted to an attention pretrained
+    for the plain objective, at which the fine-tuning loss is not stationary, so the pretraining error
+    moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
+    ``regime="finetune"`` the bound is :math:`\varepsilon_{FT}` (the factor is the book's stated choice,
+    checked against the measured excess in chapter 07).
 
     Parameters
     ----------
     spec : Spec
+        The task mixture (its ``d`` and ``K`` fix ``p``).
     samples : int
         Training-sample size ``N``.
     regime : str, optional
@@ -133,7 +163,8 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     Returns
     -------
     float
-        ``p / N``, or ``√(p/N) / 2`` for fine-tuning.
+        :math:`\varepsilon_N`, or :math:`\varepsilon_{FT}` for fine-tuning: the ``ε`` of
+        :func:`within_tolerance` and of chapter 07's equation (7.2).
     """
     d, K = spec.d, spec.K
     p = d * (d + 1) + K * (d + 1) + K * d - 1
@@ -143,13 +174,18 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
 
 
 def within_tolerance(loss: float, se: float, target: float, rel_excess: float, z_tol: float = Z_TOL) -> bool:
-    """Does a trained test loss lie within ``z_tol`` standard errors plus ``rel_excess · target`` of
-    ``target`` (chapter 07)?
+    r"""Does a trained test loss lie within ``z_tol`` standard errors plus ``rel_excess · target`` of
+    ``target`` (chapter 07, equation (7.2))?
 
-    The tolerance of every trained-against-theory comparison of the experiments chapter: the test
-    loss is a Monte Carlo estimate (standard error ``se``) of the trained model's population loss,
-    which exceeds the optimum ``target`` by the excess risk of finite training data (at most
-    ``rel_excess`` relative, :func:`erm_bound`), or, for fine-tuning, which is not itself a
+    .. math::
+
+        |\hat L - L^\star| \le z_{\mathrm{tol}}\, s + \varepsilon\, L^\star
+
+    with :math:`\hat L` = ``loss``, ``s`` = ``se``, :math:`L^\star` = ``target`` and :math:`\varepsilon`
+    = ``rel_excess``.  The tolerance of every trained-against-theory comparison of the experiments
+    chapter: the test loss is a Monte Carlo estimate (standard error ``se``) of the trained model's
+    population loss, which exceeds the optimum ``target`` by the excess risk of finite training data (at
+    most ``rel_excess`` relative, :func:`erm_bound`), or, for fine-tuning, which is not itself a
     minimisation, differs from it by at most that much either way.
 
     Parameters
@@ -161,6 +197,11 @@ def within_tolerance(loss: float, se: float, target: float, rel_excess: float, z
     rel_excess : float
         Allowed relative excess risk.
     z_tol : float
-        Monte Carlo tolerance in standard errors (the book's ``Z_TOL``).
+        Monte Carlo tolerance in standard errors (default :data:`Z_TOL` = 4).
+
+    Returns
+    -------
+    bool
+        Whether the inequality holds.
     """
     return bool(abs(loss - target) <= z_tol * se + rel_excess * target)

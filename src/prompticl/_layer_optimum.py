@@ -1,21 +1,21 @@
-"""The attention layer's own population optimum in each regime, certified (book chapter 08).
+"""The layer's own certified optimum in each regime (chapter 08)
 
-The closed forms of :mod:`prompticl._closed_forms` are optima of the *reduced* model
+The closed forms of ``prompticl._closed_forms`` are optima of the *reduced* model
 ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.  The trained layer computes ``ŷ = xᵀ(A G b_k + c_k)``
-(:mod:`prompticl._attention`), a richer class.  Here that class, and the nested classes between the two,
-are optimised exactly: the population risk is the quartic of :func:`prompticl._training.empirical_risk`
-evaluated on the exact moments of :func:`prompticl._risk_moments.population_stats`, minimised by the
-same alternating least squares (:func:`prompticl._als.als`) that trains the model, then polished
-by Newton steps on the exact gradient and Hessian, from several deterministic starts.
+(``prompticl._attention``), a richer class.  Here that class, and the nested classes between the
+two, are optimised exactly: the population risk (chapter 08, Theorem 8.1, equation (8.6)) is the
+quartic of :func:`empirical_risk` evaluated on the exact moments of :func:`population_stats`,
+minimised by the same alternating least squares (``prompticl._als.als``) that trains the model, then
+polished by Newton steps on the exact gradient and Hessian, from several deterministic starts.
 
-Certificate of each optimum: the relative stationarity ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters,
-balanced so that ``‖A‖_F = ‖b‖``; it bounds the first-order relative change of the loss under a
-relative perturbation of the parameters, and does not depend on the scale that ``n`` gives them)
-is at most :data:`GRAD_TOL`, and the smallest eigenvalue of the exact
-Hessian on the complement of the scaling direction ``(A, b) → (sA, b/s)`` (a symmetry, hence a zero
-eigenvalue) is at least ``−HESS_TOL`` times the largest.  That is a second-order stationary point;
-the best of the starts is kept and the number of starts reaching it is reported.  It is a numerical
-certificate of local optimality, not a proof of global optimality.
+Certificate of each optimum (chapter 08, Definition 8.1): the relative stationarity
+``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters, balanced so that ``‖A‖_F = ‖b‖``; it bounds the
+first-order relative change of the loss under a relative perturbation of the parameters, and does
+not depend on the scale that ``n`` gives them) is at most :data:`GRAD_TOL`, and the smallest
+eigenvalue of the exact Hessian on the complement of the scaling direction ``(A, b) → (sA, b/s)``
+(a symmetry, hence a zero eigenvalue) is at least ``−HESS_TOL`` times the largest.  That is a
+second-order stationary point; the best of the starts is kept and the number of starts reaching it
+is reported.  It is a numerical certificate of local optimality, not a proof of global optimality.
 
 Model classes (:class:`LayerClass`), nested between the reduced model and the full layer:
 
@@ -42,15 +42,21 @@ from ._risk import loss_grad_hess
 from ._risk_moments import SampleStats, population_stats
 from ._spec import Spec
 
-#: Certified stationarity: ‖∇L‖·‖θ‖ ≤ GRAD_TOL · L at balanced parameters θ.
+#: Certified stationarity (chapter 08, Definition 8.1): ``‖∇L(θ)‖·‖θ‖ ≤ GRAD_TOL · L(θ)`` at the
+#: balanced free parameters ``θ``.
 GRAD_TOL = 1e-9
-#: Certified second order: λ_min(∇²L) ≥ −HESS_TOL · λ_max(∇²L) off the scaling direction.
+#: Certified second order (chapter 08, Definition 8.1): ``λ_min(∇²L) ≥ −HESS_TOL · λ_max(∇²L)``
+#: off the scaling direction ``(A, b) → (sA, b/s)``.
 HESS_TOL = 1e-7
 
 
 @dataclass(frozen=True)
 class LayerClass:
     """Which features of the layer ``ŷ = xᵀ(A G b_k + c_k)`` are free (chapter 08).
+
+    The named classes of chapter 08's table are listed in :data:`NESTED`; any other combination is
+    a ``"custom"`` class of :func:`layer_optimum`.  The prompt biases ``c_k`` are free in every
+    class (where the regime has prompts).
 
     Attributes
     ----------
@@ -69,7 +75,7 @@ class LayerClass:
     task_scale: bool
 
 
-#: The named classes; ``NESTED`` is the order of the tables.
+#: The named classes of chapter 08, by name.
 CLASSES: dict[str, LayerClass] = {
     "reduced": LayerClass(False, False, False),
     "shift": LayerClass(False, True, False),
@@ -77,18 +83,26 @@ CLASSES: dict[str, LayerClass] = {
     "scale": LayerClass(False, True, True),
     "full": LayerClass(True, True, True),
 }
+#: Names of the model classes of chapter 08, in the order of its tables: ``reduced`` (the closed
+#: forms' class), ``shift``, ``label`` (``shift`` + label column), ``scale`` (``shift`` + per-task
+#: read-out scales) and ``full`` (the whole layer, containing all the others).
 NESTED: tuple[str, ...] = ("reduced", "shift", "label", "scale", "full")
 
 
 @dataclass(frozen=True)
 class LayerOptimum:
-    """A certified optimum of one regime in one model class.
+    """A certified optimum of one regime in one model class (:func:`layer_optimum`; chapter 08).
+
+    The certificate is chapter 08's Definition 8.1, stated in :func:`layer_optimum`.
 
     Attributes
     ----------
-    regime, model : str
-        Regime (:data:`prompticl.REGIMES`) and class name (or ``"custom"``).
+    regime : str
+        One of :data:`REGIMES`.
+    model : str
+        Class name (one of :data:`NESTED`, or ``"custom"``).
     n : int
+        Context length.
     loss : float
         Population loss ``E[(ŷ − y)²]``, label noise included.
     eff : Effective
@@ -98,13 +112,18 @@ class LayerOptimum:
         of the pretraining gradient and the prompt-phase gradient).
     stationarity : float
         ``‖∇L‖·‖θ‖ / L`` (fine-tuning: the larger of the two phases').
-    min_hessian_eig, max_hessian_eig : float
-        Extreme eigenvalues of the exact Hessian off the scaling direction (fine-tuning: those of
+    min_hessian_eig : float
+        Smallest eigenvalue of the exact Hessian off the scaling direction (fine-tuning: that of
         the pretraining problem; the prompt phase is a strictly convex quadratic).
-    starts, starts_at_best : int
-        Multi-start count and how many starts reached the best loss (to 1e-9 relative).
+    max_hessian_eig : float
+        Largest such eigenvalue (at least 0).
+    starts : int
+        Multi-start count.
+    starts_at_best : int
+        How many starts reached the best loss (to 1e-9 relative).
     certified : bool
-        ``stationarity ≤ GRAD_TOL`` and ``min_hessian_eig ≥ −HESS_TOL·max_hessian_eig``.
+        ``stationarity ≤ GRAD_TOL`` and ``min_hessian_eig ≥ −HESS_TOL·max_hessian_eig``
+        (:data:`GRAD_TOL`, :data:`HESS_TOL`).
     """
 
     regime: str
@@ -320,27 +339,61 @@ def layer_optimum(
     stats: "SampleStats | None" = None,
     als_iter: int = 100,
 ) -> LayerOptimum:
-    """Certified population optimum of the layer in ``regime`` within model class ``model`` (chapter 08).
+    r"""Certified population optimum of the layer in ``regime`` within model class ``model`` (chapter 08).
+
+    Minimises the layer's exact population loss :math:`\mathcal L` (chapter 08, Theorem 8.1,
+    equation (8.6)) over the free parameters of the class, by alternating least squares from
+    ``starts`` deterministic starts, each polished by Newton steps, and keeps the best.  The result
+    is *certified* (chapter 08, Definition 8.1) when, at the free parameters :math:`\theta`
+    balanced so that :math:`\|A\|_F = \|b\|`,
+
+    .. math::
+
+        \frac{\|\nabla_\theta \mathcal L(\theta)\|\,\|\theta\|}{\mathcal L(\theta)}
+            \le \tau_{\mathrm{grad}},
+        \qquad
+        \lambda_{\min}\bigl(H_\perp\bigr) \ge -\tau_{\mathrm{hess}}\,
+            \max\bigl(\lambda_{\max}(H_\perp), 0\bigr),
+
+    where :math:`H_\perp` is the exact Hessian :math:`\nabla^2_\theta \mathcal L(\theta)`
+    restricted to the orthogonal complement of the scaling direction
+    :math:`u \propto (\theta_A, -\theta_b, 0)`, the tangent of the symmetry
+    :math:`(A, b) \mapsto (sA, b/s)`, and :math:`\tau_{\mathrm{grad}}` = :data:`GRAD_TOL`,
+    :math:`\tau_{\mathrm{hess}}` = :data:`HESS_TOL`.  This is a local (second-order) certificate,
+    not a proof of global optimality.  For ``finetune`` the attention is the plain optimum of the
+    class and the prompts' biases minimise the loss exactly (a strictly convex quadratic); its
+    stationarity, measured in the biases, must also be at most :math:`\tau_{\mathrm{grad}}`.
 
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     n : int
         Context length.
     regime : str
         ``plain``, ``finetune`` (plain optimum of the class, then the prompts fitted with the
         attention frozen), ``joint`` or ``joint-heads``.
     model : str or LayerClass
-        A name in :data:`CLASSES` or a custom :class:`LayerClass`.
+        A class name of :data:`NESTED` or a custom :class:`LayerClass`.
     starts : int
         Deterministic multi-starts (the first near the label read-out ``e_D``).
     seed : int
         Seeds the random starts.
     stats : SampleStats, optional
-        Moments to optimise; by default the exact :func:`~prompticl._risk_moments.population_stats`
-        (sample moments give the training-sample optimum instead).
+        Moments to optimise; by default the exact :func:`population_stats` (sample moments give the
+        training-sample optimum instead).
     als_iter : int
         ALS iterations per start before the Newton polish.
+
+    Returns
+    -------
+    LayerOptimum
+        The best start's optimum with its certificate (``certified`` may be False: check it).
+
+    Raises
+    ------
+    ValueError
+        If ``regime`` or the class name is unknown.
     """
     check_regime(regime)
     if isinstance(model, str):
@@ -378,7 +431,27 @@ def _finetune(st: SampleStats, plain: LayerOptimum) -> LayerOptimum:
 
 
 def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwargs) -> dict[str, LayerOptimum]:
-    """:func:`layer_optimum` of all four regimes at one ``n``, sharing the exact moments and the plain optimum."""
+    """Certified optima of all four regimes at one ``n`` in one model class (chapter 08).
+
+    :func:`layer_optimum` for each regime, sharing the exact moments and the plain optimum (from
+    which fine-tuning starts).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    model : str or LayerClass
+        A class name of :data:`NESTED` or a custom :class:`LayerClass`.
+    **kwargs
+        Passed to :func:`layer_optimum` (``starts``, ``seed``, ``als_iter``, ``stats``).
+
+    Returns
+    -------
+    dict of str to LayerOptimum
+        ``{regime: optimum}`` in the order of :data:`REGIMES`.
+    """
     st = population_stats(spec, n) if kwargs.get("stats") is None else kwargs.pop("stats")
     kwargs.pop("stats", None)
     out = {r: layer_optimum(spec, n, r, model, stats=st, **kwargs) for r in ("plain", "joint", "joint-heads")}
@@ -389,24 +462,60 @@ def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwarg
 def mechanism_table(
     spec: Spec, n: int, models: "tuple[str, ...]" = NESTED, **kwargs
 ) -> dict[str, dict[str, LayerOptimum]]:
-    """Which mechanism buys what: ``{model: {regime: LayerOptimum}}`` over the nested classes (chapter 08).
+    """Which mechanism buys what: the certified optima of every class in every regime (chapter 08).
 
-    Classes that coincide for a regime (``shift`` with heads, ``scale`` without heads) are
-    optimised anyway, which doubles as a consistency check.
+    The table of chapter 08's section "Which mechanism buys what".  Classes that coincide for a
+    regime (``shift`` with heads, ``scale`` without heads) are optimised anyway, which doubles as a
+    consistency check.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    models : tuple of str
+        Class names (default :data:`NESTED`).
+    **kwargs
+        Passed to :func:`layer_optima` (``starts``, ``seed``, ``als_iter``).
+
+    Returns
+    -------
+    dict
+        ``{model: {regime: LayerOptimum}}``.
     """
     st = population_stats(spec, n)
     return {m: layer_optima(spec, n, m, stats=st, **kwargs) for m in models}
 
 
 def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dict[str, bool]:
-    """Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 08)
+    r"""Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 08)
 
-    Returns one flag per inequality (``"D<=JT"``, ``"JT<=FT"``, ``"FT<=PT"``), each with relative
-    slack ``rtol``.  Within one class ``L_JT ≤ L_FT`` (the joint class contains the fine-tuned
-    parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and ``L_D ≤ L_JT`` (a shared read-out
-    is a head with equal rows) hold whenever the optima are global, so a ``False`` flags a
-    non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class can pretrain
-    an attention that is better for plain training and worse for the prompts.
+    Checks the ordering of the paper's four regimes (heads, joint training, fine-tuning, plain
+    training), each inequality :math:`L_a \le L_b` with slack
+
+    .. math::
+
+        L_a \le L_b + \mathrm{rtol}\cdot\max(1, |L_b|)
+
+    (relative for losses above 1, absolute below).  Within one class ``L_JT ≤ L_FT`` (the joint class
+    contains the fine-tuned parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and
+    ``L_D ≤ L_JT`` (a shared read-out is a head with equal rows) hold whenever the optima are global,
+    so a ``False`` flags a non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class
+    can pretrain an attention that is better for plain training and worse for the prompts.  Chapter 08's
+    section "The paper's ordering, for the layer's own optima" runs this on every class.
+
+    Parameters
+    ----------
+    optima : dict of str to LayerOptimum
+        The four regimes' optima of one class at one ``n`` (:func:`layer_optima`).
+    rtol : float
+        Slack of each inequality.
+
+    Returns
+    -------
+    dict of str to bool
+        ``{"D<=JT": …, "JT<=FT": …, "FT<=PT": …}``, one flag per inequality.
     """
     L = {r: optima[r].loss for r in REGIMES}
 
@@ -421,16 +530,25 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
 
 
 def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass" = "full", **kwargs) -> dict[str, np.ndarray]:
-    """Relative advantage ``1 − L_layer / L_reduced`` of the layer's certified optimum over the closed forms (chapter 08).
+    r"""Relative advantage of the layer's certified optimum over the closed forms (chapter 08).
 
-    ``L_reduced`` is the reduced model's closed-form optimum (:func:`prompticl._closed_forms.optimal_losses`)
-    and ``L_layer`` the certified optimum of class ``model`` (:func:`layer_optima`), both population
-    losses with label noise included.  Positive: the layer does better; negative (possible for
-    fine-tuning only): the richer class pretrains an attention that suits the prompts less.
+    For each regime and context length,
+
+    .. math::
+
+        \mathrm{advantage} = 1 - \frac{L_{\mathrm{layer}}}{L_{\mathrm{reduced}}} ,
+
+    where :math:`L_{\mathrm{reduced}}` is the reduced model's closed-form optimum
+    (:func:`optimal_losses`) and :math:`L_{\mathrm{layer}}` the certified optimum of class ``model``
+    (:func:`layer_optima`), both population losses with label noise included.  Positive: the layer does
+    better; negative (possible for fine-tuning only): the richer class pretrains an attention that suits
+    the prompts less. Chapter 08's figure "Where the layer gains most" draws it over the mean-share
+    family.
 
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     ns : int or list of int
         Context lengths.
     model : str or LayerClass
@@ -441,7 +559,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     Returns
     -------
     dict
-        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`prompticl.REGIMES`.
+        ``{regime: ndarray of shape (len(ns),)}`` in the order of :data:`REGIMES`.
 
     Raises
     ------

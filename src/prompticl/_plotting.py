@@ -1,12 +1,12 @@
 """Plot style shared by every chapter: colours, titles, 95% error bars.
 
-Chapters draw with matplotlib/seaborn in this style, then export with
-:func:`prompticl._figures.export.save_figure` (exported as ``prompticl.save_figure``).
+Chapters draw with matplotlib/seaborn in this style (:func:`setup_style`), then export with
+:func:`save_figure`.
 
 Conventions every chapter follows (see CONTRIBUTING.md, "Chapter conventions"):
 
 * regimes are drawn in :data:`REGIME_COLORS` and named by :data:`REGIME_TITLES`; tasks in
-  :data:`TASK_COLORS`, which share no colour with the regimes;
+  ``TASK_COLORS`` (:func:`task_color`), which share no colour with the regimes;
 * a mixture is named by its spec's ``title`` (:func:`spec_title`), never by its file name;
 * every error bar or band is a 95% interval, half-width :func:`ci_halfwidth` (1.96 standard
   errors), and the caption says so (:data:`ERROR_BAR_NOTE`);
@@ -22,7 +22,8 @@ import numpy as np
 from ._montecarlo import Z95
 from ._regimes import REGIME_TITLES  # noqa: F401  (the style's regime names; one source)
 
-#: One colour per regime, used by every chapter so that the book reads consistently.
+#: One colour per regime (keys: :data:`REGIMES`), used by every chapter (02–08) so that the book
+#: reads consistently.
 REGIME_COLORS = {
     "plain": "#4C72B0",
     "finetune": "#DD8452",
@@ -38,15 +39,22 @@ TASK_COLORS: tuple[str, ...] = ("#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CC
 
 #: Coverage of every error bar and band in the book.
 CI_LEVEL = 0.95
-#: The sentence every caption with error bars carries.
+#: The sentence every caption with error bars carries (chapters 02–07; the bars are
+#: :func:`ci_halfwidth` wide on each side).
 ERROR_BAR_NOTE = "Error bars are 95% intervals (±1.96 standard errors)."
 
 
 def ci_halfwidth(se: "float | np.ndarray") -> "float | np.ndarray":
-    """Half-width of the 95% normal interval for an estimate with standard error ``se``.
+    r"""Half-width of the 95% normal interval for an estimate with standard error ``se``.
 
-    Every chapter draws its error bars with this (chapters 02-07), so that all of them mean the
-    same thing; the Monte Carlo standard errors themselves come from ``prompticl._evaluation``.
+    .. math::
+
+        h = z_{0.975}\,\mathrm{se}, \qquad z_{0.975} = \Phi^{-1}(0.975) \approx 1.96 ,
+
+    with :math:`z_{0.975}` = :data:`Z95`, so the interval is :math:`\hat L \pm h`, as in
+    :class:`TestLoss`.  Every chapter draws its
+    error bars with this (chapters 02–07), so that all of them mean the same thing; the Monte Carlo
+    standard errors themselves come from :func:`mean_and_se` and :func:`test_losses`.
 
     Parameters
     ----------
@@ -56,24 +64,57 @@ def ci_halfwidth(se: "float | np.ndarray") -> "float | np.ndarray":
     Returns
     -------
     float or ndarray
-        ``Z95 * se``.
+        ``Z95 * se`` (an array when ``se`` is one).
     """
     return Z95 * np.asarray(se, dtype=float) if np.ndim(se) else Z95 * float(se)
 
 
 def task_color(k: int) -> str:
-    """Colour of task ``k`` (0-based) in every chapter's plots (chapter 01 introduces the tasks)."""
+    """Colour of task ``k`` (0-based) in every chapter's plots (chapter 01 introduces the tasks).
+
+    The palette cycles through six colour-blind-safe hues that none of :data:`REGIME_COLORS` uses.
+
+    Parameters
+    ----------
+    k : int
+        Task index; taken modulo the palette's length.
+
+    Returns
+    -------
+    str
+        A hex colour, ``"#rrggbb"``.
+    """
     return TASK_COLORS[k % len(TASK_COLORS)]
 
 
 def spec_title(spec) -> str:
-    """Human-readable name of a mixture for plot titles and captions: the spec's ``title``, else
-    its ``name`` (chapter 01 introduces the built-in mixtures)."""
+    """Human-readable name of a mixture for plot titles and captions (chapter 01 introduces the mixtures).
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+
+    Returns
+    -------
+    str
+        The spec's ``title``, else its ``name`` (never the file name).
+    """
     return spec.title or spec.name
 
 
 def setup_style() -> None:
-    """Seaborn theme plus settings that make exported files byte-stable (no dates, fixed ids)."""
+    """Apply the book's plot style: seaborn theme plus byte-stable export settings (chapters 01–08).
+
+    Sets seaborn's ``whitegrid`` theme (``notebook`` context), a fixed SVG hash salt (stable element
+    ids), 100 dpi on screen and 150 dpi in saved files; :func:`save_figure` removes the dates.  Every
+    chapter calls it once before drawing.
+
+    Returns
+    -------
+    None
+        Changes matplotlib's global ``rcParams``.
+    """
     import matplotlib as mpl
     import seaborn as sns
 

@@ -1,16 +1,16 @@
-"""Trainers for the one-layer linear attention model in the four regimes.
+"""Trainers for the one-layer linear attention model in the four regimes
 
 Two optimisers:
 
-* ``als`` (default): empirical risk minimisation on a fixed, seeded training sample of ``N`` prompts
-  in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (see :mod:`prompticl._attention`), with
-  the query integrated out analytically (:mod:`prompticl._risk`): one pass over the sample gives its
-  moments (:func:`~prompticl._risk_moments.sample_stats`), then alternating least squares
-  (:mod:`prompticl._als`) minimises the risk on them.  The result is mapped back exactly to raw
-  parameters (query/key/value maps, prompt tokens, heads).
-* ``adam``: the authors' optimiser on the raw parameters (Adam, learning rate 1e-3, L2 weight decay
-  1e-3, fresh batches of 3072 prompts per task and step) with the analytic gradients of
-  :func:`mse_and_grad` (initialised by :func:`init_params`); kept for comparison.
+* ``als`` (default, :func:`train_als`): empirical risk minimisation on a fixed, seeded training
+  sample of ``N`` prompts in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (chapter 07,
+  equation (7.1); ``prompticl._attention``), with the query integrated out analytically
+  (``prompticl._risk``): one pass over the sample gives its moments (:func:`sample_stats`), then
+  alternating least squares (``prompticl._als``) minimises the risk on them.  The result is mapped
+  back exactly to raw parameters (query/key/value maps, prompt tokens, heads).
+* ``adam`` (:func:`train_adam`): the authors' optimiser on the raw parameters (Adam, learning rate
+  1e-3, L2 weight decay 1e-3, fresh batches of 3072 prompts per task and step) with the analytic
+  gradients of ``mse_and_grad`` (initialised by ``init_params``); kept for comparison.
 
 Regimes: ``plain`` (no prompts, fixed read-out), ``finetune`` (attention pretrained on the mixture
 without prompts, then frozen while the prompts are fitted), ``joint`` (prompts and attention),
@@ -39,11 +39,18 @@ DEFAULT_TRAIN_SAMPLES = 100_000
 
 @dataclass
 class TrainResult:
-    """A trained model and how it was obtained.
+    """A trained model and how it was obtained (:func:`train`; chapter 07 trains every regime).
 
     Attributes
     ----------
-    regime, n, seed, method : identification of the run
+    regime : str
+        One of :data:`REGIMES`.
+    n : int
+        Context length.
+    seed : int
+        The run's seed (:func:`seed_streams`).
+    method : str
+        ``"als"`` or ``"adam"``.
     params : AttentionParams
         Raw parameters (query/key/value maps, prompt tokens, heads).
     eff : Effective
@@ -51,11 +58,14 @@ class TrainResult:
     train_loss : float
         Final training risk (ALS: exact risk on the training sample; Adam: mean of the last batches).
     iterations : int
+        ALS iterations of the best start, or Adam steps.
     seconds : float
         Wall-clock training time (sampling included).
     history : ndarray
-        Training risk per iteration (ALS) or per logged step (Adam).
+        Training risk per iteration (ALS) or per step (Adam).
     info : dict
+        ALS: ``samples``, ``converged``, ``reduced``, ``starts`` and ``starts_at_best`` (starts within
+        1e-4 relative of the best training risk); Adam: ``batch``, ``lr``, ``weight_decay``.
     """
 
     regime: str
@@ -91,21 +101,42 @@ def train_als(
     reduced: bool = False,
     starts: int = 4,
 ) -> TrainResult:
-    """Train one regime by alternating least squares on a seeded training sample.
+    r"""Train one regime by alternating least squares on a seeded training sample (chapter 07).
+
+    Minimises the training risk of chapter 07 (empirical risk minimisation, query integrated out)
+    over the effective parameters of equation (7.1), ``w = A G b_k + c_k``:
+
+    .. math::
+
+        \hat L_N(A, b, c) = \sum_k \pi_k\,\frac{1}{N_k}\sum_{i \in k}
+        (w_i - \beta_i)^\top \Sigma_x (w_i - \beta_i) + \sigma^2 ,
+
+    with the ``N = Σ_k N_k`` training prompts stratified over tasks, by alternating exact least
+    squares in ``(A, c)`` and in ``b`` from ``starts`` initial read-outs, keeping the lowest risk.
+    The regime fixes what is free: no ``c`` for ``plain``; for ``finetune`` the attention of the
+    plain fit, then the prompts' biases ``c`` fitted with it frozen; one ``b`` per task for
+    ``joint-heads``.  The solution is mapped back exactly to raw parameters.
 
     Parameters
     ----------
     spec : Spec
+        The task mixture.
     n : int
         Context length.
     regime : str
-        One of :data:`prompticl.REGIMES`.
+        One of :data:`REGIMES`.
     seed : int
         Fixes the training sample and the initial read-out.
     samples : int
         Training-sample size ``N`` (prompts, stratified over tasks).
     prompt_len : int
         Prompt tokens per task in the returned raw parameters.
+    max_iter : int
+        ALS iterations per start, at most.
+    tol : float
+        ALS stops when the relative decrease of the risk over 10 iterations falls below ``10·tol``.
+    progress : bool
+        Show progress bars (sampling and ALS).
     stats : SampleStats, optional
         A precomputed training sample for ``(spec, n, seed, samples)`` (shared across regimes).
     reduced : bool
@@ -115,6 +146,16 @@ def train_als(
     starts : int
         ALS runs from different initial read-outs (the first near ``e_D``); the lowest training
         risk wins.
+
+    Returns
+    -------
+    TrainResult
+        ``train_loss`` is the exact training risk :math:`\hat L_N` of the returned parameters.
+
+    Raises
+    ------
+    ValueError
+        If ``regime`` is unknown or ``n`` is not an integer ≥ 1.
     """
     _check(spec, n, regime)
     t0 = time.perf_counter()
@@ -318,10 +359,47 @@ def train_adam(
     prompt_len: int = 1,
     progress: bool = False,
 ) -> TrainResult:
-    """The authors' optimiser on the raw parameters (for comparison with :func:`train_als`).
+    """Train one regime with the authors' optimiser, Adam on the raw parameters (chapter 07).
 
-    Fine-tuning spends half the steps pretraining the attention without prompts and half tuning
-    the prompts with the attention frozen, as the authors do.
+    Kept for comparison with :func:`train_als` (chapter 07 and ``benchmarks/bench_training.py``).
+    Each step draws a fresh batch per task and descends the π-weighted mean squared error of the
+    raw model (analytic gradients, ``mse_and_grad``), with L2 weight decay added to the gradient as
+    in ``torch.optim.Adam``.  Fine-tuning spends half the steps pretraining the attention without
+    prompts and half tuning the prompts with the attention frozen, as the authors do.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    regime : str
+        One of :data:`REGIMES`.
+    seed : int
+        Fixes the batches and the initial parameters (:func:`seed_streams`).
+    steps : int
+        Adam steps in all (both phases for fine-tuning).
+    batch : int
+        Prompts per task and step.
+    lr : float
+        Learning rate.
+    weight_decay : float
+        L2 penalty coefficient (added to the gradient, not decoupled).
+    prompt_len : int
+        Prompt tokens per task.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainResult
+        ``train_loss`` is the mean batch loss of the last 1% of the steps; ``history`` holds the
+        loss of every step.
+
+    Raises
+    ------
+    ValueError
+        If ``regime`` is unknown or ``n`` is not an integer ≥ 1.
     """
     _check(spec, n, regime)
     t0 = time.perf_counter()
@@ -350,7 +428,35 @@ def train_adam(
 
 
 def train(spec: Spec, n: int, regime: str, seed: int = 0, *, method: str = "als", **kwargs) -> TrainResult:
-    """Train one regime with ``method`` ``"als"`` (default) or ``"adam"``; see :func:`train_als`, :func:`train_adam`."""
+    """Train one regime with ``method`` ``"als"`` (default) or ``"adam"`` (chapter 07).
+
+    The entry point of ``prompticl train``; it dispatches to :func:`train_als` or :func:`train_adam`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    regime : str
+        One of :data:`REGIMES`.
+    seed : int
+        The run's seed (training sample and initialisation; :func:`seed_streams`).
+    method : str
+        ``"als"`` (alternating least squares, :func:`train_als`) or ``"adam"`` (:func:`train_adam`).
+    **kwargs
+        Keyword arguments of the chosen trainer.
+
+    Returns
+    -------
+    TrainResult
+        The trained model.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` or ``regime`` is unknown or ``n`` is not an integer ≥ 1.
+    """
     if method == "als":
         return train_als(spec, n, regime, seed, **kwargs)
     if method == "adam":

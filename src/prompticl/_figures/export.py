@@ -1,8 +1,9 @@
-"""Figure export: every chapter's ``save_figure`` call, the atomic writes behind it, and the regenerate command.
+"""Figure export and the command that regenerates a figure
 
+Every chapter's :func:`save_figure` call, the atomic writes behind it, and the regenerate command.
 In the book ``figure_dir`` is empty and :func:`save_figure` writes nothing; ``prompticl figures``
 sets it (through papermill) so that each figure lands as SVG, PNG and PDF together with the numbers
-it shows (JSON), each written atomically (:func:`write_atomic`).  Every figure's caption ends with
+it shows (JSON), each written atomically (``write_atomic``).  Every figure's caption ends with
 the command that regenerates it (:func:`regenerate_command`).  Chapters 01–08 export their figures
 with it; the book's page "Reproducing and regenerating the figures" explains the command.
 """
@@ -24,15 +25,22 @@ FIGURE_FORMATS: tuple[str, ...] = ("svg", "png", "pdf")
 def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> str:
     """The ``prompticl figures`` command that regenerates figure ``name`` with ``params``.
 
-    Captions end with ``Regenerate with `<this command>`.`` (see CONTRIBUTING.md); values are
-    written as the CLI reads them back (YAML flow scalars and lists), quoted for the shell.
+    Every figure caption of chapters 01–08 ends with ``Regenerate with `<this command>`.`` (see
+    CONTRIBUTING.md); the book's page "Reproducing and regenerating the figures" explains the
+    command.  Values are written as the CLI reads them back (``-p KEY VALUE``, YAML flow scalars and
+    lists; strings as they are), quoted for the shell.
 
     Parameters
     ----------
     name : str
         The figure's registry name, as passed to :func:`save_figure`.
     params : mapping, optional
-        Parameters that differ from the chapter's defaults.
+        Parameters that differ from the chapter's defaults, in order.
+
+    Returns
+    -------
+    str
+        For example ``prompticl figures experiments-figure1 -p seeds 50``.
     """
     import yaml
 
@@ -80,17 +88,28 @@ def write_atomic(path: "str | Path", payload: "bytes | str") -> None:
 def save_figure(fig, name: str, data: Mapping[str, Any], figure_dir: "str | os.PathLike | None", digits: int = 10) -> None:
     """Export ``fig`` as ``name.{svg,png,pdf}`` and its data as ``name.json`` into ``figure_dir``.
 
-    Does nothing when ``figure_dir`` is empty (the book's default), so chapters can call it
-    unconditionally.
+    Every chapter (01–08) calls it after drawing a figure.  It does nothing when ``figure_dir`` is
+    empty (the book's default), so chapters can call it unconditionally; ``prompticl figures`` sets
+    it (see the book's page "Reproducing and regenerating the figures").  The files carry no dates,
+    so that a rerun with the same numbers gives the same bytes, and each is written atomically.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
+        The figure to export (saved with ``bbox_inches="tight"``).
     name : str
         The figure's registry name (unique across the book).
     data : mapping
-        The numbers the figure shows (arrays allowed), rounded to ``digits`` decimals.
+        The numbers the figure shows (arrays allowed), written as sorted, indented JSON.
     figure_dir : str or path or None
+        Output folder (created if missing); nothing is written when empty or None.
+    digits : int
+        Decimals to which the floats of ``data`` are rounded.
+
+    Returns
+    -------
+    None
+        The files are written as a side effect.
     """
     if not figure_dir:
         return
