@@ -213,7 +213,7 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
     .. math::
 
        W_{\mathrm{PT}} = \tilde\Sigma\big((n+1)\tilde\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I\big)^{-1},
-       \qquad
+
        W_{\mathrm{JT}} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I + M\big)^{-1},
 
        W_{\mathrm D} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \sigma^2)I\big)^{-1} .
@@ -340,8 +340,10 @@ def optimum(spec: Spec, n: int, regime: str) -> Solution:
 
     .. math::
 
-       W = R^{-1}W'R^{-1}, \qquad
-       c_k = R^{-1}(I - nW')R\,\mu_k \ \ \text{(finetune, joint)}, \qquad
+       W = R^{-1}W'R^{-1},
+
+       c_k = R^{-1}(I - nW')R\,\mu_k \ \ \text{(finetune, joint)},
+
        c_k = m_k = \mu_k \ \ \text{(joint-heads)},
 
     and :math:`c_k = m_k = 0` for plain training (:math:`m_k = 0` without heads).
@@ -393,12 +395,12 @@ def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarra
     .. math::
 
        L_{\mathrm{PT}} = \operatorname{tr}\tilde\Sigma - n\operatorname{tr}(W_{\mathrm{PT}}\tilde\Sigma) + \sigma^2,
-       \qquad
+
        L_{\mathrm{FT}} = L_{\mathrm{PT}} - \operatorname{tr}\big(M\Delta_{\mathrm{PT}}^\top\Delta_{\mathrm{PT}}\big),
        \quad \Delta_{\mathrm{PT}} = nW_{\mathrm{PT}} - I,
 
        L_{\mathrm{JT}} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_{\mathrm{JT}}\bar\Sigma) + \sigma^2,
-       \qquad
+
        L_{\mathrm D} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_{\mathrm D}\bar\Sigma) + \sigma^2,
 
     with the optima of :func:`optimal_W_whitened`. They are evaluated in the cancellation-free form

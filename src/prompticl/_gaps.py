@@ -58,7 +58,8 @@ def profiled_loss(spec: Spec, n: int, W: np.ndarray) -> float:
     .. math::
 
        J(W) = \min_c L(W, c) = L_{\mathrm{PT}}(W') - \operatorname{tr}(M\Delta^\top\Delta)
-       = n\operatorname{tr}(W'Q_JW'^\top) - 2n\operatorname{tr}(W'\bar\Sigma) + \operatorname{tr}\bar\Sigma + \sigma^2 .
+
+       J(W) = n\operatorname{tr}(W'Q_JW'^\top) - 2n\operatorname{tr}(W'\bar\Sigma) + \operatorname{tr}\bar\Sigma + \sigma^2 .
 
     It is :func:`population_loss` at the biases of :func:`optimal_biases`.
 

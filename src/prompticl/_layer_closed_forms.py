@@ -79,7 +79,7 @@ def joint_shift_losses(spec: Spec, ns: "int | list[int]") -> np.ndarray:
     .. math::
 
        L_{\mathrm{shift}} = \operatorname{tr}\bar\Sigma - n\operatorname{tr}(W_c\bar\Sigma) + \sigma^2,
-       \qquad
+
        W_c = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \operatorname{tr}M_c + \sigma^2)I + M_c\big)^{-1} .
 
     It equals ``optimal_losses(centred_spec(spec), ns)["joint"]`` (:func:`optimal_losses`).
@@ -114,7 +114,8 @@ def task_optimum_losses(spec: Spec, n: int) -> np.ndarray:
 
     .. math::
 
-       L_{\mathrm D}(k) = \operatorname{tr}S_k - n\operatorname{tr}(W_kS_k) + \sigma^2, \qquad
+       L_{\mathrm D}(k) = \operatorname{tr}S_k - n\operatorname{tr}(W_kS_k) + \sigma^2,
+
        W_k = S_k\big((n+1)S_k + (\operatorname{tr}S_k + \sigma^2)I\big)^{-1} .
 
     :math:`\sum_k \pi_k L_{\mathrm D}(k)` bounds below every class that shares ``W`` up to per-task

@@ -233,13 +233,13 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
 
     .. math::
 
-        \mathbb E\,\delta &= \bigl(B\mu,\ \mu^\top B\mu + \operatorname{tr}(BS) + \sigma^2\bigr), \qquad
-        \operatorname{Cov}(\beta, \delta) = \bigl[SB,\ 2SB\mu\bigr],\\
+        \mathbb E\,\delta &= \bigl(B\mu,\ \mu^\top B\mu + \operatorname{tr}(BS) + \sigma^2\bigr),\\
+        \operatorname{Cov}(\beta, \delta) &= \bigl[SB,\ 2SB\mu\bigr],\\
         \operatorname{Cov}\delta &= \begin{pmatrix} BSB & 2BSB\mu\\ 2\mu^\top BSB &
             4\mu^\top BSB\mu + 2\operatorname{tr}(BSBS) \end{pmatrix},\\
         T &= \mathbb E[C\otimes C] = \mathbb E C\otimes\mathbb E C + \operatorname{Cov}(C, C),\\
-        \mathbb E[G_{ij}G_{kl}] &= n^2T_{ijkl} + n\bigl(T_{ikjl} + T_{iljk}\bigr), \qquad
-        \mathbb E[\beta_aG_{ij}] = n\bigl(\mu_a\,\mathbb E C_{ij} + \operatorname{Cov}(\beta_a, C_{ij})\bigr),\\
+        \mathbb E[G_{ij}G_{kl}] &= n^2T_{ijkl} + n\bigl(T_{ikjl} + T_{iljk}\bigr),\\
+        \mathbb E[\beta_aG_{ij}] & = n\bigl(\mu_a\,\mathbb E C_{ij} + \operatorname{Cov}(\beta_a, C_{ij})\bigr),\\
         \mathbb E G &= n\,\mathbb E C, \qquad \mathbb E\beta = \mu, \qquad
         \mathbb E[\beta\beta^\top] = S + \mu\mu^\top ,
 

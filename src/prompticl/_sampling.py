@@ -55,8 +55,10 @@ def sample_batch(
 
     .. math::
 
-        k \sim \pi, \qquad \beta = \mu_k + \Sigma_k^{1/2} g, \qquad
-        x_i = R\,g_i, \quad x = R\,g', \qquad
+        k \sim \pi, \qquad \beta = \mu_k + \Sigma_k^{1/2} g,
+
+        x_i = R\,g_i, \quad x = R\,g',
+
         y_i = x_i^\top\beta + \xi_i, \quad y = x^\top\beta + \xi,
 
     with :math:`R = \Sigma_x^{1/2}`, :math:`\Sigma_k^{1/2}` the symmetric square roots, and all of
@@ -119,7 +121,8 @@ def sample_grams(
 
     .. math::
 
-        X^\top X = RLL^\top R, \qquad X^\top y = X^\top X\beta + RLa, \qquad
+        X^\top X = RLL^\top R, \qquad X^\top y = X^\top X\beta + RLa,
+
         y^\top y = \beta^\top X^\top X\beta + 2\beta^\top RLa + \|a\|^2 + \sigma^2\chi^2_{n-d},
 
     and :math:`G = \begin{bmatrix} X^\top X & X^\top y \\ y^\top X & y^\top y \end{bmatrix}`.
