@@ -26,6 +26,10 @@ MATHJAX_STAMP := .cache/mathjax-$(MATHJAX_VERSION).stamp
 # of contents reaches every sidebar.
 JB_FLAGS := $(shell cat tools/jupyter-book-flags)
 PYTEST_FLAGS := -n 2 --dist loadgroup -p no:randomly
+# The tests run two processes at once (xdist) and each starts kernels: one BLAS thread per process.
+# OpenBLAS's own threads would spin for the cores the other workers use (measured: chapter 08's
+# nbval run took 109 s of CPU with 2 threads per process on a loaded machine, 41 s with 1).
+BLAS_SERIAL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 # Tools (jupyter-book, the python3 kernel) resolve to the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -94,11 +98,11 @@ pdf: book
 	@if [ -f $(PDF_DIR)/formula-sheet.pdf ]; then cp $(PDF_DIR)/formula-sheet.pdf _build/html/formula-sheet.pdf; fi
 
 test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
-	$(VPY) -m pytest $(PYTEST_FLAGS)
+	$(BLAS_SERIAL) $(VPY) -m pytest $(PYTEST_FLAGS)
 
 # The fast tier while editing: tests/unit, nothing marked slow.
 check: $(VENV_STAMP) $(ACTIONLINT_STAMP)
-	$(VPY) -m pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
+	$(BLAS_SERIAL) $(VPY) -m pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
 
 clean:
 	rm -rf _build .cache/site-extra $(MATHJAX_STAMP)
