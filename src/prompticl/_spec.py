@@ -341,18 +341,25 @@ def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
     if isinstance(name_or_path, Mapping):
         return spec_from_dict(name_or_path)
     text_name = str(name_or_path)
-    builtin = _builtin_dir() / f"{text_name}.yaml"
+    shown = text_name if len(text_name) <= 200 else f"{text_name[:60]}...{text_name[-40:]} ({len(text_name)} characters)"
     path = Path(text_name)
     try:
-        if path.is_file():
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the system, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpecError(escape_control(f"cannot read spec {shown!r}: {reason}")) from None
+    builtin = _builtin_dir() / f"{text_name}.yaml"
+    try:
+        if is_file:
             data = load_yaml_file(path)
             source = str(path)
-        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
+        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and len(text_name) <= 200 \
+                and builtin.is_file():
             source = text_name
             data = load_yaml_text(builtin.read_text(encoding="utf-8"), source)
         else:
             raise SpecError(escape_control(
-                f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
+                f"spec {shown!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
             ))
     except YAMLInputError as exc:
         raise SpecError(f"invalid spec {exc}") from None

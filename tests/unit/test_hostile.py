@@ -192,6 +192,46 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-timeout-zero": ({}, [*SETTING, "--timeout", "0"], r"--timeout: expected an integer >= 1"),
 }
 
+
+def _nb(cells="[]", metadata='{"prompticl": {"figures": {"f": "a figure"}}}') -> str:
+    """A notebook's JSON text with raw JSON for its cells and metadata."""
+    return '{"cells": %s, "metadata": %s, "nbformat": 4, "nbformat_minor": 5}' % (cells, metadata)
+
+
+def _param_cell(source: str) -> str:
+    return json.dumps([{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source,
+                        "outputs": [], "execution_count": None}])
+
+
+LIST_BK = ["figures", "--list", "--book", "bk"]
+LIST_BK_JSON = [*LIST_BK, "--json"]
+
+#: Issue 19 (hostile input, round three): id -> (files, arguments, pattern).  A file given as a
+#: tuple is made by the driver: ("fifo",), ("symlink", target), ("dir",).
+CORPUS_19: dict[str, tuple[dict, list[str], str]] = {
+    # 1. reads that block or exhaust memory
+    "19-f-fifo": ({"p.yaml": ("fifo",)}, [*SETTING, "-f", "p.yaml"], r"p\.yaml: it is a FIFO, not a regular file"),
+    "19-f-symlink-to-fifo": ({"q": ("fifo",), "p.yaml": ("symlink", "q")}, [*SETTING, "-f", "p.yaml"], r"it is a FIFO"),
+    "19-f-dev-zero": ({"p.yaml": ("symlink", "/dev/zero")}, [*SETTING, "-f", "p.yaml"], r"it is a device"),
+    "19-book-nb-fifo": ({"bk/a.ipynb": ("fifo",)}, LIST_BK, r"a\.ipynb: it is a FIFO, not a regular file"),
+    "19-book-nb-dev-zero": ({"bk/a.ipynb": ("symlink", "/dev/zero")}, LIST_BK, r"a\.ipynb: it is a device"),
+    # hostile notebooks under --book: one line, exit 2
+    "19-book-nb-list": ({"bk/a.ipynb": "[]"}, LIST_BK, r"a\.ipynb: not a notebook \(the JSON is a list"),
+    "19-book-nb-null": ({"bk/a.ipynb": "null"}, LIST_BK, r"a\.ipynb: not a notebook"),
+    "19-book-nb-string-metadata": ({"bk/a.ipynb": _nb(metadata='"abc"')}, LIST_BK, r"metadata must be a mapping"),
+    "19-book-nb-string-prompticl": ({"bk/a.ipynb": _nb(metadata='{"prompticl": "abc"}')}, LIST_BK,
+                                    r"metadata prompticl must be a mapping"),
+    "19-book-nb-numeric-cells": ({"bk/a.ipynb": _nb(cells="5")}, LIST_BK, r"'cells' must be a list of cell objects"),
+    "19-book-nb-numeric-cell": ({"bk/a.ipynb": _nb(cells="[5]")}, LIST_BK, r"'cells' must be a list of cell objects"),
+    "19-book-nb-tags-5": ({"bk/a.ipynb": _nb(cells='[{"cell_type": "code", "metadata": {"tags": 5}, "source": ""}]')},
+                          LIST_BK, r"first code cell must be tagged 'parameters'"),
+    "19-book-nb-deep": ({"bk/a.ipynb": "[" * 100_000 + "]" * 100_000}, LIST_BK, r"JSON nested too deeply"),
+    "19-book-nb-1e999": ({"bk/a.ipynb": _nb(cells=_param_cell('figure_dir = ""\nx = 1e999  # a number\n'))},
+                         LIST_BK_JSON, r"default of 'x' is not a finite number"),
+    "19-spec-path-5000": ({}, ["theory", "a" * 5000, "--n", "5"], r"cannot read spec 'a{60}\.\.\.a{40} \(5000 characters\)': File name too long"),
+}
+CORPUS.update(CORPUS_19)
+
 #: Cases that were here and now live only where an in-process test already checks the same input
 #: through the same code with the same promise (status 2, one line, no stdout, nothing written):
 #: test_figures.py::test_out_of_range_and_unreadable_values_are_refused_before_running covers
