@@ -205,6 +205,11 @@ def main(cases_path: str, results_path: str) -> int:
 
         from prompticl import cli  # noqa: PLC0415 - after the alarm is set up; its path is reported
 
+        # What a case may load on first use (prompticl imports its names lazily): loaded here, so
+        # that process_state compares like with like from the first case on.
+        import logging  # noqa: F401, PLC0415
+        import numpy  # noqa: F401, PLC0415
+
         emit({"event": "hello", "prompticl": cli.__file__})
         for case_id, files, argv in job["cases"]:
             emit({"event": "start", "case": case_id})

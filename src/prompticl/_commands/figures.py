@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -108,6 +109,13 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List, or validate everything and then run; see the module docstring for exit statuses."""
+    try:  # paths are resolved against it (the book, --out, the default output folder)
+        os.getcwd()
+    except FileNotFoundError:
+        raise CLIError("the current folder no longer exists (it was deleted): cd to an existing folder") from None
+    for flag, value in (("--out", args.out), ("--book", args.book), ("-f", args.params_file)):
+        if value is not None and not value.strip():
+            raise CLIError(f"{flag} is empty: give a path")
     try:
         registry = build_registry(args.book)
         if args.list:
