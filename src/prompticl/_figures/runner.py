@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 
 from .params import RunPlan
-from .processes import signals_interrupt, stop_processes, worker_init
+from .processes import run_owned_dirs, signals_interrupt, stop_processes, worker_init
 from .registry import KERNEL_NAME, ChapterFailed, FigureError
 from .export import FIGURE_FORMATS
 from .._safe_yaml import escape_control
@@ -276,7 +276,7 @@ def run_plan(
 
     out = Path(out).absolute()
     check_out_dir(out, force, plan.book)
-    with signals_interrupt():
+    with signals_interrupt(), run_owned_dirs():  # connection files and caches: removed however the run ends
         start_identity = _identity(out)  # the only folder a --force run may replace
         created: list[Path] = []
         tmp: "Path | None" = None
