@@ -45,8 +45,8 @@ parameters:
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
-  the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
-  new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
+  the end; an existing non-empty DIR is refused unless --force and it is an earlier output (it
+  holds provenance.json), which is then replaced only once the new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
   never replaced: the run exits with status 2.  DIR may not be, contain or lie inside the book.
 exit status:
   0 done; 2 bad input (nothing written); 1 a chapter failed (DIR as it was);
