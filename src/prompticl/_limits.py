@@ -19,7 +19,10 @@ the project, each case in a fresh process:
   trainer's sample Gram matrices grow like n, and its test loss was +14.9% off theory at n = 10⁹ (within its interval at 10⁶).
 
 Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,
-before anything is allocated.
+before anything is allocated.  On top of the single limits, a joint cost budget (:data:`BUDGET_SECONDS`,
+section "joint cost budget" below) estimates the time of ``train`` (ALS or Adam, and the test loss at
+the requested ``--ci``) and of ``theory --model full`` from measured coefficients
+(``benchmarks/bench_limits.py --costs``) and refuses more than the budget unless ``--allow-long``.
 
 The book's page "Reproducing and regenerating the figures" lists the limits.
 """

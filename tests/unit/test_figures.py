@@ -277,7 +277,6 @@ def test_existing_nonempty_out_is_refused_without_force(capsys, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    (out / "provenance.json").write_text("{}")  # an earlier output: --force may replace it
     status, _, stderr = cli(capsys, "beta-curve", "--out", str(out))
     assert status == 2 and "pass --force" in stderr and len(stderr.splitlines()) == 1
     assert snapshot(out) == {"keep.txt": b"x"}

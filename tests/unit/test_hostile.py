@@ -13,6 +13,11 @@ interpreter exit) runs as ``python -m prompticl``: see "Cases with a process of 
 Property-based cases (hypothesis) run :func:`prompticl.cli.main` in the test process.  The large-n
 accuracy of the closed forms is checked against exact rational arithmetic.
 
+Issue 19 added :data:`CORPUS_19` (reads that cannot block, hostile ``--book`` notebooks, the joint
+cost budget, repeated flags, bad ``--out`` values, badly scaled specs) and :data:`CORPUS_OK`, valid
+input that was refused or failed, which must now exit 0 with a quiet stderr; both run in the same
+driver.  A file of a case may be a FIFO or a symlink (``("fifo",)``, ``("symlink", target)``).
+
 ``PROMPTICL_HOSTILE_SRC=/path/to/src`` runs the corpus and the separate-process cases against
 another checkout's code (to check that every case failed before the fix).
 """
