@@ -2,6 +2,12 @@
 the training sample and the prompt length grow: the evidence behind :mod:`prompticl._limits`.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_limits.py [--quick] [--out benchmarks/results-limits.json]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_limits.py --costs   # only the joint cost models
+
+``--costs`` measures the coefficients of the joint cost budget of :mod:`prompticl._limits`
+(ALS per K·(d+1)⁴, Adam per step and its peak memory, the test loss per prompt, ``theory --model
+full`` per context length) and stores them, with the coefficient each case implies, under
+``"cost_models"`` in the results file, keeping the rest of it.
 
 Each case runs in a fresh Python process (so its peak RSS is its own: ``ru_maxrss`` from
 ``os.wait4``) under a wall-clock timeout; the library is called directly (not the CLI), so that cases
@@ -72,12 +78,94 @@ def run_case(code: str, timeout: float) -> dict:
     }
 
 
+COST_ALS = PRELUDE + """
+from prompticl._training import train
+t = time.perf_counter(); train(spec({d}, {K}), {d}, "joint", 0, samples={samples})
+print(time.perf_counter() - t)
+"""
+COST_ADAM = PRELUDE + """
+from prompticl._training import train
+t = time.perf_counter(); train(spec({d}, {K}), {n}, "plain", 0, method="adam", steps={steps}, batch={batch})
+print((time.perf_counter() - t) / {steps})
+"""
+COST_EVAL = PRELUDE + """
+from prompticl._training import train
+from prompticl._attention import effective
+from prompticl._evaluation import per_prompt_losses
+s = spec({d}, 2); eff = effective(train(s, {n}, "plain", 0, samples=2000).params, 2)
+t = time.perf_counter(); per_prompt_losses(s, {n}, [eff], 0, 65536, np.random.default_rng(0))
+print((time.perf_counter() - t) / 65536)
+"""
+COST_LAYER = PRELUDE + """
+from prompticl._layer_optimum import layer_optima
+t = time.perf_counter(); layer_optima(spec({d}, {K}), 5, "full")
+print(time.perf_counter() - t)
+"""
+
+
+def run_cost(code: str, timeout: float) -> dict:
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {"seconds": None, "timeout": timeout}
+    pid_usage = None  # peak memory of the child: read from /proc is gone; use resource of children
+    import resource
+
+    pid_usage = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"value": float(out.decode().split()[-1]) if proc.returncode == 0 else None, "peak_rss_mb_children": round(pid_usage, 1)}
+
+
+def costs(timeout: float) -> dict:
+    """Measure the cost models' coefficients; each row has the coefficient it implies."""
+    from prompticl import _limits as L  # noqa: PLC0415
+
+    rows = []
+    for d, K in [(10, 2), (10, 8), (20, 2), (30, 4)]:
+        r = run_cost(COST_ALS.format(d=d, K=K, samples=20_000), timeout)
+        unit = K * (d + 1) ** 4
+        rows.append({"model": "als", "d": d, "K": K, "samples": 20_000, "seconds": r.get("value"),
+                     "implied_seconds_per_K_D4": None if r.get("value") is None else
+                     round((r["value"] - L.TRAIN_FIXED_SECONDS) / unit, 9), "used": L.ALS_SECONDS_PER_UNIT})
+    for d, K, n, batch in [(5, 2, 5, 3072), (5, 2, 50, 3072), (10, 2, 10, 512), (10, 2, 10, 256)]:
+        r = run_cost(COST_ADAM.format(d=d, K=K, n=n, steps=20, batch=batch), timeout)
+        D = d + 1
+        unit = K * batch * ((n + 1) * D + D * D)
+        rows.append({"model": "adam step", "d": d, "K": K, "n": n, "batch": batch, "seconds_per_step": r.get("value"),
+                     "implied_seconds_per_unit": None if r.get("value") is None else r["value"] / unit,
+                     "used": L.ADAM_SECONDS_PER_UNIT})
+    for d in [10, 30]:
+        r = run_cost(COST_EVAL.format(d=d, n=10), timeout)
+        rows.append({"model": "test prompt", "d": d, "seconds_per_prompt": r.get("value"),
+                     "estimate": L.EVAL_SECONDS_FIXED + L.EVAL_SECONDS_PER_D2 * (d + 1) ** 2})
+    for d, K in [(5, 2), (10, 2), (10, 8), (20, 2), (20, 16)]:
+        r = run_cost(COST_LAYER.format(d=d, K=K), timeout)
+        rows.append({"model": "layer optimum per n", "d": d, "K": K, "seconds": r.get("value"),
+                     "estimate": L.layer_cost(d, K, 1)})
+    return {"load_before": os.getloadavg(), "rows": rows,
+            "adam_memory_note": "peak RSS of one Adam step (steps=1), K = 2: batch 200,000 at d = 2, n = 5: 255 MB; "
+                                "batch 100,000 at d = 10, n = 5: 646 MB; batch 20,000 at d = 30, n = 5: 774 MB; "
+                                "batch 20,000 at d = 10, n = 50: 341 MB; batch 2000 at d = 10, n = 1000: 539 MB "
+                                "(model: 60 MB + K·batch·(12·(n+1)(d+1) + 32·(d+1)²) bytes)"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default="benchmarks/results-limits.json")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--costs", action="store_true", help="measure only the joint cost models (kept with the rest)")
     args = ap.parse_args()
+    if args.costs:
+        data = json.loads(open(args.out).read()) if os.path.exists(args.out) else {}
+        data["cost_models"] = costs(args.timeout)
+        with open(args.out, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+        print(json.dumps(data["cost_models"], indent=1))
+        return
     cases: list[tuple[str, dict, str]] = []
     for d in ([50, 200, 500] if args.quick else [50, 100, 200, 500, 1000, 2000]):
         cases.append(("theory d", {"d": d, "K": 2, "count": 1}, THEORY))

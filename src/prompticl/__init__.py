@@ -9,70 +9,114 @@ CONTRIBUTING.md for the map); those modules may change without notice.
 Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
+from typing import TYPE_CHECKING
 
-from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
-from ._closed_forms import (
-    Moments,
-    Solution,
-    curvature,
-    moments,
-    one_minus_nW,
-    optimal_losses,
-    optimal_W_whitened,
-    optimum,
-    plain_loss_spectral,
-    population_loss,
-    signal,
-    wishart_sas,
-)
-from ._evaluation import SeedSummary, TestLoss, distance_to_optimum, summarize, test_loss, test_losses
-from ._experiments import erm_bound, run_grid, within_tolerance
-from ._families import mean_share, mean_share_family, scale_means
-from ._gaps import (
-    centring_cost,
-    finetune_gap,
-    finetune_gap_unwhitened,
-    heads_gap,
-    joint_gap,
-    optimal_biases,
-    plain_excess_loss,
-    profiled_loss,
-)
-from ._layer_closed_forms import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
-from ._layer_optimum import (
-    GRAD_TOL,
-    HESS_TOL,
-    NESTED,
-    LayerClass,
-    LayerOptimum,
-    layer_advantage,
-    layer_optima,
-    layer_optimum,
-    mechanism_table,
-    ordering_check,
-)
-from ._limits import LimitError
-from ._montecarlo import (
-    Z95,
-    Z_TOL,
-    check_z,
-    max_z_score,
-    mc_loss,
-    mc_signal,
-    mc_task_second_moment,
-    mc_wishart_sas,
-    mean_and_se,
-)
-from ._plotting import ERROR_BAR_NOTE, REGIME_COLORS, ci_halfwidth, setup_style, spec_title, task_color
-from ._reduced import ReducedView, reduced_predict, reduced_to_params, to_reduced
-from ._regimes import REGIME_TITLES, REGIMES
-from ._risk import empirical_risk
-from ._risk_moments import SampleStats, population_stats, sample_stats
-from ._sampling import Batch, sample_batch, sample_grams, seed_streams
-from ._spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
-from ._training import TrainResult, train, train_adam, train_als
-from ._whitening import unwhiten_parameters, whiten_parameters
-from ._figures.export import regenerate_command, save_figure
+#: Where each public name lives.  The names are imported on first use (PEP 562), so that
+#: ``import prompticl`` (and ``prompticl --version``) does not load numpy, scipy and matplotlib.
+_MODULES: dict = {
+    "_attention": ('AttentionParams', 'Effective', 'context_tokens', 'effective', 'forward_gram', 'forward_tokens', 'gram', 'query_token',),
+    "_closed_forms": ('Moments', 'Solution', 'curvature', 'moments', 'one_minus_nW', 'optimal_losses', 'optimal_W_whitened', 'optimum', 'plain_loss_spectral', 'population_loss', 'signal', 'wishart_sas',),
+    "_evaluation": ('SeedSummary', 'TestLoss', 'distance_to_optimum', 'summarize', 'test_loss', 'test_losses',),
+    "_experiments": ('erm_bound', 'run_grid', 'within_tolerance',),
+    "_families": ('mean_share', 'mean_share_family', 'scale_means',),
+    "_gaps": ('centring_cost', 'finetune_gap', 'finetune_gap_unwhitened', 'heads_gap', 'joint_gap', 'optimal_biases', 'plain_excess_loss', 'profiled_loss',),
+    "_layer_closed_forms": ('centred_spec', 'heads_scale_loss', 'joint_shift_losses', 'task_optimum_losses',),
+    "_layer_optimum": ('GRAD_TOL', 'HESS_TOL', 'NESTED', 'LayerClass', 'LayerOptimum', 'layer_advantage', 'layer_optima', 'layer_optimum', 'mechanism_table', 'ordering_check',),
+    "_limits": ('LimitError',),
+    "_montecarlo": ('Z95', 'Z_TOL', 'check_z', 'max_z_score', 'mc_loss', 'mc_signal', 'mc_task_second_moment', 'mc_wishart_sas', 'mean_and_se',),
+    "_plotting": ('ERROR_BAR_NOTE', 'REGIME_COLORS', 'ci_halfwidth', 'setup_style', 'spec_title', 'task_color',),
+    "_reduced": ('ReducedView', 'reduced_predict', 'reduced_to_params', 'to_reduced',),
+    "_regimes": ('REGIME_TITLES', 'REGIMES',),
+    "_risk": ('empirical_risk',),
+    "_risk_moments": ('SampleStats', 'population_stats', 'sample_stats',),
+    "_sampling": ('Batch', 'sample_batch', 'sample_grams', 'seed_streams',),
+    "_spec": ('Spec', 'SpecError', 'load_spec', 'spec_from_dict', 'spec_names', 'with_overrides',),
+    "_training": ('TrainResult', 'train', 'train_adam', 'train_als',),
+    "_whitening": ('unwhiten_parameters', 'whiten_parameters',),
+    "_figures.export": ('regenerate_command', 'save_figure',),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+if TYPE_CHECKING:  # static analysis and IDEs see the real imports
+    from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
+    from ._closed_forms import (
+        Moments,
+        Solution,
+        curvature,
+        moments,
+        one_minus_nW,
+        optimal_losses,
+        optimal_W_whitened,
+        optimum,
+        plain_loss_spectral,
+        population_loss,
+        signal,
+        wishart_sas,
+    )
+    from ._evaluation import SeedSummary, TestLoss, distance_to_optimum, summarize, test_loss, test_losses
+    from ._experiments import erm_bound, run_grid, within_tolerance
+    from ._families import mean_share, mean_share_family, scale_means
+    from ._gaps import (
+        centring_cost,
+        finetune_gap,
+        finetune_gap_unwhitened,
+        heads_gap,
+        joint_gap,
+        optimal_biases,
+        plain_excess_loss,
+        profiled_loss,
+    )
+    from ._layer_closed_forms import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
+    from ._layer_optimum import (
+        GRAD_TOL,
+        HESS_TOL,
+        NESTED,
+        LayerClass,
+        LayerOptimum,
+        layer_advantage,
+        layer_optima,
+        layer_optimum,
+        mechanism_table,
+        ordering_check,
+    )
+    from ._limits import LimitError
+    from ._montecarlo import (
+        Z95,
+        Z_TOL,
+        check_z,
+        max_z_score,
+        mc_loss,
+        mc_signal,
+        mc_task_second_moment,
+        mc_wishart_sas,
+        mean_and_se,
+    )
+    from ._plotting import ERROR_BAR_NOTE, REGIME_COLORS, ci_halfwidth, setup_style, spec_title, task_color
+    from ._reduced import ReducedView, reduced_predict, reduced_to_params, to_reduced
+    from ._regimes import REGIME_TITLES, REGIMES
+    from ._risk import empirical_risk
+    from ._risk_moments import SampleStats, population_stats, sample_stats
+    from ._sampling import Batch, sample_batch, sample_grams, seed_streams
+    from ._spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
+    from ._training import TrainResult, train, train_adam, train_als
+    from ._whitening import unwhiten_parameters, whiten_parameters
+    from ._figures.export import regenerate_command, save_figure
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))
+
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _version("prompticl")

@@ -19,7 +19,10 @@ the project, each case in a fresh process:
   trainer's sample Gram matrices grow like n, and its test loss was +14.9% off theory at n = 10⁹ (within its interval at 10⁶).
 
 Each check raises :class:`LimitError` (a :class:`ValueError`) with one line saying the limit and why,
-before anything is allocated.
+before anything is allocated.  On top of the single limits, a joint cost budget (:data:`BUDGET_SECONDS`,
+section "joint cost budget" below) estimates the time of ``train`` (ALS or Adam, and the test loss at
+the requested ``--ci``) and of ``theory --model full`` from measured coefficients
+(``benchmarks/bench_limits.py --costs``) and refuses more than the budget unless ``--allow-long``.
 
 The book's page "Reproducing and regenerating the figures" lists the limits.
 """
@@ -101,6 +104,11 @@ def check_theory(d: int, ns: Sequence[int]) -> None:
 MAX_LAYER_D = 20
 #: ``theory --model full``: context lengths per call (each one is a separate certified optimisation).
 MAX_LAYER_N_VALUES = 20
+#: ``theory --model full``: largest context length.  The certificate (relative stationarity and a
+#: positive definite Hessian) held for every built-in spec at n = 1000 and failed for zero-mean at
+#: n = 10,000 (joint: stationarity 8.8e-6) and for anisotropic at n = 3000: beyond here the losses
+#: differ from their n → ∞ limit by less than the optimiser's tolerance.
+MAX_LAYER_N = 1000
 #: ``theory --model full``: tasks (the Hessian that certifies the optimum has about K(2d + 1) rows).
 MAX_LAYER_K = 16
 
@@ -113,6 +121,12 @@ def check_layer(d: int, ns: Sequence[int], K: int = 1) -> None:
         raise LimitError(
             f"--model full at d = {_int(d)}: the certified layer optimum costs O(d^6) per n (28 s at d = 40); "
             f"the limit is d <= {MAX_LAYER_D}"
+        )
+    if max(ns, default=1) > MAX_LAYER_N:
+        raise LimitError(
+            f"--model full at n = {_int(max(ns))}: the certified layer optimum holds up to n = {MAX_LAYER_N} (beyond, "
+            f"the optimiser cannot certify the tiny differences between regimes); the limit is n <= {MAX_LAYER_N}, "
+            "and --model reduced gives the closed forms up to n = 1e9"
         )
     if len(ns) > MAX_LAYER_N_VALUES:
         raise LimitError(
@@ -153,13 +167,22 @@ def check_train(d: int, K: int, n: int, samples: int, prompt_len: int) -> None:
 ADAM_BYTES = 2 * 2**30
 
 
-def check_adam(d: int, K: int, n: int, batch: int) -> None:
-    """Refuse an Adam run whose batches of ``batch`` prompts per task would not fit in memory."""
-    need = 8.0 * 4 * K * batch * (n + 1) * (d + 1)
+#: Most Adam steps (a run of the default size takes about 0.1 s per step).
+MAX_ADAM_STEPS = 10**6
+
+
+def check_adam(d: int, K: int, n: int, batch: int, steps: int = 1) -> None:
+    """Refuse an Adam run whose batches of ``batch`` prompts per task would not fit in memory
+    (measured model :func:`adam_bytes`: tokens, per-prompt Gram matrices, activations, gradients),
+    or with more than :data:`MAX_ADAM_STEPS` steps."""
+    if steps > MAX_ADAM_STEPS:
+        raise LimitError(f"--steps {_int(steps)}: the limit is {MAX_ADAM_STEPS} Adam steps")
+    need = adam_bytes(d, K, n, batch)
     if need > ADAM_BYTES:
         raise LimitError(
             f"--method adam with --batch {_int(batch)} at n = {_int(n)}, d = {d}, K = {K} needs about {_gib(need)} "
-            f"per step; the limit is {_gib(ADAM_BYTES)} (batch x K x (n+1) x (d+1) <= {ADAM_BYTES // 32:.3g})"
+            f"per step (measured: about {ADAM_BYTES_PER_TOKEN_UNIT:g} bytes per token number and "
+            f"{ADAM_BYTES_PER_GRAM_UNIT:g} per Gram entry); the limit is {_gib(ADAM_BYTES)}"
         )
 
 
@@ -172,3 +195,105 @@ def check_context_length(n) -> int:
     if not ok:
         raise ValueError(f"context length must be an integer >= 1, got {n!r}")
     return int(n)
+
+
+# --------------------------------------------------------------------------- joint cost budget
+# Every limit above holds alone; these estimates refuse combinations that each pass alone but
+# together run for minutes or allocate GiBs.  The coefficients are measured by
+# ``benchmarks/bench_limits.py --costs`` (section "cost_models" of benchmarks/results-limits.json)
+# on the shared 2-core machine under load, rounded up: an estimate errs on the long side.
+
+#: Estimated seconds beyond which a command is refused unless ``--allow-long`` is given.
+BUDGET_SECONDS = 120.0
+#: Start-up, imports and fixed work of ``train`` (seconds).
+TRAIN_FIXED_SECONDS = 3.0
+#: ALS: seconds per unit of ``K·(d+1)⁴`` (each iteration contracts K moment tensors of (d+1)⁴
+#: numbers; d = 30, K = 4 took 80 s, d = 10, K = 8 took 5 s).
+ALS_SECONDS_PER_UNIT = 2.2e-5
+#: ALS: seconds per unit of ``samples·(d+1)²`` (drawing the sample and its moments).
+ALS_SAMPLE_SECONDS_PER_UNIT = 8e-8
+#: Adam: seconds per unit of ``K·batch·((n+1)(d+1) + (d+1)²)`` per step (0.08-0.1 s per step at
+#: d = 10, K = 2, n = 10, batch 512).
+ADAM_SECONDS_PER_UNIT = 4e-7
+#: Adam memory: bytes per unit of ``K·batch·(n+1)(d+1)`` (tokens) and of ``K·batch·(d+1)²``
+#: (per-prompt Gram matrices, activations, gradients); batch 200,000 at d = 2 peaked at 255 MB,
+#: batch 20,000 at d = 30 at 774 MB.
+ADAM_BYTES_PER_TOKEN_UNIT = 12.0
+ADAM_BYTES_PER_GRAM_UNIT = 32.0
+#: Test-loss estimate: seconds per test prompt, ``EVAL_SECONDS_FIXED + EVAL_SECONDS_PER_D2·(d+1)²``
+#: (27 µs at d = 10, 60 µs at d = 30).
+EVAL_SECONDS_FIXED = 20e-6
+EVAL_SECONDS_PER_D2 = 5e-8
+#: ``theory --model full``: seconds per context length, ``LAYER_FIXED + LAYER_PER_UNIT·K·d²``
+#: (d = 20, K = 16: 36 s; d = 20, K = 2: 3.9 s; d = 10, K = 2: 1.0 s).
+LAYER_FIXED_SECONDS = 0.5
+LAYER_SECONDS_PER_UNIT = 0.006
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.3g} days"
+
+
+def eval_samples_estimate(ci: float) -> float:
+    """Test prompts :func:`prompticl._evaluation.test_loss` draws for a relative 95% half-width ``ci``
+    (per-prompt losses with a coefficient of variation about 1), capped at its maximum."""
+    from ._evaluation import MAX_TEST_SAMPLES
+
+    return min(float(MAX_TEST_SAMPLES), 1.2 * (1.96 / ci) ** 2)
+
+
+def train_cost(d: int, K: int, n: int, *, method: str = "als", samples: int = 100_000, steps: int = 0,
+               batch: int = 0, ci: float = 0.005) -> "dict[str, float]":
+    """Estimated seconds of a ``train`` run, by part (``train``, ``test``), and Adam's peak bytes."""
+    D = d + 1
+    if method == "adam":
+        per_step = ADAM_SECONDS_PER_UNIT * K * batch * ((n + 1) * D + D * D)
+        fit = TRAIN_FIXED_SECONDS + steps * per_step
+    else:
+        fit = TRAIN_FIXED_SECONDS + ALS_SECONDS_PER_UNIT * K * D**4 + ALS_SAMPLE_SECONDS_PER_UNIT * samples * D * D
+    test = eval_samples_estimate(ci) * (EVAL_SECONDS_FIXED + EVAL_SECONDS_PER_D2 * D * D)
+    return {"train": fit, "test": test, "seconds": fit + test}
+
+
+def adam_bytes(d: int, K: int, n: int, batch: int) -> float:
+    """Estimated peak bytes of one Adam step (measured model, see :data:`ADAM_BYTES_PER_TOKEN_UNIT`)."""
+    D = d + 1
+    return 60e6 + K * batch * (ADAM_BYTES_PER_TOKEN_UNIT * (n + 1) * D + ADAM_BYTES_PER_GRAM_UNIT * D * D)
+
+
+def check_budget(seconds: float, what: str, allow_long: bool, hint: str = "") -> None:
+    """Refuse work estimated above :data:`BUDGET_SECONDS` unless ``allow_long`` (``--allow-long``)."""
+    if allow_long or seconds <= BUDGET_SECONDS:
+        return
+    raise LimitError(
+        f"{what} would take about {_duration(seconds)} (estimated from measured costs); the budget is "
+        f"{BUDGET_SECONDS:.0f} s: {hint + ', or ' if hint else ''}pass --allow-long to run it anyway"
+    )
+
+
+def check_train_budget(d: int, K: int, n: int, *, method: str, samples: int, steps: int, batch: int, ci: float,
+                       allow_long: bool) -> "dict[str, float]":
+    """Refuse a ``train`` run whose estimated time exceeds the budget (the arguments together)."""
+    cost = train_cost(d, K, n, method=method, samples=samples, steps=steps, batch=batch, ci=ci)
+    if method == "adam":
+        what = f"train --method adam --steps {_int(steps)} --batch {_int(batch)} at d = {d}, K = {K}, n = {_int(n)}"
+        hint = "lower --steps or --batch"
+    else:
+        what = f"train (ALS, --samples {_int(samples)}) at d = {d}, K = {K} tasks, n = {_int(n)}"
+        hint = "use a spec with fewer tasks or a smaller d"
+    if cost["test"] > cost["train"]:
+        what += f" with --ci {ci:g} (about {eval_samples_estimate(ci):.3g} test prompts)"
+        hint = "raise --ci"
+    check_budget(cost["seconds"], what, allow_long, hint)
+    return cost
+
+
+def layer_cost(d: int, K: int, count: int) -> float:
+    """Estimated seconds of ``theory --model full`` with ``count`` context lengths."""
+    return count * (LAYER_FIXED_SECONDS + LAYER_SECONDS_PER_UNIT * K * d * d)

@@ -218,24 +218,63 @@ def load_yaml_bytes(data: bytes, source: str = "<yaml>") -> Any:
     return load_yaml_text(text, source)
 
 
-def load_yaml_file(path: "str | os.PathLike[str]", source: "str | None" = None) -> Any:
-    """Read and parse a YAML file, refusing files above :data:`MAX_BYTES` before reading them.
+def read_regular_file(path: "str | os.PathLike[str]", cap: int, source: "str | None" = None,
+                      kind: str = "YAML input") -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``cap`` bytes.
+
+    The file is opened without blocking (``O_NONBLOCK``: a FIFO would otherwise wait for a writer
+    forever) and checked with ``fstat`` on the open descriptor, so a FIFO, a device such as
+    ``/dev/zero`` (also through a symlink) or a folder is refused before a byte is read, and at most
+    ``cap + 1`` bytes are ever read (a file that grows meanwhile cannot exceed the cap).
 
     Raises
     ------
     YAMLInputError
-        If the file cannot be read, is too large, is not UTF-8, or its YAML is refused.
+        If the path is not a regular file, cannot be opened, or holds more than ``cap`` bytes.
     """
-    path = Path(path)
-    source = str(path) if source is None else source
+    import stat
+
+    source = escape_control(str(path) if source is None else source)
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_BYTES:
-                raise YAMLInputError(
-                    f"{escape_control(source)}: {size} bytes is too large for YAML input (at most {MAX_BYTES})"
-                )
-            data = fh.read(MAX_BYTES + 1)  # a file that grows (or a device) cannot exceed the cap
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise YAMLInputError(f"cannot read {source}: {escape_control(reason)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise YAMLInputError(f"cannot read {source}: it is {kind}, not a regular file")
+        if info.st_size > cap:
+            raise YAMLInputError(f"{source}: {info.st_size} bytes is too large for {kind} (at most {cap})")
+        chunks, total = [], 0
+        while total <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        data = b"".join(chunks)
     except OSError as exc:
-        raise YAMLInputError(f"cannot read {escape_control(source)}: {escape_control(exc.strerror or exc)}") from None
+        raise YAMLInputError(f"cannot read {source}: {escape_control(exc.strerror or str(exc))}") from None
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise YAMLInputError(f"{source}: more than {cap} bytes is too large for {kind} (at most {cap})")
+    return data
+
+
+def load_yaml_file(path: "str | os.PathLike[str]", source: "str | None" = None) -> Any:
+    """Read and parse a YAML file, refusing anything but a regular file of at most :data:`MAX_BYTES`
+    before reading it (:func:`read_regular_file`).
+
+    Raises
+    ------
+    YAMLInputError
+        If the file cannot be read, is not a regular file, is too large, is not UTF-8, or its YAML is refused.
+    """
+    source = str(path) if source is None else source
+    data = read_regular_file(path, MAX_BYTES, source)
     return load_yaml_bytes(data, source)

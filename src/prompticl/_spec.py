@@ -132,9 +132,12 @@ def _fail(source: str, field_name: str, reason: str) -> SpecError:
 
 
 def _number(value: Any, source: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise _fail(source, name, f"expected a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise _fail(source, name, "is too large for a float") from None
     if not math.isfinite(v):
         raise _fail(source, name, f"must be finite, got {value!r}")
     if v != 0 and not 1 / MAX_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE:
@@ -188,12 +191,13 @@ def _matrix(value: Any, d: int, source: str, name: str, definite: bool) -> np.nd
         mat = arr
     else:
         raise _fail(source, name, f"expected a scalar, a length-{d} diagonal or a {d}x{d} matrix, got shape {arr.shape}")
-    scale = max(1.0, float(np.max(np.abs(mat))))
+    # Relative to the matrix's own size: a covariance 1e-12·I is as positive definite as I.
+    scale = float(np.max(np.abs(mat)))
     if not np.allclose(mat, mat.T, rtol=0.0, atol=PSD_RTOL * scale):
         raise _fail(source, name, "matrix is not symmetric")
     mat = 0.5 * (mat + mat.T)
     low = float(np.linalg.eigvalsh(mat)[0])
-    if definite and low <= PSD_RTOL * scale:
+    if definite and (low <= PSD_RTOL * scale or scale == 0.0):
         raise _fail(source, name, f"must be positive definite (smallest eigenvalue {low:.3g})")
     if not definite and low < -PSD_RTOL * scale:
         raise _fail(source, name, f"must be positive semidefinite (smallest eigenvalue {low:.3g})")
@@ -236,7 +240,7 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         if key not in data:
             raise _fail(source, key, "missing")
     d_raw = data["d"]
-    if isinstance(d_raw, bool) or not isinstance(d_raw, int) or d_raw < 1:
+    if isinstance(d_raw, (bool, np.bool_)) or not isinstance(d_raw, (int, np.integer)) or d_raw < 1:
         raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
     d = int(d_raw)
     tasks = data["tasks"]
@@ -271,6 +275,11 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     if abs(total - 1.0) > WEIGHT_TOL:
         raise _fail(source, "tasks[*].weight", f"weights must sum to 1, they sum to {total:.12g}")
     name = data.get("name", Path(source).stem if source not in ("<dict>", "") else "custom")
+    for key, value in (("name", name), ("description", data.get("description", "")), ("title", data.get("title", ""))):
+        if not isinstance(value, str):
+            raise _fail(source, key, f"must be text, got {type(value).__name__} {escape_control(repr(value))[:60]}")
+        if len(value) > 10_000:
+            raise _fail(source, key, f"{len(value)} characters is too long (at most 10000)")
     return Spec(
         d=d,
         noise=noise,
@@ -278,9 +287,9 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         weights=np.array(weights),
         means=np.stack(means),
         covs=np.stack(covs),
-        name=str(name),
-        description=str(data.get("description", "")),
-        title=str(data.get("title", "")),
+        name=name,
+        description=data.get("description", ""),
+        title=data.get("title", ""),
     )
 
 
@@ -341,18 +350,25 @@ def load_spec(name_or_path: "str | Path | Spec | Mapping") -> Spec:
     if isinstance(name_or_path, Mapping):
         return spec_from_dict(name_or_path)
     text_name = str(name_or_path)
-    builtin = _builtin_dir() / f"{text_name}.yaml"
+    shown = text_name if len(text_name) <= 200 else f"{text_name[:60]}...{text_name[-40:]} ({len(text_name)} characters)"
     path = Path(text_name)
     try:
-        if path.is_file():
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the system, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpecError(escape_control(f"cannot read spec {shown!r}: {reason}")) from None
+    builtin = _builtin_dir() / f"{text_name}.yaml"
+    try:
+        if is_file:
             data = load_yaml_file(path)
             source = str(path)
-        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and builtin.is_file():
+        elif "/" not in text_name and not text_name.endswith((".yaml", ".yml")) and len(text_name) <= 200 \
+                and builtin.is_file():
             source = text_name
             data = load_yaml_text(builtin.read_text(encoding="utf-8"), source)
         else:
             raise SpecError(escape_control(
-                f"spec {text_name!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
+                f"spec {shown!r} is neither a file nor a built-in spec (built-ins: {', '.join(spec_names())})"
             ))
     except YAMLInputError as exc:
         raise SpecError(f"invalid spec {exc}") from None

@@ -20,7 +20,6 @@ from typing import NoReturn, Sequence
 
 from . import __version__
 from ._commands import CLIError, UsageError, one_line
-from ._commands._common import USER_ERRORS
 from ._safe_yaml import escape_control
 
 __all__ = ["COMMAND_MODULES", "CLIError", "build_parser", "main"]
@@ -38,8 +37,41 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _once(base: type) -> type:
+    """``base`` (an argparse action) that refuses a second use of its option: ``--n 5 --n 6`` would
+    otherwise silently keep the last value."""
+
+    class Once(base):  # type: ignore[valid-type, misc]
+        def __call__(self, parser, namespace, values, option_string=None):
+            seen = namespace.__dict__.setdefault("_given", set())
+            if self.dest in seen:
+                raise argparse.ArgumentError(self, "given more than once (give it once)")
+            seen.add(self.dest)
+            super().__call__(parser, namespace, values, option_string)
+
+    Once.__name__ = f"Once{base.__name__}"
+    return Once
+
+
+_ONCE = {
+    None: _once(argparse._StoreAction),
+    "store": _once(argparse._StoreAction),
+    "store_true": _once(argparse._StoreTrueAction),
+    "store_false": _once(argparse._StoreFalseAction),
+    argparse.BooleanOptionalAction: _once(argparse.BooleanOptionalAction),
+}
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors raise instead of printing usage and exiting."""
+    """An argument parser whose usage errors raise instead of printing usage and exiting, and whose
+    single-valued options refuse to be given twice."""
+
+    def add_argument(self, *args, **kwargs):  # noqa: D102
+        action = kwargs.get("action")
+        if args and args[0].startswith("-") and (action is None or isinstance(action, str) or isinstance(action, type)) \
+                and action in _ONCE:
+            kwargs["action"] = _ONCE[action]
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -93,7 +125,11 @@ class _GuardedOutput:
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:  # PYTHONIOENCODING=ascii, a C locale: escape what cannot be shown
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return self._stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
         except (OSError, ValueError) as exc:  # ValueError: write to a closed file
             raise _OutputFailed(exc if isinstance(exc, OSError) else OSError(str(exc))) from None
 
@@ -105,6 +141,16 @@ class _GuardedOutput:
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+class _ClosedStdout:
+    """What :func:`main` writes to when the process started without a stdout."""
+
+    def write(self, text: str) -> int:
+        raise OSError("standard output is closed")
+
+    def flush(self) -> None:
+        pass
 
 
 def _discard_stdout(stream) -> None:
@@ -130,6 +176,12 @@ def _internal(exc: BaseException) -> int:
 
 
 def _run(argv: "Sequence[str] | None") -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # before the command modules load numpy and scipy: answers under a tight memory cap too
+        print(f"{PROG} {__version__}")
+        return 0
+    from ._commands._common import USER_ERRORS
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -157,9 +209,9 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         The arguments without the program name; defaults to ``sys.argv[1:]``.
     """
     real = sys.stdout
-    if real is None:  # started with stdout closed (`>&-`): every answer would vanish
-        return _fail("cannot write the output: standard output is closed", 1)
-    sys.stdout = _GuardedOutput(real)
+    # Started with stdout closed (`>&-`): bad input is still bad input (status 2), and the first
+    # write of an answer fails with one line (status 1).
+    sys.stdout = _GuardedOutput(real if real is not None else _ClosedStdout())
     try:
         try:
             status = _run(argv)
@@ -174,7 +226,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         except Exception as exc:  # noqa: BLE001 - the one place that turns faults into one line
             return _internal(exc)
     except _OutputFailed as exc:
-        _discard_stdout(real)
+        if real is not None:
+            _discard_stdout(real)
         if isinstance(exc.error, BrokenPipeError):
             return 1  # the reader went away (`| head`): nothing to say, and nobody to say it to
         reason = exc.error.strerror or str(exc.error)

@@ -97,6 +97,7 @@ def test_failure_in_parallel_run_leaves_out_as_it_was(capsys, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("old results")
+    (out / "provenance.json").write_text("{}")  # an earlier output: --force may replace it
     before = snapshot(tmp_path)
     status, stdout, stderr = cli(capsys, "--all", "-p", "fail_midway", "true", "--jobs", "2", "--out", str(out), "--force", "-q")
     assert status == 1 and stdout == ""
@@ -144,6 +145,7 @@ def test_force_replaces_existing_out(capsys, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("old")
+    (out / "provenance.json").write_text("{}")  # an earlier output: --force may replace it
     status, _, stderr = cli(capsys, "beta-curve", "--out", str(out), "--force", "-q")
     assert status == 0, stderr
     assert not (out / "keep.txt").exists() and (out / "beta-curve.json").is_file()
@@ -154,6 +156,7 @@ def test_failure_midway_leaves_out_as_it_was(capsys, tmp_path):
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("old results")
+    (out / "provenance.json").write_text("{}")  # an earlier output: --force may replace it
     before = snapshot(tmp_path)
     status, stdout, stderr = cli(capsys, "alpha-lines", "-p", "fail_midway", "true", "--out", str(out), "--force", "-q")
     assert status == 1 and stdout == ""

@@ -11,7 +11,8 @@ each case as ``cli.main(argv)`` in a fresh temporary folder, with file descripto
   the interpreter.
 
 The parent sets ``RLIMIT_AS`` on this process.  ``CASES.pickle`` holds ``{"timeout": float,
-"hard_timeout": float, "cases": [(case_id, {file name: str | bytes}, argv), ...]}``.  Each line of
+"hard_timeout": float, "cases": [(case_id, {file name: str | bytes | tuple}, argv), ...]}`` (see
+:func:`make` for the tuples: FIFOs, symlinks, folders).  Each line of
 ``RESULTS.jsonl`` is a JSON object, flushed at once: ``{"event": "hello", "prompticl": path}``
 first, then per case ``{"event": "start", "case": id}`` and its result record (``"event":
 "done"``).  A process that dies leaves a ``start`` without its ``done``: the parent records that
@@ -103,6 +104,23 @@ def _restore(before: dict) -> None:
     os.environ.update(before["environ"])
 
 
+def make(path: Path, content) -> None:
+    """Create one file of a case: text or bytes, or ``("fifo",)``, ``("symlink", target)``, ``("dir",)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, tuple):
+        kind = content[0]
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "symlink":
+            os.symlink(content[1], path)
+        elif kind == "dir":
+            path.mkdir()
+        else:
+            raise ValueError(kind)
+    else:
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
 def run_case(main, files: dict, argv: list, timeout: float, hard_timeout: float, real_stderr) -> dict:
     """Run ``main(argv)`` once in a fresh folder holding ``files``; return its record."""
     global _armed, _fired
@@ -111,7 +129,7 @@ def run_case(main, files: dict, argv: list, timeout: float, hard_timeout: float,
             tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         root = Path(tmp)
         for name, content in files.items():
-            (root / name).write_bytes(content.encode() if isinstance(content, str) else content)
+            make(root / name, content)
         before = listing(root)
         state = process_state()
         saved_fds = os.dup(1), os.dup(2)
@@ -186,6 +204,11 @@ def main(cases_path: str, results_path: str) -> int:
             results.flush()
 
         from prompticl import cli  # noqa: PLC0415 - after the alarm is set up; its path is reported
+
+        # What a case may load on first use (prompticl imports its names lazily): loaded here, so
+        # that process_state compares like with like from the first case on.
+        import logging  # noqa: F401, PLC0415
+        import numpy  # noqa: F401, PLC0415
 
         emit({"event": "hello", "prompticl": cli.__file__})
         for case_id, files, argv in job["cases"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,7 @@ def test_bad_input_exit_2_one_line_nothing_written(capsys, tmp_path, monkeypatch
     out = tmp_path / "existing"
     out.mkdir()
     (out / "keep.txt").write_text("old results")
+    (out / "provenance.json").write_text("{}")  # an earlier output: --force may replace it
     before = snapshot(tmp_path)
     status, stdout, stderr = cli(capsys, *argv, "--out", str(out), "--force")
     assert status == 2
@@ -521,3 +523,69 @@ def test_move_into_an_empty_out_of_the_start(tmp_path):
     out.mkdir()
     _move_into_place(_finished(tmp_path), out, False, _identity(out))
     assert sorted(p.name for p in out.iterdir()) == ["fig.json"]
+
+
+# --------------------------------------------------------------------------- issue 19: leftovers
+
+
+def test_run_owned_dirs_hold_connection_files_and_matplotlib_cache(tmp_path, monkeypatch):
+    """JUPYTER_RUNTIME_DIR (kernel connection files) and, with a read-only HOME, MPLCONFIGDIR point
+    into one run-owned folder, removed with the variables restored, also when the run fails."""
+    from prompticl._figures.processes import run_owned_dirs
+
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o555)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/users/own")
+    try:
+        with pytest.raises(RuntimeError):
+            with run_owned_dirs() as root:
+                assert os.environ["JUPYTER_RUNTIME_DIR"] == str(root / "runtime") and (root / "runtime").is_dir()
+                if os.access(home, os.W_OK):  # root ignores permissions: HOME is writable then
+                    assert "MPLCONFIGDIR" not in os.environ
+                else:
+                    assert os.environ["MPLCONFIGDIR"] == str(root / "matplotlib")
+                (root / "runtime" / "kernel-1.json").write_text("{}")
+                raise RuntimeError("the run failed")
+    finally:
+        home.chmod(0o755)
+    assert not root.exists()
+    assert os.environ["JUPYTER_RUNTIME_DIR"] == "/users/own" and "MPLCONFIGDIR" not in os.environ
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_a_worker_dies_with_its_parent_even_on_sigkill():
+    """What worker_init asks for: the parent's SIGKILL (no handler runs) takes the worker with it."""
+    import signal
+    import subprocess
+    import time
+
+    child = ("from prompticl._figures.processes import die_with_parent; import time; "
+             "assert die_with_parent(); print('ready', flush=True); time.sleep(60)")
+    parent = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', %r]); "
+              "print(c.pid, flush=True); time.sleep(60)" % child)
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    worker = int(proc.stdout.readline())
+    assert proc.stdout.readline().strip() == "ready"  # the worker's line, on the same pipe
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+
+    def alive() -> bool:  # gone, or a zombie waiting for its new parent
+        try:
+            stat = Path(f"/proc/{worker}/stat").read_text()
+        except OSError:
+            return False
+        return stat[stat.rfind(")") + 2] != "Z"
+
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    still = alive()
+    if still:
+        os.kill(worker, signal.SIGKILL)
+    alive = still
+    assert not alive, "the worker outlived its parent's SIGKILL"

@@ -13,6 +13,11 @@ interpreter exit) runs as ``python -m prompticl``: see "Cases with a process of 
 Property-based cases (hypothesis) run :func:`prompticl.cli.main` in the test process.  The large-n
 accuracy of the closed forms is checked against exact rational arithmetic.
 
+Issue 19 added :data:`CORPUS_19` (reads that cannot block, hostile ``--book`` notebooks, the joint
+cost budget, repeated flags, bad ``--out`` values, badly scaled specs) and :data:`CORPUS_OK`, valid
+input that was refused or failed, which must now exit 0 with a quiet stderr; both run in the same
+driver.  A file of a case may be a FIFO or a symlink (``("fifo",)``, ``("symlink", target)``).
+
 ``PROMPTICL_HOSTILE_SRC=/path/to/src`` runs the corpus and the separate-process cases against
 another checkout's code (to check that every case failed before the fix).
 """
@@ -71,6 +76,12 @@ def _laughs(levels: int = 9) -> str:
 
 def _deep_block(depth: int) -> str:
     return "".join(" " * i + "a:\n" for i in range(depth)) + " " * depth + "1\n"
+
+
+def _tasks_d(d: int, K: int) -> str:
+    """A spec with ``K`` equal-weight tasks (weights exact in binary for K = 1, 2, 4, 8, 16)."""
+    tasks = "".join(f"  - {{weight: {1 / K!r}, mean: {(-1) ** k}, cov: 1}}\n" for k in range(K))
+    return f"d: {d}\nnoise: 0\ntasks:\n{tasks}"
 
 
 def _one_task_d(d: str) -> str:
@@ -192,6 +203,95 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     "figures-timeout-zero": ({}, [*SETTING, "--timeout", "0"], r"--timeout: expected an integer >= 1"),
 }
 
+
+def _nb(cells="[]", metadata='{"prompticl": {"figures": {"f": "a figure"}}}') -> str:
+    """A notebook's JSON text with raw JSON for its cells and metadata."""
+    return '{"cells": %s, "metadata": %s, "nbformat": 4, "nbformat_minor": 5}' % (cells, metadata)
+
+
+def _param_cell(source: str) -> str:
+    return json.dumps([{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source,
+                        "outputs": [], "execution_count": None}])
+
+
+LIST_BK = ["figures", "--list", "--book", "bk"]
+LIST_BK_JSON = [*LIST_BK, "--json"]
+
+#: Issue 19 (hostile input, round three): id -> (files, arguments, pattern).  A file given as a
+#: tuple is made by the driver: ("fifo",), ("symlink", target), ("dir",).
+CORPUS_19: dict[str, tuple[dict, list[str], str]] = {
+    # 1. reads that block or exhaust memory
+    "19-f-fifo": ({"p.yaml": ("fifo",)}, [*SETTING, "-f", "p.yaml"], r"p\.yaml: it is a FIFO, not a regular file"),
+    "19-f-symlink-to-fifo": ({"q": ("fifo",), "p.yaml": ("symlink", "q")}, [*SETTING, "-f", "p.yaml"], r"it is a FIFO"),
+    "19-f-dev-zero": ({"p.yaml": ("symlink", "/dev/zero")}, [*SETTING, "-f", "p.yaml"], r"it is a device"),
+    "19-book-nb-fifo": ({"bk/a.ipynb": ("fifo",)}, LIST_BK, r"a\.ipynb: it is a FIFO, not a regular file"),
+    "19-book-nb-dev-zero": ({"bk/a.ipynb": ("symlink", "/dev/zero")}, LIST_BK, r"a\.ipynb: it is a device"),
+    # hostile notebooks under --book: one line, exit 2
+    "19-book-nb-list": ({"bk/a.ipynb": "[]"}, LIST_BK, r"a\.ipynb: not a notebook \(the JSON is a list"),
+    "19-book-nb-null": ({"bk/a.ipynb": "null"}, LIST_BK, r"a\.ipynb: not a notebook"),
+    "19-book-nb-string-metadata": ({"bk/a.ipynb": _nb(metadata='"abc"')}, LIST_BK, r"metadata must be a mapping"),
+    "19-book-nb-string-prompticl": ({"bk/a.ipynb": _nb(metadata='{"prompticl": "abc"}')}, LIST_BK,
+                                    r"metadata prompticl must be a mapping"),
+    "19-book-nb-numeric-cells": ({"bk/a.ipynb": _nb(cells="5")}, LIST_BK, r"'cells' must be a list of cell objects"),
+    "19-book-nb-numeric-cell": ({"bk/a.ipynb": _nb(cells="[5]")}, LIST_BK, r"'cells' must be a list of cell objects"),
+    "19-book-nb-tags-5": ({"bk/a.ipynb": _nb(cells='[{"cell_type": "code", "metadata": {"tags": 5}, "source": ""}]')},
+                          LIST_BK, r"first code cell must be tagged 'parameters'"),
+    "19-book-nb-deep": ({"bk/a.ipynb": "[" * 100_000 + "]" * 100_000}, LIST_BK, r"JSON nested too deeply"),
+    "19-book-nb-1e999": ({"bk/a.ipynb": _nb(cells=_param_cell('figure_dir = ""\nx = 1e999  # a number\n'))},
+                         LIST_BK_JSON, r"default of 'x' is not a finite number"),
+    "19-spec-path-5000": ({}, ["theory", "a" * 5000, "--n", "5"], r"cannot read spec 'a{60}\.\.\.a{40} \(5000 characters\)': File name too long"),
+    # 2. a joint cost budget, checked before any work
+    "19-train-every-maximum": ({"s.yaml": _tasks_d(30, 16)}, ["train", "s.yaml", "--regime", "plain", "--n", "1000000",
+                                                           "--samples", "100000", "--prompt-len", "1000"],
+                               r"train \(ALS, --samples 100000\) at d = 30, K = 16 tasks, n = 1000000 would take about "
+                               r".*the budget is 120 s: .*--allow-long"),
+    "19-adam-100000-steps": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--method", "adam", "--steps", "100000"],
+                             r"train --method adam --steps 100000 --batch 256 .* would take about .* lower --steps or --batch"),
+    "19-adam-steps-1e9": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--method", "adam", "--steps", "1000000000"],
+                          r"--steps 1000000000: the limit is 1000000 Adam steps"),
+    "19-adam-batch-500000": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--method", "adam", "--steps", "1",
+                                  "--batch", "500000"], r"--batch 500000 .* needs about 4\.\d GB per step"),
+    "19-ci-tiny-d30": ({"s.yaml": _tasks_d(30, 1)}, ["train", "s.yaml", "--regime", "plain", "--n", "1000000", "--ci", "1e-9"],
+                       r"with --ci 1e-09 \(about 2e\+06 test prompts\) would take about .* raise --ci"),
+    "19-full-d20-K16-20n": ({"s.yaml": _tasks_d(20, 16)}, ["theory", "s.yaml", "--model", "full", "--n", *map(str, range(1, 21))],
+                            r"--model full with 20 values of --n at d = 20, K = 16 tasks would take about .* minutes"),
+    # 3. valid input that failed: now refused up front with the limit (see the ok-cases for the rest)
+    "19-full-n-100000": ({}, ["theory", "zero-mean", "--model", "full", "--n", "100000"],
+                         r"--model full at n = 100000: .*the limit is n <= 1000, and --model reduced"),
+    # 4. nonsense accepted
+    "19-out-empty": ({}, ["figures", "setting-mixture", "--smoke", "--out", ""], r"--out is empty: give a path"),
+    "19-book-empty": ({}, ["figures", "--list", "--book", ""], r"--book is empty: give a path"),
+    "19-name-list": ({"s.yaml": _spec(name="[1, 2]")}, THEORY, r"name: must be text, got list"),
+    "19-name-null": ({"s.yaml": _spec(name="null")}, THEORY, r"name: must be text, got NoneType"),
+    "19-repeat-n": ({}, ["theory", "zero-mean", "--n", "5", "--n", "6"], r"argument --n/-n: given more than once"),
+    "19-repeat-seed": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--seed", "1", "--seed", "2"],
+                       r"argument --seed: given more than once"),
+    "19-repeat-regime": ({}, ["train", "zero-mean", "--regime", "plain", "--regime", "joint", "--n", "5"],
+                         r"argument --regime: given more than once"),
+    "19-samples-1": ({}, ["train", "zero-mean", "--regime", "plain", "--n", "5", "--samples", "1"],
+                     r"argument --samples: expected an integer >= 1000, got '1'"),
+    "19-badly-scaled-means": ({"s.yaml": "d: 2\nnoise: 0\ntasks:\n  - {weight: 0.5, mean: 1.0e+6, cov: 1.0e-12}\n"
+                                         "  - {weight: 0.5, mean: -1.0e+6, cov: 1.0e-12}\n"},
+                              ["train", "s.yaml", "--regime", "plain", "--n", "5"], r"badly scaled for training: .*ratio 1e\+12"),
+    "19-every-number-1e-50": ({"s.yaml": "d: 2\nnoise: 1.0e-50\nx_cov: 1.0e-50\ntasks:\n  - {weight: 1, mean: 1.0e-50, cov: 1.0e-50}\n"},
+                              ["train", "s.yaml", "--regime", "plain", "--n", "5"], r"has signal tr Sigma_tilde = .*train needs it within"),
+    # 5. wrong exit status: bad --out refused before running, with status 2
+    "19-out-under-a-file": ({"f.txt": "x"}, ["figures", "setting-mixture", "--smoke", "--out", "f.txt/sub"], r"f\.txt is not a folder"),
+    "19-out-under-dev-full": ({}, ["figures", "setting-mixture", "--smoke", "--out", "/dev/full/x"], r"/dev/full is not a folder"),
+    "19-out-dangling-symlink": ({"o": ("symlink", "nowhere")}, ["figures", "setting-mixture", "--smoke", "--out", "o"],
+                                r"output path o is a dangling symbolic link"),
+    "19-out-dot-force": ({"mine.txt": "mine"}, ["figures", "setting-mixture", "--smoke", "--out", ".", "--force"],
+                         r"holds files that are not an earlier output of prompticl figures \(it has no provenance\.json\)"),
+}
+CORPUS.update(CORPUS_19)
+
+#: Issue 19: valid input that was refused or failed; id -> (files, arguments, regex stdout must match).
+#: The promise: status 0, nothing on stderr, no control character on stdout.
+CORPUS_OK: dict[str, tuple[dict, list[str], str]] = {
+    "19-ok-x-cov-1e-12": ({"s.yaml": _spec(x_cov="1.0e-12")}, THEORY, r"spec s: d = 2"),
+    "19-ok-escape-in-name": ({"s.yaml": _spec(name='"a\\e[31mred\\a"')}, THEORY, r"spec a\\x1b\[31mred\\x07: d = 2"),
+}
+
 #: Cases that were here and now live only where an in-process test already checks the same input
 #: through the same code with the same promise (status 2, one line, no stdout, nothing written):
 #: test_figures.py::test_out_of_range_and_unreadable_values_are_refused_before_running covers
@@ -275,7 +375,7 @@ def corpus_run() -> tuple[dict, list]:
     """
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run_id is None:  # a single process: nothing to share
-        return run_corpus(CORPUS)
+        return run_corpus({**CORPUS, **CORPUS_OK})
     shared = Path(tempfile.gettempdir()) / f"prompticl-hostile-{run_id}.json"
     with open(Path(tempfile.gettempdir()) / "prompticl-hostile.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
@@ -284,7 +384,7 @@ def corpus_run() -> tuple[dict, list]:
             return results, runs
         for stale in shared.parent.glob("prompticl-hostile-*.json"):
             stale.unlink(missing_ok=True)
-        results, runs = run_corpus(CORPUS)
+        results, runs = run_corpus({**CORPUS, **CORPUS_OK})
         shared.write_text(json.dumps([results, runs]), encoding="utf-8")
         return results, runs
 
@@ -322,6 +422,18 @@ def test_the_driver_runs_the_code_under_test(corpus_run):
 def test_hostile_corpus(case, corpus_run):
     results, _ = corpus_run
     assert_case_refused(results[case], CORPUS[case][2])
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS_OK))
+def test_valid_input_corpus(case, corpus_run):
+    """Valid input that was refused or failed (issue 19): status 0, a quiet stderr, stdout safe to show."""
+    import re
+
+    record = corpus_run[0][case]
+    assert "crashed" not in record and not record["timed_out"] and record["exception"] is None, record
+    assert record["status"] == 0 and record["stderr"] == "", record["stderr"][-500:]
+    assert re.search(CORPUS_OK[case][2], record["stdout"]), record["stdout"][:500]
+    assert not any(ord(c) < 32 and c != "\n" for c in record["stdout"]), repr(record["stdout"][:500])
 
 
 # --------------------------------------------------------------------------- cases with a process of their own
@@ -367,6 +479,49 @@ def test_broken_pipe_is_silent():  # own process: the reader of fd 1 goes away
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=TIMEOUT) == 1 and err == ""
+
+
+def test_bad_input_with_closed_stdout_is_still_bad_input():  # own process: fd 1 closed (issue 19)
+    def close_stdout() -> None:
+        _limits()
+        os.close(1)
+
+    rc, err = run_process(["theory", "nope", "--n", "5"], stdout=None, preexec_fn=close_stdout)
+    assert rc == 2 and err.startswith("prompticl: error: argument SPEC: spec 'nope' is neither") and err.count("\n") == 1, err
+
+
+def test_version_under_a_small_address_space_cap():  # own process: RLIMIT_AS 150 MB (issue 19)
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (150 * 2**20, 150 * 2**20))
+
+    proc = subprocess.run([sys.executable, "-m", "prompticl", "--version"], env=_child_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=TIMEOUT, preexec_fn=cap)
+    assert proc.returncode == 0 and proc.stdout.decode().startswith("prompticl ") and proc.stderr == b"", proc.stderr[-500:]
+
+
+def test_ascii_output_encoding_escapes_instead_of_failing():  # own process: PYTHONIOENCODING (issue 19)
+    proc = subprocess.run([sys.executable, "-m", "prompticl", "specs"], env={**_child_env(), "PYTHONIOENCODING": "ascii"},
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, preexec_fn=_limits)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr[-500:]
+    assert b"\\xb7" in proc.stdout  # the middle dot of a description, escaped
+
+
+def test_progress_on_a_full_stderr_keeps_the_result():  # own process: fd 2 is /dev/full (issue 19)
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "prompticl", "train", "zero-mean", "--regime", "plain", "--n", "5",
+                               "--samples", "2000", "--ci", "0.05", "--progress", "--json"], env=_child_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=full, timeout=60, preexec_fn=_limits)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["regime"] == "plain"
+
+
+def test_deleted_current_folder_is_one_line_exit_2(tmp_path):  # own process: its cwd is gone (issue 19)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "prompticl", "figures", "--list"], cwd=gone, env=_child_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: (
+                                _limits(), os.rmdir(gone)))
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert_refused(proc.returncode, out.decode(), err.decode(), r"the current folder no longer exists")
 
 
 # --------------------------------------------------------------------------- property-based

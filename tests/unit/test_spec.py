@@ -288,3 +288,25 @@ def test_whitened_spec_has_identity_features_and_transformed_tasks():
         np.testing.assert_allclose(white.covs[k], r @ spec.covs[k] @ r, atol=1e-12)
         s = spec.cov_sqrts[k]
         np.testing.assert_allclose(s @ s, spec.covs[k], atol=1e-12)
+
+
+def test_numpy_scalars_are_numbers():  # issue 19: d=np.int64(2) and noise=np.float32(0.1) were refused
+    spec = spec_from_dict({"d": np.int64(2), "noise": np.float32(0.1),
+                           "tasks": [{"weight": np.float64(1.0), "mean": np.int32(1), "cov": np.float32(2.0)}]})
+    assert spec.d == 2 and type(spec.d) is int and spec.noise == pytest.approx(0.1) and spec.covs[0, 0, 0] == 2.0
+    with pytest.raises(SpecError, match="noise: expected a number, got bool"):
+        spec_from_dict({"d": 2, "noise": np.bool_(True), "tasks": [{"weight": 1, "mean": 0, "cov": 1}]})
+
+
+def test_tiny_but_positive_definite_x_cov_is_accepted():  # issue 19: 1e-12·I was "not positive definite"
+    spec = spec_from_dict({"d": 2, "noise": 0, "x_cov": 1e-12, "tasks": [{"weight": 1, "mean": 0, "cov": 1}]})
+    assert spec.x_cov[0, 0] == 1e-12
+    with pytest.raises(SpecError, match="x_cov: must be positive definite"):
+        spec_from_dict({"d": 2, "noise": 0, "x_cov": [1e-12, 0], "tasks": [{"weight": 1, "mean": 0, "cov": 1}]})
+
+
+@pytest.mark.parametrize("key", ["name", "title", "description"])
+@pytest.mark.parametrize("value", [[1, 2], None, 5])
+def test_text_fields_must_be_text(key, value):  # issue 19: name [1, 2] / null became "spec None"
+    with pytest.raises(SpecError, match=f"{key}: must be text"):
+        spec_from_dict({"d": 2, "noise": 0, key: value, "tasks": [{"weight": 1, "mean": 0, "cov": 1}]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,8 +45,8 @@ parameters:
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
-  the end; an existing non-empty DIR is refused unless --force, which replaces it only once the
-  new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
+  the end; an existing non-empty DIR is refused unless --force and it is an earlier output (it
+  holds provenance.json), which is then replaced only once the new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
   never replaced: the run exits with status 2.  DIR may not be, contain or lie inside the book.
 exit status:
   0 done; 2 bad input (nothing written); 1 a chapter failed (DIR as it was);
@@ -108,6 +109,13 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List, or validate everything and then run; see the module docstring for exit statuses."""
+    try:  # paths are resolved against it (the book, --out, the default output folder)
+        os.getcwd()
+    except FileNotFoundError:
+        raise CLIError("the current folder no longer exists (it was deleted): cd to an existing folder") from None
+    for flag, value in (("--out", args.out), ("--book", args.book), ("-f", args.params_file)):
+        if value is not None and not value.strip():
+            raise CLIError(f"{flag} is empty: give a path")
     try:
         registry = build_registry(args.book)
         if args.list:

@@ -15,13 +15,20 @@ from .._spec import Spec
 from .._layer_optimum import layer_optima
 from .._closed_forms import optimal_losses, signal
 from .._regimes import REGIMES, REGIME_TITLES
-from .._limits import MAX_D, MAX_K, MAX_LAYER_D, MAX_LAYER_N_VALUES, MAX_N, MAX_N_VALUES, THEORY_WORK, check_layer, check_theory
+from .._limits import (BUDGET_SECONDS, MAX_D, MAX_K, MAX_LAYER_D, MAX_LAYER_N, MAX_LAYER_N_VALUES, MAX_N, MAX_N_VALUES,
+                       THEORY_WORK, check_budget, check_layer, check_theory, layer_cost)
+from . import CLIError
+from .._safe_yaml import escape_control
 from ._common import add_n_argument, add_spec_argument, require_signal
 
 __all__ = ["MODELS", "register", "run", "theory_report", "format_table"]
 
 #: ``--model`` choices.
 MODELS = ("reduced", "full")
+
+
+class NotCertified(RuntimeError):
+    """The layer optimum of some regime at some n failed its certificate (gradient and Hessian checks)."""
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -36,7 +43,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.epilog = (
         f"limits (measured, see prompticl._limits): d <= {MAX_D}, K <= {MAX_K} tasks, n <= {MAX_N}, at most "
         f"{MAX_N_VALUES} values of n and len(n) x d^3 <= {THEORY_WORK:.0e}; spec files up to 512 KB; "
-        f"--model full: d <= {MAX_LAYER_D} and at most {MAX_LAYER_N_VALUES} values of n"
+        f"--model full: d <= {MAX_LAYER_D}, n <= {MAX_LAYER_N}, at most {MAX_LAYER_N_VALUES} values of n and an "
+        f"estimated time within {BUDGET_SECONDS:.0f} s (--allow-long lifts the time budget)"
     )
     add_spec_argument(parser)
     add_n_argument(parser)
@@ -53,6 +61,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         help="print one JSON object {n, plain, finetune, joint, joint-heads, signal} "
         "(losses not normalised)",
     )
+    parser.add_argument("--allow-long", action="store_true",
+                        help=f"--model full: run even when the estimated time exceeds the budget of {BUDGET_SECONDS:.0f} s")
     parser.set_defaults(handler=run)
 
 
@@ -75,7 +85,7 @@ def theory_report(spec: Spec, ns: "list[int]", model: str = "reduced") -> dict:
         for n in ns:
             for regime, opt in layer_optima(spec, int(n), "full").items():
                 if not opt.certified:
-                    raise RuntimeError(
+                    raise NotCertified(
                         f"the layer optimum of {regime} at n = {n} is not certified "
                         f"(relative stationarity {opt.stationarity:.2e}, smallest Hessian eigenvalue {opt.min_hessian_eig:.2e})"
                     )
@@ -93,7 +103,7 @@ def theory_report(spec: Spec, ns: "list[int]", model: str = "reduced") -> dict:
 def format_table(spec: Spec, report: dict, model: str = "reduced") -> str:
     """A readable table of :func:`theory_report`: raw losses, then losses divided by the signal."""
     sig = report["signal"]
-    lines = [f"spec {spec.name}: d = {spec.d}, K = {spec.K} tasks, label noise sigma = {spec.noise:g}"]
+    lines = [f"spec {escape_control(spec.name)}: d = {spec.d}, K = {spec.K} tasks, label noise sigma = {spec.noise:g}"]
     if model == "full":
         lines.append("model: the full attention layer (exact moments; each optimum certified: "
                      "gradient and Hessian checked, best of several starts)")
@@ -121,7 +131,13 @@ def run(args: argparse.Namespace) -> int:
     check_theory(args.spec.d, args.n)
     if model == "full":
         check_layer(args.spec.d, args.n, args.spec.K)
-    report = theory_report(args.spec, args.n, model)
+        check_budget(layer_cost(args.spec.d, args.spec.K, len(args.n)),
+                     f"--model full with {len(args.n)} values of --n at d = {args.spec.d}, K = {args.spec.K} tasks",
+                     getattr(args, "allow_long", False), "give fewer values of --n")
+    try:
+        report = theory_report(args.spec, args.n, model)
+    except NotCertified as exc:  # inside the limits, yet the optimiser did not certify: say so plainly
+        raise CLIError(f"{exc}; --model reduced gives the closed forms at every n") from None
     if args.json:
         print(json.dumps(report))
     else:

@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from .._evaluation import distance_to_optimum, test_loss
-from .._limits import MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam, check_train
+from .._limits import (BUDGET_SECONDS, MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam,
+                       check_train, check_train_budget)
 from .._safe_yaml import escape_control
 from .._sampling import seed_streams
 from .._closed_forms import moments, optimum, signal
@@ -25,11 +26,25 @@ from .._training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
 from . import CLIError
 from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
-__all__ = ["register", "run", "train_report", "parameter_summary", "require_full_rank"]
+__all__ = ["register", "run", "train_report", "parameter_summary", "require_full_rank", "require_well_scaled"]
 
 
 def _nonneg_int(text: str) -> int:
     return parse_whole_number(text, 0, 2**32 - 1)
+
+
+#: Fewest training prompts for ALS: fewer leave the least-squares fit underdetermined (with 1 the
+#: trainer fitted 4 prompts and reported a negative training loss).
+MIN_SAMPLES = 1000
+#: Adam's defaults on the command line.  The authors ran 100,000 steps of 3072 prompts per task,
+#: about 2.5 hours here (0.1 s per step at d = 10); 2000 steps of 256 prompts take about a minute
+#: at d = 10, K = 2, n = 10 and reach the optimum's W within a few percent (benchmarks/results-limits.json).
+ADAM_STEPS = 2000
+ADAM_BATCH = 256
+
+
+def _samples(text: str) -> int:
+    return parse_whole_number(text, MIN_SAMPLES, 10**9)
 
 
 def _fraction(text: str) -> float:
@@ -64,6 +79,35 @@ def require_full_rank(spec, regime: str) -> None:
         )
 
 
+#: Largest ratio between the scales of a spec that ``train`` accepts (scales: |mean entries| and
+#: the square roots of the covariance and x_cov diagonals, i.e. standard deviations).  The trainer
+#: works in double precision on sample moments: means of ±1e6 with covariances 1e-12 (a ratio of
+#: 1e12) trained to a loss 41% above the optimum without a word.
+MAX_SCALE_RATIO = 1e6
+#: Signal range of ``train`` (every number 1e-50 gave a loss 124% above the optimum).
+SIGNAL_RANGE = (1e-30, 1e30)
+
+
+def require_well_scaled(spec) -> None:
+    """Refuse a spec too badly scaled for the trainer (the closed forms of ``theory`` are not affected)."""
+    sig = signal(spec)
+    if not SIGNAL_RANGE[0] <= sig <= SIGNAL_RANGE[1]:
+        raise CLIError(
+            f"spec {escape_control(spec.name)!r} has signal tr Sigma_tilde = {sig:.3g}; train needs it within "
+            f"{SIGNAL_RANGE[0]:g} .. {SIGNAL_RANGE[1]:g} (rescale every mean by s and covariance by s^2: the losses scale by s^2)"
+        )
+    scales = np.concatenate([np.abs(spec.means).ravel(), np.sqrt(np.abs(np.diagonal(spec.covs, axis1=1, axis2=2))).ravel(),
+                             np.sqrt(np.abs(np.diagonal(spec.x_cov)))])
+    scales = scales[scales > 0]
+    ratio = float(scales.max() / scales.min())
+    if ratio > MAX_SCALE_RATIO:
+        raise CLIError(
+            f"spec {escape_control(spec.name)!r} is badly scaled for training: its means and standard deviations span "
+            f"{scales.min():.3g} .. {scales.max():.3g} (ratio {ratio:.2g}); train needs a ratio <= {MAX_SCALE_RATIO:g}, "
+            "since its double-precision sample moments cannot resolve both (theory is exact at any scale)"
+        )
+
+
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add the ``train`` subcommand."""
     parser = subparsers.add_parser(
@@ -90,10 +134,15 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "optimiser on the raw parameters (slow)",
     )
     parser.add_argument(
-        "--samples", type=positive_int, default=DEFAULT_TRAIN_SAMPLES, help="training prompts for als (default %(default)s)"
+        "--samples", type=_samples, default=DEFAULT_TRAIN_SAMPLES,
+        help=f"training prompts for als, at least {MIN_SAMPLES} (default %(default)s)"
     )
-    parser.add_argument("--steps", type=positive_int, default=100_000, help="Adam steps (default %(default)s)")
-    parser.add_argument("--batch", type=positive_int, default=3072, help="Adam prompts per task and step (default %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=ADAM_STEPS,
+                        help="Adam steps (default %(default)s: about a minute or two at d = 10; the authors ran 100000)")
+    parser.add_argument("--batch", type=positive_int, default=ADAM_BATCH,
+                        help="Adam prompts per task and step (default %(default)s; the authors used 3072)")
+    parser.add_argument("--allow-long", action="store_true",
+                        help=f"run even when the estimated time exceeds the budget of {BUDGET_SECONDS:.0f} s")
     parser.add_argument("--prompt-len", type=positive_int, default=1, help="prompt tokens per task (default 1)")
     parser.add_argument(
         "--ci", type=_fraction, default=0.005, help="target 95%% half-width of the test loss, relative (default 0.005)"
@@ -117,7 +166,7 @@ def parameter_summary(spec, result: TrainResult) -> dict:
 
 
 def train_report(spec, regime: str, n: int, seed: int, *, method: str = "als", samples: int = DEFAULT_TRAIN_SAMPLES,
-                 steps: int = 100_000, batch: int = 3072, prompt_len: int = 1, ci: float = 0.005,
+                 steps: int = ADAM_STEPS, batch: int = ADAM_BATCH, prompt_len: int = 1, ci: float = 0.005,
                  progress: bool = False) -> dict:
     """Train, test and compare; the JSON payload of ``prompticl train``."""
     kwargs: dict = {"prompt_len": prompt_len, "progress": progress}
@@ -156,7 +205,7 @@ def format_report(r: dict) -> str:
     p = r["params"]
     w = "n/a" if p["W_rel_distance"] is None else f"{p['W_rel_distance']:.2%}"
     return "\n".join([
-        f"spec {r['spec']}, regime {r['regime']} ({REGIME_TITLES[r['regime']]}), n = {r['n']}, seed {r['seed']}, "
+        f"spec {escape_control(r['spec'])}, regime {r['regime']} ({REGIME_TITLES[r['regime']]}), n = {r['n']}, seed {r['seed']}, "
         f"method {r['method']}",
         f"test loss   {r['test_loss']:.5g}  (95% CI [{lo:.5g}, {hi:.5g}], {r['test_samples']} fresh prompts)",
         f"theory      {r['theory']:.5g}  (closed form of the reduced model; gap {r['rel_gap']:+.2%})",
@@ -170,10 +219,16 @@ def run(args: argparse.Namespace) -> int:
     """Train and print (arguments are validated by the parser before any work)."""
     spec = args.spec
     require_signal(spec)
+    require_well_scaled(spec)
     require_full_rank(spec, args.regime)
     check_train(spec.d, spec.K, args.n, args.samples if args.method == "als" else 0, args.prompt_len)
+    if args.method == "als" and args.samples < 2 * (spec.d + 1) ** 2:
+        raise CLIError(f"--samples {args.samples} at d = {spec.d}: the least-squares fit needs at least 2(d+1)^2 = "
+                       f"{2 * (spec.d + 1) ** 2} training prompts")
     if args.method == "adam":
-        check_adam(spec.d, spec.K, args.n, args.batch)
+        check_adam(spec.d, spec.K, args.n, args.batch, args.steps)
+    check_train_budget(spec.d, spec.K, args.n, method=args.method, samples=args.samples, steps=args.steps,
+                       batch=args.batch, ci=args.ci, allow_long=args.allow_long)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     report = train_report(args.spec, args.regime, args.n, args.seed, method=args.method, samples=args.samples,
                           steps=args.steps, batch=args.batch, prompt_len=args.prompt_len, ci=args.ci,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .._safe_yaml import YAMLInputError, escape_control, load_yaml_file, load_yaml_text
+from .._safe_yaml import MAX_BYTES, YAMLInputError, escape_control, load_yaml_file, load_yaml_text, read_regular_file
 from .registry import (
     HIDDEN_PARAMETERS,
     _TYPE_NAMES,
@@ -206,8 +206,11 @@ def _check_spec(value: str, where: str) -> tuple[str, dict]:
     except (SpecError, LimitError, YAMLInputError) as exc:
         raise FigureError(f"invalid spec for {where}: {exc}") from None
     path = Path(value)
-    if path.is_file():
-        text = path.read_text(encoding="utf-8")
+    if path.is_file():  # load_spec read it as a regular file already; read it the same safe way
+        try:
+            text = read_regular_file(path, MAX_BYTES).decode("utf-8-sig")
+        except (YAMLInputError, UnicodeDecodeError) as exc:  # replaced since load_spec read it
+            raise FigureError(f"invalid spec for {where}: {exc}") from None
         record = {"path": str(path.resolve()), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "content": text}
         return str(path.resolve()), record
     return value, {"builtin": spec.name, "d": spec.d, "K": spec.K, "noise": spec.noise}

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Sequence
 
-__all__ = ["HANDLED_SIGNALS", "Interrupted", "signals_interrupt", "stop_processes", "worker_init"]
+__all__ = ["HANDLED_SIGNALS", "Interrupted", "die_with_parent", "run_owned_dirs", "signals_interrupt", "stop_processes",
+           "worker_init"]
 
 #: Signals that stop a run cleanly (exit status 128 + the signal's number: 130, 143, 129).
 HANDLED_SIGNALS: tuple[int, ...] = tuple(
@@ -115,9 +118,73 @@ def _ignore_missing() -> Iterator[None]:
         pass
 
 
+#: ``prctl`` option: the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so that
+    a pool worker does not run on, writing, after its parent was killed with SIGKILL (which no
+    handler sees).  Returns whether it was set (``False`` off Linux)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+    if ok and os.getppid() == 1:  # the parent died before the call: nobody would signal us
+        os._exit(1)
+    return ok
+
+
 def worker_init() -> None:
     """Pool workers leave SIGINT and SIGHUP (sent to the whole terminal group) to the parent, which
-    stops them and their kernels."""
+    stops them and their kernels; they die with the parent, even when it is killed with SIGKILL."""
     for name in ("SIGINT", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+    die_with_parent()
+
+
+@contextmanager
+def run_owned_dirs() -> Iterator[Path]:
+    """A temporary folder owned by the run for what Jupyter and matplotlib would otherwise leave in
+    ``$TMPDIR`` or the user's folders: the kernels' connection files (``JUPYTER_RUNTIME_DIR``: ports
+    and an HMAC key, left behind when a run is stopped) and, when matplotlib's own configuration
+    folder is not writable (a read-only HOME), its cache (``MPLCONFIGDIR``; matplotlib would make a
+    ``matplotlib-*`` folder in ``$TMPDIR`` for every run).  Kernels and pool workers inherit the
+    environment; the variables are restored and the folder removed at the end, however it ends."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="prompticl-run-"))
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_RUNTIME_DIR", "MPLCONFIGDIR")}
+    try:
+        (root / "runtime").mkdir()
+        os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
+        if saved["MPLCONFIGDIR"] is None and not _mpl_config_writable():
+            (root / "matplotlib").mkdir()
+            os.environ["MPLCONFIGDIR"] = str(root / "matplotlib")
+        yield root
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _mpl_config_writable() -> bool:
+    """Whether matplotlib's default configuration folder is (or can be made) writable, following
+    matplotlib's own rule (``$XDG_CONFIG_HOME/matplotlib``, else ``~/.config/matplotlib``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    probe = Path(base) / "matplotlib"
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .._safe_yaml import YAMLInputError, escape_control, load_yaml_file
+from .._safe_yaml import YAMLInputError, escape_control, load_yaml_file, read_regular_file
 from .ranges import Range, RangeSyntaxError, default_range, parse_range, split_range
 
 __all__ = [
@@ -51,6 +51,9 @@ HIDDEN_PARAMETERS: frozenset[str] = frozenset({"figure_dir"})
 #: running interpreter's kernel.
 KERNEL_NAME = "python3"
 #: Types a default may have, by the name shown in ``--list``.
+#: Largest notebook read (the book's largest, with its stored figures, is about 0.6 MB).
+MAX_NOTEBOOK_BYTES = 32 * 2**20
+
 _TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict", type(None): "any"}
 
 
@@ -206,6 +209,17 @@ def _comments_by_line(source: str) -> dict[int, str]:
     return comments
 
 
+def _finite(value: Any) -> bool:
+    """``False`` if ``value`` is or holds (in lists and dicts) a float that is inf or nan."""
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
 def parse_parameters_cell(source: str, where: str = "<parameters cell>") -> dict[str, Parameter]:
     """Parse a ``parameters`` cell into :class:`Parameter` objects, without executing it.
 
@@ -238,6 +252,8 @@ def parse_parameters_cell(source: str, where: str = "<parameters cell>") -> dict
             raise FigureError(f"{where}: line {node.lineno}: default of {name!r} is not a literal") from None
         if isinstance(default, tuple):
             default = list(default)
+        if not _finite(default):  # 1e999 is inf: JSON has no such number, no chapter means it
+            raise FigureError(f"{where}: line {node.lineno}: default of {name!r} is not a finite number")
         if type(default) not in _TYPE_NAMES:
             raise FigureError(f"{where}: line {node.lineno}: default of {name!r} has unsupported type {type(default).__name__}")
         meaning = next(
@@ -263,7 +279,9 @@ def parse_parameters_cell(source: str, where: str = "<parameters cell>") -> dict
 
 def _cell_source(cell: Mapping) -> str:
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    if isinstance(src, list):
+        return "".join(s if isinstance(s, str) else "" for s in src)
+    return src if isinstance(src, str) else ""
 
 
 def load_chapter(path: "str | os.PathLike") -> "Chapter | None":
@@ -276,19 +294,37 @@ def load_chapter(path: "str | os.PathLike") -> "Chapter | None":
         (no tagged ``parameters`` first code cell, no ``figure_dir`` parameter, ...).
     """
     path = Path(path)
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FigureError(f"cannot read notebook {path}: {exc}") from None
-    meta = (nb.get("metadata") or {}).get("prompticl") or {}
+    where = escape_control(path.name)
+    try:  # a regular file of bounded size only: a FIFO would block, /dev/zero would fill memory
+        data = read_regular_file(path, MAX_NOTEBOOK_BYTES, f"notebook {path}", kind="a notebook")
+        nb = json.loads(data.decode("utf-8"))
+    except YAMLInputError as exc:
+        raise FigureError(str(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FigureError(f"cannot read notebook {escape_control(str(path))}: {escape_control(str(exc))}") from None
+    except RecursionError:  # json's decoder recurses: 100,000 nested arrays
+        raise FigureError(f"cannot read notebook {escape_control(str(path))}: JSON nested too deeply") from None
+    if not isinstance(nb, Mapping):
+        raise FigureError(f"{where}: not a notebook (the JSON is a {type(nb).__name__}, not an object)")
+    meta = nb.get("metadata") or {}
+    if not isinstance(meta, Mapping):
+        raise FigureError(f"{where}: the notebook's metadata must be a mapping")
+    meta = meta.get("prompticl") or {}
+    if not isinstance(meta, Mapping):
+        raise FigureError(f"{where}: metadata prompticl must be a mapping")
     figures = meta.get("figures") or {}
     if not figures:
         return None
-    where = path.name
-    if not isinstance(figures, Mapping) or not all(isinstance(k, str) for k in figures):
+    if not isinstance(figures, Mapping) or not all(isinstance(k, str) for k in figures) \
+            or not all(isinstance(v, str) for v in figures.values()):
         raise FigureError(f"{where}: metadata prompticl.figures must map figure names to descriptions")
-    code_cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-    if not code_cells or "parameters" not in (code_cells[0].get("metadata") or {}).get("tags", []):
+    cells = nb.get("cells", [])
+    if not isinstance(cells, list) or not all(isinstance(c, Mapping) for c in cells):
+        raise FigureError(f"{where}: 'cells' must be a list of cell objects")
+    code_cells = [c for c in cells if c.get("cell_type") == "code"]
+    tags = (code_cells[0].get("metadata") or {}) if code_cells else {}
+    tags = tags.get("tags", []) if isinstance(tags, Mapping) else []
+    if not code_cells or not isinstance(tags, list) or "parameters" not in tags:
         raise FigureError(f"{where}: the first code cell must be tagged 'parameters'")
     params = parse_parameters_cell(_cell_source(code_cells[0]), where)
     if "figure_dir" not in params:
@@ -297,7 +333,7 @@ def load_chapter(path: "str | os.PathLike") -> "Chapter | None":
     if not isinstance(smoke, Mapping):
         raise FigureError(f"{where}: metadata prompticl.smoke_parameters must be a mapping")
     title = ""
-    for cell in nb.get("cells", []):
+    for cell in cells:
         if cell.get("cell_type") == "markdown":
             for line in _cell_source(cell).splitlines():
                 if line.startswith("# "):

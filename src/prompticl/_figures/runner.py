@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 
 from .params import RunPlan
-from .processes import signals_interrupt, stop_processes, worker_init
+from .processes import run_owned_dirs, signals_interrupt, stop_processes, worker_init
 from .registry import KERNEL_NAME, ChapterFailed, FigureError
 from .export import FIGURE_FORMATS
 from .._safe_yaml import escape_control
@@ -200,12 +200,29 @@ def check_out_dir(out: Path, force: bool, book: "Path | None" = None) -> None:
         if o in b.parents:
             raise FigureError(f"--out {shown} contains the book folder {b}: choose a folder outside the book")
     try:
+        if out.is_symlink() and not out.exists():
+            raise FigureError(f"output path {shown} is a dangling symbolic link: give a folder, or remove the link")
         if out.exists() and not out.is_dir():
             raise FigureError(f"output path {shown} exists and is not a folder")
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise FigureError(f"output folder {shown} exists and is not empty; pass --force to replace it")
-    except PermissionError as exc:
-        raise FigureError(f"cannot use output folder {shown}: {exc.strerror}") from None
+        if out.is_dir() and any(out.iterdir()):
+            if not force:
+                raise FigureError(f"output folder {shown} exists and is not empty; pass --force to replace it")
+            if not (out / "provenance.json").is_file():  # --out . or --out ~ would lose everything in it
+                raise FigureError(
+                    f"output folder {shown} holds files that are not an earlier output of prompticl figures (it has no "
+                    "provenance.json); --force replaces only such a folder: choose another --out"
+                )
+        # The run writes a temporary sibling of DIR and its missing parents: refuse now what would
+        # fail then (a parent that is a file or a device, a folder without write permission).
+        probe = Path(os.path.abspath(out)).parent
+        while not os.path.lexists(probe):
+            probe = probe.parent
+        if not probe.is_dir():
+            raise FigureError(f"--out {shown}: {escape_control(str(probe))} is not a folder")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise FigureError(f"--out {shown}: cannot create anything in {escape_control(str(probe))} (permission denied)")
+    except OSError as exc:  # a name too long, a loop of links, permissions
+        raise FigureError(f"cannot use output folder {shown}: {escape_control(exc.strerror or str(exc))}") from None
 
 
 def _mkdirs(path: Path) -> list[Path]:
@@ -259,7 +276,7 @@ def run_plan(
 
     out = Path(out).absolute()
     check_out_dir(out, force, plan.book)
-    with signals_interrupt():
+    with signals_interrupt(), run_owned_dirs():  # connection files and caches: removed however the run ends
         start_identity = _identity(out)  # the only folder a --force run may replace
         created: list[Path] = []
         tmp: "Path | None" = None
