@@ -38,7 +38,8 @@ help:
 	@echo "make test   run every test, including notebooks, site build and browser check"
 	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
-	@echo "make book-students  the same site without any solution, into _build/html-students"
+	@echo "make book-students  the same site without any solution, into _build/html-students,"
+	@echo "                    with the student notebooks in _build/html-students/notebooks/"
 	@echo "make pdf    print the book to _build/pdf/prompticl.pdf (and formula-sheet.pdf if book/at-a-glance.md exists)"
 
 setup: $(VENV_STAMP)
@@ -76,8 +77,10 @@ $(MATHJAX_STAMP):
 book: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-# The student edition: same sources, every solution removed at build time (_ext/prompticl_site.py,
-# switched on by PROMPTICL_EDITION). It has its own Sphinx environment under _build/students/; like
+# The student edition: same sources, every solution and instructor note removed at build time
+# (_ext/prompticl_site.py, switched on by PROMPTICL_EDITION), no launch or repository button. The
+# same build writes the student notebooks (tools/student_notebooks.py: solutions removed) and their
+# zip into notebooks/ of the site. It has its own Sphinx environment under _build/students/; like
 # `make book` it shows the notebooks' stored outputs (_config.yml: execute_notebooks off).
 STUDENTS_BUILD := _build/students
 book-students: $(VENV_STAMP) $(MATHJAX_STAMP)
