@@ -63,6 +63,9 @@ class RemoveSolutions(SphinxTransform):
 
 
 def _student_notebooks_module(srcdir: Path):
+    """tools/student_notebooks.py of the book's repository (None outside it, e.g. in a test project)."""
+    if not (srcdir / "tools" / "student_notebooks.py").is_file():
+        return None
     spec = importlib.util.spec_from_file_location("student_notebooks", srcdir / "tools" / "student_notebooks.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -78,6 +81,8 @@ def link_student_notebook(app: Sphinx, doctree: nodes.document, docname: str) ->
         return
     here = app.builder.get_target_uri(docname)
     module = _student_notebooks_module(Path(app.srcdir))
+    if module is None:
+        return
     notebook = relative_uri(here, f"{NOTEBOOKS_DIR}/{source.name}")
     archive = relative_uri(here, f"{NOTEBOOKS_DIR}/{module.ZIP_NAME}")
     para = nodes.paragraph()
@@ -101,7 +106,8 @@ def write_student_notebooks(app: Sphinx, exception) -> None:
     if exception is not None or not app.config.prompticl_student_edition or app.builder.format != "html":
         return
     module = _student_notebooks_module(Path(app.srcdir))
-    module.write_student_notebooks(Path(app.outdir) / NOTEBOOKS_DIR, Path(app.srcdir) / "book")
+    if module is not None:
+        module.write_student_notebooks(Path(app.outdir) / NOTEBOOKS_DIR, Path(app.srcdir) / "book")
 
 
 def student_config(app: Sphinx, config) -> None:
