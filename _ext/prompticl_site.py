@@ -114,6 +114,8 @@ def student_config(app: Sphinx, config) -> None:
     """The page sources (``_sources/``, offered by the download button), the launch buttons and the
     repository contain the solutions: the student edition offers none of them."""
     if config.prompticl_student_edition:
+        # Pages say what differs in this edition with ```{only} students``` / ```{only} not students```.
+        app.tags.add("students")
         config.html_copy_source = False
         config.html_theme_options = {
             **config.html_theme_options,
