@@ -42,7 +42,8 @@ help:
 	@echo "make test   run every test, including notebooks, site build and browser check"
 	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
-	@echo "make book-students  the same site without any solution, into _build/html-students"
+	@echo "make book-students  the same site without any solution, into _build/html-students,"
+	@echo "                    with the student notebooks in _build/html-students/notebooks/"
 	@echo "make pdf    print the book to _build/pdf/prompticl.pdf (and formula-sheet.pdf if book/at-a-glance.md exists)"
 
 setup: $(VENV_STAMP)
@@ -80,18 +81,26 @@ $(MATHJAX_STAMP):
 book: $(VENV_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 
-# The student edition: same sources, every solution removed at build time (_ext/prompticl_site.py,
-# switched on by PROMPTICL_EDITION). It has its own Sphinx environment under _build/students/; like
+# The student edition: same sources, every solution and instructor note removed at build time
+# (_ext/prompticl_site.py, switched on by PROMPTICL_EDITION), no launch or repository button. The
+# same build writes the student notebooks (tools/student_notebooks.py: solutions removed) and their
+# zip into notebooks/ of the site. Then Chromium prints (as `make pdf`) the book without solutions, the
+# formula sheet and one problem sheet per session (tools/print_sheets.py, _build/pdf/sheets/), and
+# they are copied into the site, where the landing page links them. It has its own Sphinx environment under _build/students/; like
 # `make book` it shows the notebooks' stored outputs (_config.yml: execute_notebooks off).
 STUDENTS_BUILD := _build/students
+PDF_DIR := _build/pdf
 book-students: $(VENV_STAMP) $(MATHJAX_STAMP)
 	PROMPTICL_EDITION=students $(VENV)/bin/jupyter-book build . $(JB_FLAGS) --path-output $(STUDENTS_BUILD)
 	rm -rf _build/html-students && cp -R $(STUDENTS_BUILD)/_build/html _build/html-students
+	$(VPY) tools/print_pdf.py --html _build/html-students --out $(PDF_DIR)/students
+	$(VPY) tools/print_sheets.py --html _build/html-students --out $(PDF_DIR)/sheets
+	cp $(PDF_DIR)/students/prompticl.pdf $(PDF_DIR)/students/formula-sheet.pdf _build/html-students/
+	mkdir -p _build/html-students/sheets && cp $(PDF_DIR)/sheets/session-*.pdf _build/html-students/sheets/
 
 # The printable book: every page of _toc.yml printed by Chromium after MathJax, merged with a table
 # of contents and bookmarks (tools/print_pdf.py, offline). The PDF is also copied into the site as
 # _build/html/prompticl.pdf, where the landing page (book/intro.md) links to it.
-PDF_DIR := _build/pdf
 pdf: book
 	$(VPY) tools/print_pdf.py --html _build/html --out $(PDF_DIR)
 	cp $(PDF_DIR)/prompticl.pdf _build/html/prompticl.pdf

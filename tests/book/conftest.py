@@ -58,3 +58,17 @@ def site(build) -> Path:
         pytest.fail("the site did not build (see test_site.py::test_site_builds_without_warnings)", pytrace=False)
     return HTML
 
+
+
+STUDENTS_OUT = ROOT / "_build" / "students"
+STUDENTS_HTML = STUDENTS_OUT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def students(site) -> subprocess.CompletedProcess:
+    """`make book-students`, run after the main build (both show the notebooks' stored outputs).
+
+    Shared by tests/book/test_site.py and tests/book/test_student_site.py (one build per run)."""
+    with site_build_lock():
+        shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
+        return jupyter_book_build("--path-output", str(STUDENTS_OUT), env={"PROMPTICL_EDITION": "students"})

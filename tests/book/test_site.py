@@ -7,7 +7,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +16,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from support import jupyter_book_build, site_build_lock
 from prompticl._figures import toc_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -570,7 +568,7 @@ def test_no_request_fails(survey):
 
 
 # --- Student edition (make book-students) and printable book (make pdf) --------------------------
-STUDENTS_OUT = ROOT / "_build" / "students"
+STUDENTS_OUT = ROOT / "_build" / "students"  # as in conftest.py's `students` fixture
 STUDENTS_HTML = STUDENTS_OUT / "_build" / "html"
 _FENCE = re.compile(r"^(`{3,}|:{3,})\{(solution|exercise)(-start|-end)?\}")
 # Source prose between markup: math, roles, literals and emphasis marks split it into runs.
@@ -628,12 +626,7 @@ def _site_text(root: Path) -> str:
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
 
 
-@pytest.fixture(scope="session")
-def students(site) -> subprocess.CompletedProcess:
-    """`make book-students`, run after the main build (both show the notebooks' stored outputs)."""
-    with site_build_lock():
-        shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
-        return jupyter_book_build("--path-output", str(STUDENTS_OUT), env={"PROMPTICL_EDITION": "students"})
+# The student edition's build, `students`, is a fixture of conftest.py (tests/book/test_student_site.py uses it too).
 
 
 def test_student_edition_has_no_solution(students, site):

@@ -1,0 +1,118 @@
+"""The student edition as a student gets it (`make book-students`): chapter pages offer student
+notebooks that exist, no page leads to a solution (no launch, repository or source button, no
+instructor note), every local link resolves once the student PDFs and problem sheets are printed,
+and a student notebook runs (papermill, smoke parameters)."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import papermill
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+STUDENTS_HTML = ROOT / "_build" / "students" / "_build" / "html"  # where conftest.py's `students` builds
+CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT / "tools"))
+import student_notebooks  # noqa: E402
+
+CHAPTERS = student_notebooks._chapter_notebooks(ROOT / "book")
+
+
+@pytest.fixture(scope="module")
+def student_site(students) -> Path:
+    out = students.stdout + students.stderr
+    assert students.returncode == 0, "the student edition did not build:\n" + out[-3000:]
+    return STUDENTS_HTML
+
+
+@pytest.fixture(scope="module")
+def printed(student_site) -> Path:
+    """The PDF steps of `make book-students`: the book without solutions, the formula sheet and the sheets."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    pdf = ROOT / "_build" / "pdf"
+    for cmd in ([sys.executable, "tools/print_pdf.py", "--html", str(student_site), "--out", str(pdf / "students")],
+                [sys.executable, "tools/print_sheets.py", "--html", str(student_site), "--out", str(pdf / "sheets")]):
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 0, f"{cmd[1]} failed:\n{(run.stdout + run.stderr)[-3000:]}"
+    for name in ("prompticl.pdf", "formula-sheet.pdf"):
+        shutil.copy(pdf / "students" / name, student_site / name)
+    (student_site / "sheets").mkdir(exist_ok=True)
+    for sheet in (pdf / "sheets").glob("session-*.pdf"):
+        shutil.copy(sheet, student_site / "sheets" / sheet.name)
+    return student_site
+
+
+def test_chapter_pages_offer_their_student_notebook(student_site):
+    names = sorted(p.name for p in CHAPTERS)
+    assert sorted(p.name for p in (student_site / "notebooks").glob("*.ipynb")) == names
+    with zipfile.ZipFile(student_site / "notebooks" / student_notebooks.ZIP_NAME) as archive:
+        assert sorted(Path(n).name for n in archive.namelist()) == names
+    for chapter in CHAPTERS:
+        page = (student_site / "book" / f"{chapter.stem}.html").read_text(encoding="utf-8")
+        assert f'href="../notebooks/{chapter.name}"' in page, f"{chapter.stem}: no link to its student notebook"
+
+
+def test_no_path_to_a_solution(student_site):
+    bad = {}
+    for page in student_site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        # Launch buttons (Binder, Colab), the repository, issues and download-source buttons, page
+        # sources, instructor notes, solution blocks. (A git clone command in the prose of "Run it
+        # yourself" is how a student installs the package; it is not a button to a solution.)
+        found = [w for w in ("mybinder.org", "colab.research.google.com", "repository-button", "issues-button",
+                             "launch-", "download-source-button", "download-notebook-button", "source-file-button", "source-edit-button", "instructor-notes",
+                             "_sources/", 'class="solution') if w in text]
+        if found:
+            bad[str(page.relative_to(student_site))] = found
+    assert not bad, f"pages with a way to the solutions: {dict(list(bad.items())[:5])}"
+    assert not (student_site / "_sources").exists()
+
+
+def _local_links(html: str) -> list[str]:
+    return [h for h in re.findall(r'(?:href|src)="([^"#][^"]*)"', html)
+            if not urlsplit(h).scheme and not h.startswith(("//", "mailto:"))]
+
+
+def test_every_local_link_resolves(printed):
+    broken = []
+    # Pages only: _static/ holds the theme's Jinja macro files (*.html templates, not pages).
+    for page in (p for p in printed.rglob("*.html") if "_static" not in p.relative_to(printed).parts):
+        for link in _local_links(page.read_text(encoding="utf-8")):
+            target = (page.parent / unquote(urlsplit(link).path)).resolve()
+            if not target.exists():
+                broken.append(f"{page.relative_to(printed)} -> {link}")
+    assert not broken, "broken links in the student edition:\n" + "\n".join(sorted(set(broken))[:30])
+    intro = (printed / "book" / "intro.html").read_text(encoding="utf-8")
+    assert "../prompticl.pdf" in intro and "../sheets/session-1.pdf" in intro  # control: the PDF links were checked
+
+
+def test_sheets_have_no_solution(printed):
+    from pypdf import PdfReader
+
+    sheets = sorted((printed / "sheets").glob("session-*.pdf"))
+    assert len(sheets) >= 8
+    for sheet in sheets:
+        text = " ".join(page.extract_text() for page in PdfReader(sheet).pages)
+        assert "Exercise" in text and "Solution" not in text, sheet.name
+
+
+def test_a_student_notebook_runs(tmp_path):
+    """Chapter 01's student notebook runs to the end, from a folder outside the repository."""
+    chapter = ROOT / "book" / "01-setting.ipynb"
+    written = student_notebooks.write_student_notebooks(tmp_path / "nb", ROOT / "book")
+    student = next(p for p in written if p.name == chapter.name)
+    smoke = nbformat.read(chapter, as_version=4).metadata["prompticl"]["smoke_parameters"]
+    out = tmp_path / "ran.ipynb"
+    papermill.execute_notebook(str(student), str(out), parameters=smoke, cwd=str(tmp_path),
+                               progress_bar=False, log_output=False, execution_timeout=600)
+    ran = nbformat.read(out, as_version=4)
+    assert any("student-work" in c.metadata.get("tags", []) for c in ran.cells)
