@@ -352,6 +352,58 @@ async () => {
   }
   out.pageOverflow = document.documentElement.scrollWidth - window.innerWidth;
 
+  // (f) display equations inside theorem, proof, lemma and definition boxes: at a phone width
+  // the box must leave the display most of the column (issue 21: 189-221 px of 390).
+  const acs = getComputedStyle(article);
+  const column = article.clientWidth - parseFloat(acs.paddingLeft) - parseFloat(acs.paddingRight);
+  out.column = Math.round(column);
+  out.boxedDisplays = [];
+  out.boxedChecked = 0;
+  article.querySelectorAll('div.admonition mjx-container[display="true"]').forEach(el => {
+    if (!visible(el)) return;
+    out.boxedChecked += 1;
+    const w = el.getBoundingClientRect().width;
+    if (w < 0.7 * column) {
+      out.boxedDisplays.push(label(el) + ' (' + Math.round(w) + ' px of a ' + Math.round(column) + '-px column)');
+    }
+  });
+
+  // (g) a table wider than its box keeps its first column in view when swiped to the far right.
+  out.tables = 0;
+  out.lostLabels = [];
+  for (const table of article.querySelectorAll('table')) {
+    if (!visible(table)) continue;
+    const box = scrollBox(table);
+    if (!box) continue;
+    out.tables += 1;
+    box.scrollLeft = box.scrollWidth;
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const left = box.getBoundingClientRect().left;
+    const lost = Array.from(table.rows).filter(row => row.cells.length > 1)
+      .map(row => row.cells[0]).filter(cell => cell.getBoundingClientRect().left < left - 1);
+    if (lost.length) {
+      out.lostLabels.push('table at ' + where(table) + ' (' + Math.round(table.scrollWidth) + ' px): ' +
+        lost.length + ' first-column cells scroll out of view, e.g. "' + lost[lost.length - 1].textContent.trim().slice(0, 30) + '"');
+    }
+    box.scrollLeft = 0;
+  }
+
+  // (h) every figure opens full size (its image is a link to the image file) and has an alt text
+  // that describes it (not the hashed file name Sphinx puts there by default).
+  out.figures = [];
+  article.querySelectorAll('figure img').forEach(img => {
+    const link = img.closest('a[href]');
+    const file = (img.getAttribute('src') || '').split('/').pop();
+    const alt = (img.getAttribute('alt') || '').trim();
+    const name = where(img);
+    if (!link || link.getAttribute('href').split('/').pop() !== file) {
+      out.figures.push(name + ': the image is not a link to its full-size file');
+    }
+    if (alt.length < 20 || /_images|\.(png|svg|jpe?g)\b|[0-9a-f]{16}/i.test(alt)) {
+      out.figures.push(name + ': alt text "' + alt.slice(0, 60) + '" does not describe the figure');
+    }
+  });
+
   // (e) chapter images: every image a cell draws must be a numbered, captioned figure.
   out.images = [];
   article.querySelectorAll('div.cell_output img, div.cell_output svg').forEach(img => {
@@ -408,6 +460,16 @@ def _navigation(page, width: int) -> list[str]:
             page.wait_for_timeout(150)
             if not page.is_visible("#pst-secondary-sidebar-modal[open]"):
                 bad.append("clicking the visible contents button does not open the secondary sidebar")
+            else:
+                # Tapping an entry jumps to its section, which the drawer must not keep covering.
+                entries = _visible(page, "#pst-secondary-sidebar-modal a[href^='#']")
+                if not entries:
+                    bad.append("the page-contents drawer lists no section")
+                else:
+                    entries[-1].click()
+                    page.wait_for_timeout(300)
+                    if page.is_visible("#pst-secondary-sidebar-modal[open]"):
+                        bad.append("the page-contents drawer stays open after tapping an entry")
             page.keyboard.press("Escape")
     else:
         # A solution's header names its exercise with a link; clicking there must open the
@@ -540,6 +602,33 @@ def test_narrow_overflow_shows_it_scrolls(survey):
             items.append(f"the page itself is {r['pageOverflow']} px wider than the {NARROW}-px screen")
     if any(rows.values()):
         pytest.fail(f"hidden overflow at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_boxed_displays_use_the_column(survey):
+    """At phone width a display equation in a theorem, proof or definition box is at least 70% of
+    the column wide (the box's padding and margins shrink: _static/narrow-screens.css)."""
+    rows = {page: r["boxedDisplays"] for page, r in survey["pages"][NARROW].items()}
+    checked = sum(r["boxedChecked"] for r in survey["pages"][NARROW].values())
+    assert checked >= 20, f"only {checked} display equations in boxes found at {NARROW} px"
+    if any(rows.values()):
+        pytest.fail(f"display equations squeezed into boxes at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_wide_tables_keep_their_first_column(survey):
+    """At phone width a table that scrolls keeps its row labels in view when swiped to its far end."""
+    checked = sum(r["tables"] for r in survey["pages"][NARROW].values())
+    assert checked >= 3, f"only {checked} scrolling tables found at {NARROW} px: the check has nothing to check"
+    rows = {page: r["lostLabels"] for page, r in survey["pages"][NARROW].items()}
+    if any(rows.values()):
+        pytest.fail(f"tables losing their first column when swiped at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_figures_are_links_with_alt_text(survey):
+    """Every figure is a link to its full-size image and has a descriptive alt text (its caption)."""
+    for width in (WIDE, NARROW):
+        rows = {page: r["figures"] for page, r in survey["pages"][width].items()}
+        if any(rows.values()):
+            pytest.fail(f"figures at {width} px:\n" + _listing(rows), pytrace=False)
 
 
 def test_sidebar_buttons_work(survey):
