@@ -769,6 +769,42 @@ def _pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def _pdf_text_page(path: Path, number: int) -> str:
+    return subprocess.run(["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+# tools/print_pdf.py prints A4 with 14-mm side margins; glyph boxes may reach 2 pt beyond the text edge.
+RIGHT_MARGIN_PT = 14 / 25.4 * 72
+
+
+def _past_right_margin(path: Path) -> list[tuple[int, str, float]]:
+    """(page, word, right edge) of every word that ends past the right margin (pdftotext -bbox)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    past = []
+    for number, page in enumerate(out.split("<page ")[1:], start=1):
+        width = float(re.search(r'width="([0-9.]+)"', page).group(1))
+        for x_max, word in re.findall(r'<word xMin="[0-9.]+" yMin="[0-9.]+" xMax="([0-9.]+)" yMax="[0-9.]+">([^<]*)</word>', page):
+            if float(x_max) > width - RIGHT_MARGIN_PT + 2:
+                past.append((number, word, round(float(x_max), 1)))
+    return past
+
+
+def _unprinted_table_cells(site: Path, book: Path) -> list[str]:
+    """Cells (one word each) of the chapters' tables that the PDF prints fewer times than the site shows them."""
+    from collections import Counter
+
+    shown: Counter = Counter()
+    for name in toc_files(ROOT):
+        for table in re.findall(r"<table.*?</table>", (site / f"{name}.html").read_text(encoding="utf-8"), re.S):
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S):
+                text = " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+                if re.fullmatch(r"[+\-−]?[0-9][0-9.,%]*", text):  # numbers only: prose words recur elsewhere
+                    shown[text] += 1
+    printed = Counter(_pdf_text(book).split())
+    return sorted(f"{cell} ({printed[cell]} of {count})" for cell, count in shown.items() if printed[cell] < count)
+
+
 def _code_text() -> str:
     """Every code cell's source and text output, whitespace collapsed (TeX in plot labels is code)."""
     chunks = []
@@ -802,6 +838,24 @@ def test_pdf(printed, site):
             raw.append(line.strip()[:100])
     if raw:
         pytest.fail(f"raw TeX in {book}:\n" + "\n".join(raw[:20]), pytrace=False)
+    # Hidden code is left out of print cleanly: no empty "Hide code cell source" frames.
+    assert "Hide code cell" not in text and "Show code cell" not in text, "hidden-code frames printed"
+    # Page numbers: the last line of every page is its number (stamped by _number_pages).
+    unnumbered = [n for n in range(1, len(reader.pages) + 1)
+                  if not _pdf_text_page(book, n).strip() or _pdf_text_page(book, n).split()[-1] != str(n)]
+    assert not unnumbered, f"pages without their number at the foot: {unnumbered[:20]}"
+    # Chapter numbers in the titles and bookmarks ("7. Experiments: ..."), and the sections under them.
+    assert any(re.match(r"7\. Experiments", o) for o in outline), f"chapter bookmarks without numbers: {outline}"
+    # Nothing past the right margin (a wide table must not be cut or run off the page).
+    past = _past_right_margin(book)
+    assert not past, "text past the right margin (page, word, right edge in pt):\n" + "\n".join(map(str, past[:20]))
+    # ... nor clipped at the edge of a box (on paper nothing scrolls): every table cell is printed.
+    lost = _unprinted_table_cells(site, book)
+    assert not lost, f"table cells missing from {book} (cut at the right edge?): {lost[:20]}"
+    # Every link inside the book lands in the book (anchors are unique across the merged chapters).
+    dests = reader.named_destinations
+    prefixes = {d.split("--")[0] for d in dests}
+    assert len(prefixes) >= 8, f"named destinations from too few chapters (anchors collide): {sorted(prefixes)[:10]}"
     if (ROOT / "book" / "at-a-glance.md").exists():
         sheet = printed / "formula-sheet.pdf"
         assert sheet.is_file() and len(PdfReader(sheet).pages) == 1, "the formula sheet is missing or longer than a page"
