@@ -20,8 +20,10 @@ import html
 import http.server
 import io
 import sys
+import re
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prompticl._figures import toc_files  # the one reader of _toc.yml
 
@@ -33,7 +35,9 @@ PAPER = {"format": "A4", "print_background": True,
          "margin": {"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"}}
 SHEET_PAPER = {"format": "A4", "landscape": True, "print_background": True,
                "margin": {"top": "8mm", "bottom": "8mm", "left": "9mm", "right": "9mm"}}
-SHEET_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
+# Text on the sheet is at least 12 pt before scaling (_SHEET_CSS), so scale 2/3 prints it at 8 pt,
+# the smallest the sheet may use (tests/book/test_pdf_formula_sheet.py measures it in the PDF).
+SHEET_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.76, 0.73, 0.7, 0.68, 0.667)
 
 # The formula sheet: the article alone, in two columns; each regime's section stays in one piece.
 # The hidden code cells are left out (their tables are kept), and so is the site's chrome and
@@ -47,26 +51,43 @@ _SHEET_CSS = """
 html, body, .bd-page-width, .bd-container, .bd-container__inner, .bd-main, .bd-content,
 .bd-article-container, .bd-article { max-width: none !important; width: auto !important;
   margin: 0 !important; padding: 0 !important; }
-.bd-article > section { column-count: 2; column-gap: 9mm; column-rule: 0.2mm solid #bbb; }
+.bd-article > section { column-count: 2; column-gap: 6mm; column-rule: 0.2mm solid #bbb; }
 #jb-print-docs-body h1 { font-size: 20pt; margin: 0 0 2mm; }
 .bd-article h2 { font-size: 15pt; font-weight: 700; margin: 3mm 0 1mm; break-after: avoid; }
 .bd-article section > section { break-inside: avoid; }
 .bd-article p, .bd-article li { margin-top: 0.8mm; margin-bottom: 0.8mm; }
 .bd-article mjx-container[display="true"] { margin: 1mm 0 !important; }
-.bd-article .cell_output table { font-size: 8.5pt; margin: 1mm auto; }
+.bd-article, .bd-article p, .bd-article li { font-size: 12pt; line-height: 1.3; }
+.bd-article code, .bd-article .cell_output table { font-size: 12pt; }
+.bd-article .cell_output table { margin: 1mm auto; }
+.bd-article .cell_output table th, .bd-article .cell_output table td { padding: 0.2mm 1.2mm !important; }
 .bd-article .cell { margin: 0; }
 """
 
 # Runs in each page before printing: wait for MathJax and the images, open solutions, and make
 # links to other pages plain text (they would point at the temporary local server).
 _PREPARE = r"""
-async () => {
+async (prefix) => {
   if (document.querySelector('.math') && window.MathJax && MathJax.startup) await MathJax.startup.promise;
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   document.querySelectorAll('.toggle-button').forEach(b => b.remove());
+  // Code a chapter hides on the site is left out of print, frame and all (an opened
+  // "Hide code cell source" box would print the code; a closed one an empty frame).
+  document.querySelectorAll('.bd-article details.above-input').forEach(d => d.remove());
   document.querySelectorAll('a[href]').forEach(a => {
     if (a.href.startsWith(location.origin) && !a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+  });
+  // The chapters are merged into one PDF, where an anchor name must be unique: every chapter has
+  // its "#exercises". Prefix the targets of this page's own links with the page's name.
+  const targets = new Set(Array.from(document.querySelectorAll('a[href^="#"]')).map(a => a.getAttribute('href').slice(1)));
+  targets.forEach(id => {
+    const el = id && document.getElementById(decodeURIComponent(id));
+    if (el) el.id = prefix + el.id;
+  });
+  document.querySelectorAll('a[href^="#"]').forEach(a => {
+    const id = a.getAttribute('href').slice(1);
+    if (id && document.getElementById(prefix + decodeURIComponent(id))) a.setAttribute('href', '#' + prefix + decodeURIComponent(id));
   });
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
@@ -75,9 +96,26 @@ async () => {
   })));
   await document.fonts.ready;
   const h1 = document.querySelector('article.bd-article h1') || document.querySelector('main h1');
-  return h1 ? h1.textContent.replace(/#\s*$/, '').trim() : document.title;
+  let title = h1 ? h1.textContent.replace(/#\s*$/, '').trim() : document.title;
+  // The chapter's number is in the navigation (multitoc numbering), not in its h1: put it back.
+  const current = document.querySelector('.bd-docs-nav li.current > a, .bd-docs-nav a.current');
+  const number = current && /^\s*(\d+)\.\s/.exec(current.textContent);
+  if (number && h1 && !title.startsWith(number[1] + '.')) {
+    h1.insertBefore(document.createTextNode(number[1] + '. '), h1.firstChild);
+    title = number[1] + '. ' + title;
+  }
+  return title;
 }
 """
+
+# Page numbers: one page per number, blank but for the number at the foot, merged under the
+# book's pages (Chromium numbers each printed page from 1; the book is printed page by page).
+_NUMBERS_HTML = """<!doctype html><meta charset="utf-8"><style>
+@page { size: A4; margin: 0; }
+body { margin: 0; font-family: sans-serif; }
+div { height: 297mm; position: relative; break-after: page; }
+span { position: absolute; bottom: 7mm; left: 0; right: 0; text-align: center; font-size: 9pt; color: #444; }
+</style>"""
 
 
 def _contents_html(entries: list[tuple[str, int]], title: str) -> str:
@@ -106,7 +144,8 @@ def _print(context, url: str, scale: float = 1.0, sheet: bool = False) -> tuple[
     page = context.new_page()
     try:
         page.goto(url, wait_until="load")
-        title = page.evaluate(_PREPARE)
+        prefix = re.sub(r"[^A-Za-z0-9]+", "-", urlsplit(url).path.strip("/").removesuffix(".html")) + "--"
+        title = page.evaluate(_PREPARE, prefix)
         if sheet:
             page.add_style_tag(content=_SHEET_CSS)
         page.emulate_media(media="print")
@@ -181,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 for (name, title, pdf), start in zip(chapters, starts):
                     writer.append(PdfReader(io.BytesIO(pdf)))
                     writer.add_outline_item(title=title, page_number=start - 1)
+                _number_pages(context, writer)
                 writer.add_metadata({"/Title": book_title, "/Creator": "prompticl tools/print_pdf.py"})
                 with open(args.out / "prompticl.pdf", "wb") as fh:
                     writer.write(fh)
@@ -198,6 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         httpd.shutdown()
         httpd.server_close()
     return 0
+
+
+def _number_pages(context, writer) -> None:
+    """Stamp its number at the foot of every page (the contents is page 1)."""
+    from pypdf import PdfReader
+
+    count = len(writer.pages)
+    page = context.new_page()
+    try:
+        page.set_content(_NUMBERS_HTML + "".join(f"<div><span>{n}</span></div>" for n in range(1, count + 1)))
+        numbers = PdfReader(io.BytesIO(page.pdf(format="A4", margin={"top": "0", "bottom": "0", "left": "0", "right": "0"},
+                                                 prefer_css_page_size=True)))
+    finally:
+        page.close()
+    for n, target in enumerate(writer.pages, start=1):
+        if n - 1 < len(numbers.pages):
+            target.merge_page(numbers.pages[n - 1], over=True)
 
 
 def _sheet(context, server: str, out_dir: Path) -> int:

@@ -33,7 +33,7 @@ class Moments:
     mean_part : ndarray, shape (d, d)
         :math:`M = R(\sum_k \pi_k \mu_k\mu_k^\top)R`, the part due to the task means.
     sigma_tilde : ndarray, shape (d, d)
-        :math:`\tilde\Sigma = \bar\Sigma + M = R\,\mathbb E[\beta\beta^\top]R`, the biased second moment
+        :math:`\widetilde{\Sigma} = \bar\Sigma + M = R\,\mathbb E[\beta\beta^\top]R`, the biased second moment
         that plain training sees.
     """
 
@@ -43,7 +43,7 @@ class Moments:
 
 
 def moments(spec: Spec) -> Moments:
-    r"""The whitened second moments :math:`\bar\Sigma`, :math:`M` and :math:`\tilde\Sigma` of ``spec``.
+    r"""The whitened second moments :math:`\bar\Sigma`, :math:`M` and :math:`\widetilde{\Sigma}` of ``spec``.
 
     Definition 1.3, equation (1.5) of Chapter 1, with :math:`R = \Sigma_x^{1/2}`:
 
@@ -51,7 +51,7 @@ def moments(spec: Spec) -> Moments:
 
        \bar\Sigma = R\Big(\sum_k \pi_k \Sigma_k\Big)R, \qquad
        M = R\Big(\sum_k \pi_k \mu_k\mu_k^\top\Big)R, \qquad
-       \tilde\Sigma = \bar\Sigma + M .
+       \widetilde{\Sigma} = \bar\Sigma + M .
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ def signal(spec: Spec) -> float:
 
     .. math::
 
-       \mathbb E\big[(x^\top\beta)^2\big] = \operatorname{tr}\tilde\Sigma .
+       \mathbb E\big[(x^\top\beta)^2\big] = \operatorname{tr}\widetilde{\Sigma} .
 
     Parameters
     ----------
@@ -86,7 +86,7 @@ def signal(spec: Spec) -> float:
     Returns
     -------
     float
-        :math:`\operatorname{tr}\tilde\Sigma` (see :func:`moments`).
+        :math:`\operatorname{tr}\widetilde{\Sigma}` (see :func:`moments`).
     """
     return float(np.trace(moments(spec).sigma_tilde))
 
@@ -139,7 +139,7 @@ def _as_ns(ns: "int | Iterable[int]") -> np.ndarray:
 
 
 def _numerator(regime: str, mom: Moments) -> np.ndarray:
-    """The second moment a regime fits: Σ̃ with shared biases only, Σ̄ once the prompts absorb the means."""
+    """The second moment a regime fits: Sigma_tilde with shared biases only, Sigma_bar once the prompts absorb the means."""
     if check_regime(regime) in ("plain", "finetune"):
         return mom.sigma_tilde
     return mom.sigma_bar
@@ -155,9 +155,9 @@ def curvature(regime: str, mom: Moments, n: int, noise: float) -> np.ndarray:
        L(W) = n\operatorname{tr}(WQW^\top) - 2n\operatorname{tr}(WN) + \operatorname{tr}N + \sigma^2,
 
        Q = \begin{cases}
-       (n+1)\tilde\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I, & N = \tilde\Sigma
+       (n+1)\widetilde{\Sigma} + (\operatorname{tr}\widetilde{\Sigma} + \sigma^2)I, & N = \widetilde{\Sigma}
        \quad\text{(plain, finetune)},\\
-       (n+1)\bar\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I + M, & N = \bar\Sigma
+       (n+1)\bar\Sigma + (\operatorname{tr}\widetilde{\Sigma} + \sigma^2)I + M, & N = \bar\Sigma
        \quad\text{(joint, } Q_J\text{)},\\
        (n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \sigma^2)I, & N = \bar\Sigma
        \quad\text{(joint-heads, } Q_{\mathrm D}\text{)}:
@@ -212,9 +212,9 @@ def optimal_W_whitened(regime: str, mom: Moments, n: int, noise: float) -> np.nd
 
     .. math::
 
-       W_{\mathrm{PT}} = \tilde\Sigma\big((n+1)\tilde\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I\big)^{-1},
+       W_{\mathrm{PT}} = \widetilde{\Sigma}\big((n+1)\widetilde{\Sigma} + (\operatorname{tr}\widetilde{\Sigma} + \sigma^2)I\big)^{-1},
 
-       W_{\mathrm{JT}} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\tilde\Sigma + \sigma^2)I + M\big)^{-1},
+       W_{\mathrm{JT}} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\widetilde{\Sigma} + \sigma^2)I + M\big)^{-1},
 
        W_{\mathrm D} = \bar\Sigma\big((n+1)\bar\Sigma + (\operatorname{tr}\bar\Sigma + \sigma^2)I\big)^{-1} .
 
@@ -394,7 +394,7 @@ def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarra
 
     .. math::
 
-       L_{\mathrm{PT}} = \operatorname{tr}\tilde\Sigma - n\operatorname{tr}(W_{\mathrm{PT}}\tilde\Sigma) + \sigma^2,
+       L_{\mathrm{PT}} = \operatorname{tr}\widetilde{\Sigma} - n\operatorname{tr}(W_{\mathrm{PT}}\widetilde{\Sigma}) + \sigma^2,
 
        L_{\mathrm{FT}} = L_{\mathrm{PT}} - \operatorname{tr}\big(M\Delta_{\mathrm{PT}}^\top\Delta_{\mathrm{PT}}\big),
        \quad \Delta_{\mathrm{PT}} = nW_{\mathrm{PT}} - I,
@@ -491,9 +491,9 @@ def population_loss(
 
 
 def plain_loss_spectral(sigma_tilde: np.ndarray, n: int, noise: float) -> float:
-    r""":math:`L_{\mathrm{PT}}` from the eigenvalues :math:`\lambda_j` of :math:`\tilde\Sigma`.
+    r""":math:`L_{\mathrm{PT}}` from the eigenvalues :math:`\lambda_j` of :math:`\widetilde{\Sigma}`.
 
-    Equation (2.12) of Theorem 2.1 (Chapter 2), with :math:`c = \operatorname{tr}\tilde\Sigma + \sigma^2`:
+    Equation (2.12) of Theorem 2.1 (Chapter 2), with :math:`c = \operatorname{tr}\widetilde{\Sigma} + \sigma^2`:
 
     .. math::
 
@@ -505,7 +505,7 @@ def plain_loss_spectral(sigma_tilde: np.ndarray, n: int, noise: float) -> float:
     Parameters
     ----------
     sigma_tilde : ndarray, shape (d, d)
-        The whitened second moment :math:`\tilde\Sigma` (``moments(spec).sigma_tilde``).
+        The whitened second moment :math:`\widetilde{\Sigma}` (``moments(spec).sigma_tilde``).
     n : int
         Context length.
     noise : float

@@ -3,13 +3,13 @@
 A one-parameter family of task mixtures indexed by the mean's share of the signal.
 
 The family keeps everything about a two-task mixture fixed (dimension, task weights, the *shape* of
-the task means and of the task covariances, the total signal ``tr Σ̃`` and the label noise) and moves
+the task means and of the task covariances, the total signal ``tr Sigma_tilde`` and the label noise) and moves
 one knob: the share of the signal carried by the task means,
 
-``ρ = tr M / tr Σ̃``,  with ``M = Σ_k π_k μ_k μ_kᵀ`` and ``Σ̃ = Σ̄ + M``.
+``ρ = tr M / tr Sigma_tilde``,  with ``M = Σ_k π_k μ_k μ_kᵀ`` and ``Sigma_tilde = Sigma_bar + M``.
 
 Member ``ρ`` has means ``μ_k = t·a_k·1`` and covariances ``Σ_k = s·b_k·I`` (``Σ_x = I``), with
-``t, s ≥ 0`` chosen so that ``tr M = ρ·E`` and ``tr Σ̄ = (1 − ρ)·E``.  With the defaults (shapes of the
+``t, s ≥ 0`` chosen so that ``tr M = ρ·E`` and ``tr Sigma_bar = (1 − ρ)·E``.  With the defaults (shapes of the
 paper's Figure 1 mixture, ``E = 25.4``), ``ρ = 8.4/25.4`` is exactly the built-in ``zero-mean`` spec.
 ``ρ = 0`` has no task means (prompts cannot help), ``ρ = 1`` has deterministic tasks.
 
@@ -25,7 +25,7 @@ import numpy as np
 from ._spec import Spec, spec_from_dict, spec_to_dict
 from ._closed_forms import moments
 
-#: tr Σ̃ of the paper's Figure 1 mixture (``zero-mean``): 10·(0.3·1 + 0.7·2) + 10·(0.3·1.4² + 0.7·0.6²).
+#: tr Sigma_tilde of the paper's Figure 1 mixture (``zero-mean``): 10·(0.3·1 + 0.7·2) + 10·(0.3·1.4² + 0.7·0.6²).
 DEFAULT_ENERGY = 25.4
 
 
@@ -34,7 +34,7 @@ def mean_share(spec: Spec) -> float:
 
     .. math::
 
-       \rho = \frac{\operatorname{tr}M}{\operatorname{tr}\tilde\Sigma} \in [0, 1]
+       \rho = \frac{\operatorname{tr}M}{\operatorname{tr}\widetilde{\Sigma}} \in [0, 1]
 
     with the whitened moments of :func:`moments`; zero when there is no signal.
 
@@ -72,7 +72,7 @@ def mean_share_family(
     Parameters
     ----------
     rho : float
-        Mean-to-total energy ratio ``tr M / tr Σ̃`` in ``[0, 1]``.
+        Mean-to-total energy ratio ``tr M / tr Sigma_tilde`` in ``[0, 1]``.
     d : int
         Feature dimension (``Σ_x = I``).
     weights : sequence of float
@@ -82,7 +82,7 @@ def mean_share_family(
     cov_shape : sequence of float
         ``b_k ≥ 0``: task ``k`` has covariance ``s·b_k·I`` (``s`` is fitted).
     energy : float
-        The total signal ``E = tr Σ̃ = E[(xᵀβ)²] > 0``.
+        The total signal ``E = tr Sigma_tilde = E[(xᵀβ)²] > 0``.
     noise : float
         Label-noise standard deviation σ.
 
@@ -111,7 +111,7 @@ def mean_share_family(
     if np.any(b < 0):
         raise ValueError(f"cov_shape must be >= 0, got {b.tolist()}")
     mean_energy = d * float(w @ a**2)  # tr M at t = 1
-    cov_energy = d * float(w @ b)  # tr Σ̄ at s = 1
+    cov_energy = d * float(w @ b)  # tr Sigma_bar at s = 1
     if rho > 0 and mean_energy == 0:
         raise ValueError("mean_shape is all zero, so no mixture of this family has rho > 0")
     if rho < 1 and cov_energy == 0:
@@ -121,7 +121,7 @@ def mean_share_family(
     return spec_from_dict(
         {
             "name": f"mean-share-{rho:.4g}",
-            "description": f"Two-task family member with mean share rho = {rho:.4g} and tr Σ̃ = {energy:.4g}.",
+            "description": f"Two-task family member with mean share rho = {rho:.4g} and tr Sigma_tilde = {energy:.4g}.",
             "d": d,
             "noise": float(noise),
             "tasks": [

@@ -201,7 +201,7 @@ def heads_gap(spec: Spec, n: int) -> float:
     sb = mom.sigma_bar
     q_joint = curvature("joint", mom, n, spec.noise)
     q_heads = curvature("joint-heads", mom, n, spec.noise)
-    diff = np.linalg.solve(q_heads, sb) - np.linalg.solve(q_joint, sb)  # (Q_D⁻¹ − Q_J⁻¹) Σ̄
+    diff = np.linalg.solve(q_heads, sb) - np.linalg.solve(q_joint, sb)  # (Q_D⁻¹ − Q_J⁻¹) Sigma_bar
     return float(n * np.trace(sb @ diff))
 
 
@@ -213,9 +213,9 @@ def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
     .. math::
 
        \operatorname{tr}\big(M'(nW' - I)^\top(nW' - I)\big), \qquad
-       W' = \tilde\Sigma'\big((n+1)\tilde\Sigma' + (\operatorname{tr}\tilde\Sigma' + \sigma^2)I\big)^{-1},
+       W' = \widetilde{\Sigma}'\big((n+1)\widetilde{\Sigma}' + (\operatorname{tr}\widetilde{\Sigma}' + \sigma^2)I\big)^{-1},
 
-    with :math:`\tilde\Sigma' = \Sigma_x\mathbb E[\beta\beta^\top]` and
+    with :math:`\widetilde{\Sigma}' = \Sigma_x\mathbb E[\beta\beta^\top]` and
     :math:`M' = \Sigma_x\sum_k \pi_k\mu_k\mu_k^\top`. It is **not** the fine-tuning gain
     (:func:`finetune_gap`) in general, only when :math:`\Sigma_x` is a multiple of the identity; it exists
     so the book can show the difference.
@@ -237,7 +237,7 @@ def finetune_gap_unwhitened(spec: Spec, n: int) -> float:
     b_raw = np.einsum("k,kij->ij", spec.weights, spec.covs) + m_raw
     st = sx @ b_raw
     mp = sx @ m_raw
-    # the plain formula fed with the non-symmetric products (no means part: Σ̄' = Σ̃')
+    # the plain formula fed with the non-symmetric products (no means part: Sigma_bar' = Sigma_tilde')
     w = optimal_W_whitened("plain", Moments(st, np.zeros_like(st), st), n, spec.noise)
     r = n * w - np.eye(spec.d)
     return float(np.trace(mp @ r.T @ r))

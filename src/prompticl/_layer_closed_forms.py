@@ -8,11 +8,11 @@ against the certified numerical optima of :func:`layer_optimum`.
 Since ``y − Xm = X(β − m) + ξ`` and the prompts' ``c_k`` are free, the error ``w − β`` is that of
 the reduced joint model on the *shifted* mixture ``β − m`` (means ``μ_k − m``, same covariances),
 with biases ``c_k − m``.  Its optimal loss ``L_JT`` depends on the means only through
-``M(m) = Σ_k π_k R(μ_k − m)(μ_k − m)ᵀR = M − R μ̄μ̄ᵀ R + R(μ̄ − m)(μ̄ − m)ᵀR`` (``R = Σ_x^{1/2}``), and for
-fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WΣ̄) + tr Σ̃ + σ²`` (:func:`curvature`)
+``M(m) = Σ_k π_k R(μ_k − m)(μ_k − m)ᵀR = M − R mu_barmu_barᵀ R + R(mu_bar − m)(mu_bar − m)ᵀR`` (``R = Σ_x^{1/2}``), and for
+fixed ``W`` the loss ``n tr(W Q Wᵀ) − 2n tr(WSigma_bar) + tr Sigma_tilde + σ²`` (:func:`curvature`)
 increases with ``M`` in the positive semidefinite order (``M`` enters ``Q`` as ``M + tr(M) I`` and
-``tr Σ̃`` as ``tr M``).  Hence the best shift is the mixture mean ``m = μ̄ = Σ_k π_k μ_k`` and the loss
-is ``L_JT`` of the centred mixture: ``M → M − Rμ̄μ̄ᵀR``.  Shifting is how a shared read-out
+``tr Sigma_tilde`` as ``tr M``).  Hence the best shift is the mixture mean ``m = mu_bar = Σ_k π_k μ_k`` and the loss
+is ``L_JT`` of the centred mixture: ``M → M − Rmu_barmu_barᵀR``.  Shifting is how a shared read-out
 reproduces the overall-zero-mean case.
 
 **Heads with per-task read-out scales (commuting covariances).**  With heads and ``a_y = 0`` the

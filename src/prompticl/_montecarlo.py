@@ -146,14 +146,14 @@ def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") 
 
 
 def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    r"""Monte Carlo estimate of the whitened second moment :math:`\mathbb E[(R\beta)(R\beta)^\top] = \tilde\Sigma`.
+    r"""Monte Carlo estimate of the whitened second moment :math:`\mathbb E[(R\beta)(R\beta)^\top] = \widetilde{\Sigma}`.
 
     Chapter 01 (Definition 1.3, equation (1.5)): with :math:`R = \Sigma_x^{1/2}` and task vectors
     :math:`\beta_1, \dots, \beta_N` drawn from the mixture by :func:`sample_batch`,
 
     .. math::
 
-        \hat{\tilde\Sigma} = \frac1N\sum_{i=1}^N R\beta_i\beta_i^\top R ,
+        \hat{\widetilde{\Sigma}} = \frac1N\sum_{i=1}^N R\beta_i\beta_i^\top R ,
 
     with entrywise standard errors (:func:`mean_and_se`). The target is ``moments(spec).sigma_tilde``
     (:func:`moments`).
@@ -170,7 +170,7 @@ def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) ->
     Returns
     -------
     estimate : ndarray, shape (d, d)
-        :math:`\hat{\tilde\Sigma}`.
+        :math:`\hat{\widetilde{\Sigma}}`.
     se : ndarray, shape (d, d)
         Its entrywise standard error.
     """
@@ -188,9 +188,9 @@ def mc_signal(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[float
 
     .. math::
 
-        \widehat{\operatorname{tr}\tilde\Sigma} = \frac1N\sum_{i=1}^N (x_i^\top\beta_i)^2 ,
+        \widehat{\operatorname{tr}\widetilde{\Sigma}} = \frac1N\sum_{i=1}^N (x_i^\top\beta_i)^2 ,
 
-    whose target is :math:`\operatorname{tr}\tilde\Sigma`, i.e. :func:`signal`.
+    whose target is :math:`\operatorname{tr}\widetilde{\Sigma}`, i.e. :func:`signal`.
 
     Parameters
     ----------

@@ -103,12 +103,23 @@ def spec_title(spec) -> str:
     return spec.title or spec.name
 
 
+#: Width of the book's text column on a desktop (688 CSS px at a 1300-px window), in inches at the
+#: on-screen 100 dpi: a figure no wider than this is shown at its own size, so its text keeps the
+#: size set here (a wider one is scaled down, and its text with it).
+COLUMN_INCHES = 6.9
+#: Smallest text size (points) of any figure: 9.5 pt at 100 dpi is 13.2 CSS px, at least 0.8x the
+#: site's 16-px body text (issue 21: tick labels were 7-10 px).
+MIN_FONT_PT = 9.5
+
+
 def setup_style() -> None:
     """Apply the book's plot style: seaborn theme plus byte-stable export settings (chapters 01–08).
 
-    Sets seaborn's ``whitegrid`` theme (``notebook`` context), a fixed SVG hash salt (stable element
+    Sets seaborn's ``whitegrid`` theme (``notebook`` context: no text below ``MIN_FONT_PT``),
+    figures one column wide (``COLUMN_INCHES``), a fixed SVG hash salt (stable element
     ids), 100 dpi on screen and 150 dpi in saved files; :func:`save_figure` removes the dates.  Every
-    chapter calls it once before drawing.
+    chapter calls it once before drawing, and draws no figure wider than ``COLUMN_INCHES`` nor
+    any text smaller than ``MIN_FONT_PT`` (tests/unit/test_plotting.py checks both).
 
     Returns
     -------
@@ -119,6 +130,7 @@ def setup_style() -> None:
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid")
+    mpl.rcParams["figure.figsize"] = (COLUMN_INCHES, 4.3)
     mpl.rcParams["svg.hashsalt"] = "prompticl"
     mpl.rcParams["figure.dpi"] = 100
     mpl.rcParams["savefig.dpi"] = 150

@@ -56,3 +56,30 @@ def test_formula_sheet_names_every_regime_and_shows_no_tex(sheet):
     assert "joint + heads" in flat and "import" not in flat
     raw = [line.strip() for line in text.splitlines() if re.search(r"\\[A-Za-z]{2,}|\$\$|\\[()\[\]]", line)]
     assert not raw, "raw TeX on the formula sheet:\n" + "\n".join(raw[:10])
+
+
+MIN_TEXT_PT = 8.0  # issue 21: the sheet printed at 7 pt (5 pt in its tables)
+
+
+def text_sizes(path: Path) -> list[tuple[float, str]]:
+    """(printed size in pt, text) of every run of the sheet's text font (DejaVu: prose, tables and
+    code; MathJax's own fonts are left out, its sub- and superscripts are rightly smaller)."""
+    from pypdf import PdfReader
+
+    sizes = []
+
+    def visit(text, cm, tm, font, size):
+        name = str((font or {}).get("/BaseFont", ""))
+        if text.strip() and "DejaVu" in name:
+            sizes.append((round(abs(size * tm[3] * cm[3]), 2), text.strip()))
+
+    PdfReader(path).pages[0].extract_text(visitor_text=visit)
+    return sizes
+
+
+def test_formula_sheet_text_is_at_least_8_pt(sheet):
+    path, _ = sheet
+    sizes = text_sizes(path)
+    assert len(sizes) > 100, f"too little text measured on {path}: {sizes[:5]}"
+    small = sorted(s for s in sizes if s[0] < MIN_TEXT_PT - 0.05)
+    assert not small, f"text below {MIN_TEXT_PT} pt on the formula sheet: {small[:10]}"

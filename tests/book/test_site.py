@@ -350,6 +350,58 @@ async () => {
   }
   out.pageOverflow = document.documentElement.scrollWidth - window.innerWidth;
 
+  // (f) display equations inside theorem, proof, lemma and definition boxes: at a phone width
+  // the box must leave the display most of the column (issue 21: 189-221 px of 390).
+  const acs = getComputedStyle(article);
+  const column = article.clientWidth - parseFloat(acs.paddingLeft) - parseFloat(acs.paddingRight);
+  out.column = Math.round(column);
+  out.boxedDisplays = [];
+  out.boxedChecked = 0;
+  article.querySelectorAll('div.admonition mjx-container[display="true"]').forEach(el => {
+    if (!visible(el)) return;
+    out.boxedChecked += 1;
+    const w = el.getBoundingClientRect().width;
+    if (w < 0.7 * column) {
+      out.boxedDisplays.push(label(el) + ' (' + Math.round(w) + ' px of a ' + Math.round(column) + '-px column)');
+    }
+  });
+
+  // (g) a table wider than its box keeps its first column in view when swiped to the far right.
+  out.tables = 0;
+  out.lostLabels = [];
+  for (const table of article.querySelectorAll('table')) {
+    if (!visible(table)) continue;
+    const box = scrollBox(table);
+    if (!box) continue;
+    out.tables += 1;
+    box.scrollLeft = box.scrollWidth;
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const left = box.getBoundingClientRect().left;
+    const lost = Array.from(table.rows).filter(row => row.cells.length > 1)
+      .map(row => row.cells[0]).filter(cell => cell.getBoundingClientRect().left < left - 1);
+    if (lost.length) {
+      out.lostLabels.push('table at ' + where(table) + ' (' + Math.round(table.scrollWidth) + ' px): ' +
+        lost.length + ' first-column cells scroll out of view, e.g. "' + lost[lost.length - 1].textContent.trim().slice(0, 30) + '"');
+    }
+    box.scrollLeft = 0;
+  }
+
+  // (h) every figure opens full size (its image is a link to the image file) and has an alt text
+  // that describes it (not the hashed file name Sphinx puts there by default).
+  out.figures = [];
+  article.querySelectorAll('figure img').forEach(img => {
+    const link = img.closest('a[href]');
+    const file = (img.getAttribute('src') || '').split('/').pop();
+    const alt = (img.getAttribute('alt') || '').trim();
+    const name = where(img);
+    if (!link || link.getAttribute('href').split('/').pop() !== file) {
+      out.figures.push(name + ': the image is not a link to its full-size file');
+    }
+    if (alt.length < 20 || /_images|\.(png|svg|jpe?g)\b|[0-9a-f]{16}/i.test(alt)) {
+      out.figures.push(name + ': alt text "' + alt.slice(0, 60) + '" does not describe the figure');
+    }
+  });
+
   // (e) chapter images: every image a cell draws must be a numbered, captioned figure.
   out.images = [];
   article.querySelectorAll('div.cell_output img, div.cell_output svg').forEach(img => {
@@ -406,6 +458,16 @@ def _navigation(page, width: int) -> list[str]:
             page.wait_for_timeout(150)
             if not page.is_visible("#pst-secondary-sidebar-modal[open]"):
                 bad.append("clicking the visible contents button does not open the secondary sidebar")
+            else:
+                # Tapping an entry jumps to its section, which the drawer must not keep covering.
+                entries = _visible(page, "#pst-secondary-sidebar-modal a[href^='#']")
+                if not entries:
+                    bad.append("the page-contents drawer lists no section")
+                else:
+                    entries[-1].click()
+                    page.wait_for_timeout(300)
+                    if page.is_visible("#pst-secondary-sidebar-modal[open]"):
+                        bad.append("the page-contents drawer stays open after tapping an entry")
             page.keyboard.press("Escape")
     else:
         # A solution's header names its exercise with a link; clicking there must open the
@@ -538,6 +600,33 @@ def test_narrow_overflow_shows_it_scrolls(survey):
             items.append(f"the page itself is {r['pageOverflow']} px wider than the {NARROW}-px screen")
     if any(rows.values()):
         pytest.fail(f"hidden overflow at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_boxed_displays_use_the_column(survey):
+    """At phone width a display equation in a theorem, proof or definition box is at least 70% of
+    the column wide (the box's padding and margins shrink: _static/narrow-screens.css)."""
+    rows = {page: r["boxedDisplays"] for page, r in survey["pages"][NARROW].items()}
+    checked = sum(r["boxedChecked"] for r in survey["pages"][NARROW].values())
+    assert checked >= 20, f"only {checked} display equations in boxes found at {NARROW} px"
+    if any(rows.values()):
+        pytest.fail(f"display equations squeezed into boxes at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_wide_tables_keep_their_first_column(survey):
+    """At phone width a table that scrolls keeps its row labels in view when swiped to its far end."""
+    checked = sum(r["tables"] for r in survey["pages"][NARROW].values())
+    assert checked >= 3, f"only {checked} scrolling tables found at {NARROW} px: the check has nothing to check"
+    rows = {page: r["lostLabels"] for page, r in survey["pages"][NARROW].items()}
+    if any(rows.values()):
+        pytest.fail(f"tables losing their first column when swiped at {NARROW} px:\n" + _listing(rows), pytrace=False)
+
+
+def test_figures_are_links_with_alt_text(survey):
+    """Every figure is a link to its full-size image and has a descriptive alt text (its caption)."""
+    for width in (WIDE, NARROW):
+        rows = {page: r["figures"] for page, r in survey["pages"][width].items()}
+        if any(rows.values()):
+            pytest.fail(f"figures at {width} px:\n" + _listing(rows), pytrace=False)
 
 
 def test_sidebar_buttons_work(survey):
@@ -673,6 +762,42 @@ def _pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def _pdf_text_page(path: Path, number: int) -> str:
+    return subprocess.run(["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+# tools/print_pdf.py prints A4 with 14-mm side margins; glyph boxes may reach 2 pt beyond the text edge.
+RIGHT_MARGIN_PT = 14 / 25.4 * 72
+
+
+def _past_right_margin(path: Path) -> list[tuple[int, str, float]]:
+    """(page, word, right edge) of every word that ends past the right margin (pdftotext -bbox)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    past = []
+    for number, page in enumerate(out.split("<page ")[1:], start=1):
+        width = float(re.search(r'width="([0-9.]+)"', page).group(1))
+        for x_max, word in re.findall(r'<word xMin="[0-9.]+" yMin="[0-9.]+" xMax="([0-9.]+)" yMax="[0-9.]+">([^<]*)</word>', page):
+            if float(x_max) > width - RIGHT_MARGIN_PT + 2:
+                past.append((number, word, round(float(x_max), 1)))
+    return past
+
+
+def _unprinted_table_cells(site: Path, book: Path) -> list[str]:
+    """Cells (one word each) of the chapters' tables that the PDF prints fewer times than the site shows them."""
+    from collections import Counter
+
+    shown: Counter = Counter()
+    for name in toc_files(ROOT):
+        for table in re.findall(r"<table.*?</table>", (site / f"{name}.html").read_text(encoding="utf-8"), re.S):
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S):
+                text = " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+                if re.fullmatch(r"[+\-−]?[0-9][0-9.,%]*", text):  # numbers only: prose words recur elsewhere
+                    shown[text] += 1
+    printed = Counter(_pdf_text(book).split())
+    return sorted(f"{cell} ({printed[cell]} of {count})" for cell, count in shown.items() if printed[cell] < count)
+
+
 def _code_text() -> str:
     """Every code cell's source and text output, whitespace collapsed (TeX in plot labels is code)."""
     chunks = []
@@ -696,7 +821,7 @@ def test_pdf(printed, site):
     assert len(reader.pages) > len(titles), f"{book} has only {len(reader.pages)} pages"
     outline = [item.title for item in reader.outline]
     text = " ".join(_pdf_text(book).split())
-    missing = [t for t in titles if t not in text or not any(t.endswith(o) or o in t for o in outline)]
+    missing = [t for t in titles if t not in text or not any(t.endswith(o) or o in t or o.endswith(t) for o in outline)]
     assert not missing, f"chapters missing from {book} (text or bookmarks): {missing}; bookmarks: {outline}"
     # Raw TeX in the printed prose (code listings may hold TeX in plot labels: those are allowed).
     code = _code_text()
@@ -706,6 +831,24 @@ def test_pdf(printed, site):
             raw.append(line.strip()[:100])
     if raw:
         pytest.fail(f"raw TeX in {book}:\n" + "\n".join(raw[:20]), pytrace=False)
+    # Hidden code is left out of print cleanly: no empty "Hide code cell source" frames.
+    assert "Hide code cell" not in text and "Show code cell" not in text, "hidden-code frames printed"
+    # Page numbers: the last line of every page is its number (stamped by _number_pages).
+    unnumbered = [n for n in range(1, len(reader.pages) + 1)
+                  if not _pdf_text_page(book, n).strip() or _pdf_text_page(book, n).split()[-1] != str(n)]
+    assert not unnumbered, f"pages without their number at the foot: {unnumbered[:20]}"
+    # Chapter numbers in the titles and bookmarks ("7. Experiments: ..."), and the sections under them.
+    assert any(re.match(r"7\. Experiments", o) for o in outline), f"chapter bookmarks without numbers: {outline}"
+    # Nothing past the right margin (a wide table must not be cut or run off the page).
+    past = _past_right_margin(book)
+    assert not past, "text past the right margin (page, word, right edge in pt):\n" + "\n".join(map(str, past[:20]))
+    # ... nor clipped at the edge of a box (on paper nothing scrolls): every table cell is printed.
+    lost = _unprinted_table_cells(site, book)
+    assert not lost, f"table cells missing from {book} (cut at the right edge?): {lost[:20]}"
+    # Every link inside the book lands in the book (anchors are unique across the merged chapters).
+    dests = reader.named_destinations
+    prefixes = {d.split("--")[0] for d in dests}
+    assert len(prefixes) >= 8, f"named destinations from too few chapters (anchors collide): {sorted(prefixes)[:10]}"
     if (ROOT / "book" / "at-a-glance.md").exists():
         sheet = printed / "formula-sheet.pdf"
         assert sheet.is_file() and len(PdfReader(sheet).pages) == 1, "the formula sheet is missing or longer than a page"
