@@ -39,7 +39,7 @@ SHEET_PAPER = {"format": "A4", "landscape": True, "print_background": True,
 # the smallest the sheet may use (tests/book/test_pdf_formula_sheet.py measures it in the PDF).
 SHEET_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.76, 0.73, 0.7, 0.68, 0.667)
 
-# The formula sheet: the article alone, in two columns; each regime's section stays in one piece.
+# The formula sheet: the article alone, in two columns.
 # The hidden code cells are left out (their tables are kept), and so is the site's chrome and
 # whatever the page marks `no-formula-sheet` (a MyST `{container}` class).
 _SHEET_CSS = """
@@ -54,7 +54,11 @@ html, body, .bd-page-width, .bd-container, .bd-container__inner, .bd-main, .bd-c
 .bd-article > section { column-count: 2; column-gap: 6mm; column-rule: 0.2mm solid #bbb; }
 #jb-print-docs-body h1 { font-size: 20pt; margin: 0 0 2mm; }
 .bd-article h2 { font-size: 15pt; font-weight: 700; margin: 3mm 0 1mm; break-after: avoid; }
-.bd-article section > section { break-inside: avoid; }
+/* A section may continue in the next column (kept whole, the sections leave both columns part
+   empty and the sheet on two pages); a heading stays with its text, and a display, a list item
+   or a table is never split. */
+.bd-article .cell_output table, .bd-article mjx-container, .bd-article li, .bd-article p { break-inside: avoid; }
+.bd-article p:has(+ div.math) { break-after: avoid; }
 .bd-article p, .bd-article li { margin-top: 0.8mm; margin-bottom: 0.8mm; }
 .bd-article mjx-container[display="true"] { margin: 1mm 0 !important; }
 .bd-article, .bd-article p, .bd-article li { font-size: 12pt; line-height: 1.3; }
