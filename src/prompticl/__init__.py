@@ -6,7 +6,7 @@ user code import from here (``from prompticl import ...``).  Each name is implem
 module named after its concept (``prompticl._closed_forms``, ``prompticl._risk``, ...; see
 CONTRIBUTING.md for the map); those modules may change without notice.
 
-Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
+Chapter 1 starts with ``load_spec``; chapters 2–8 add the rest.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING
@@ -146,7 +146,7 @@ __all__ = [
     "SampleStats", "sample_stats", "population_stats", "empirical_risk",
     "TrainResult", "train", "train_als", "train_adam",
     "TestLoss", "SeedSummary", "test_loss", "test_losses", "summarize", "distance_to_optimum",
-    # chapter 07's experiments (_experiments.py)
+    # chapter 7's experiments (_experiments.py)
     "run_grid", "erm_bound", "within_tolerance",
     # the layer's own optimum (_layer_optimum.py) and closed forms beyond the reduced model (_layer_closed_forms.py)
     "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",

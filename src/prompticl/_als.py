@@ -5,7 +5,7 @@ squares in ``(A, c)`` for fixed ``b`` and in ``b`` (or each ``b_k``) for fixed `
 exact solves (:func:`als`) decrease it monotonically, and every iteration costs ``O(D⁴)`` on the
 per-task moments (:class:`~prompticl._risk_moments.SampleStats`), independent of the sample size and
 of ``n``.  :func:`fit_biases` is the prompt phase alone (optimal ``c_k`` for frozen ``(A, b)``).
-Chapter 07 trains with it (:func:`prompticl.train_als`); chapter 08 starts the layer's certified
+Chapter 7 trains with it (:func:`prompticl.train_als`); chapter 8 starts the layer's certified
 optimum (:mod:`prompticl._layer_optimum`) from it.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One-layer linear attention with task prompts and heads
 
-Tokens are ``z_i = [x_i; y_i] ∈ R^D`` with ``D = d + 1``; the query token is ``[x; 0]`` (chapter 01,
+Tokens are ``z_i = [x_i; y_i] ∈ R^D`` with ``D = d + 1``; the query token is ``[x; 0]`` (chapter 1,
 equation (1.2)).  Task ``k`` prepends its prompt tokens ``p_{k1}, …, p_{km}`` to the context, and the
 query attends to prompt and context tokens (not to itself), as in the authors' ``LinearAttn``::
 
@@ -11,7 +11,7 @@ the task's head (the fixed read-out ``e_D`` without heads).  Because the query's
 
     ŷ = xᵀ (A G b_k + c_k),   A = s (Q[:, :d])ᵀ K  (d × D),   b_k = Vᵀ h_k,   c_k = A P_k b_k
 
-(chapter 02, Lemma 2.1, with the factor ``s``; chapter 07, equation (7.1)).
+(chapter 2, Lemma 2.1, with the factor ``s``; chapter 7, equation (7.1)).
 
 This module holds the raw forward pass on token sequences (:func:`forward_tokens`), the fast path
 that uses only ``G`` (:func:`forward_gram`), and the exact maps between the raw parameters
@@ -19,7 +19,7 @@ that uses only ``G`` (:func:`forward_gram`), and the exact maps between the raw 
 which the trainer (``_als``) optimises.  The reduced model's maps live in ``_reduced``; the raw
 gradients used by Adam in ``_training``.
 
-Chapter 02 derives the reduction to one preconditioned gradient step; chapter 07 trains this model.
+Chapter 2 derives the reduction to one preconditioned gradient step; chapter 7 trains this model.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ import numpy as np
 class AttentionParams:
     r"""Raw parameters of the one-layer linear attention model.
 
-    The layer of chapter 02 (Definition 2.1), with the task-specific prompt tokens of chapter 03 and
-    the task heads of chapter 05, as chapter 07 trains it; :func:`forward_tokens` evaluates it.
+    The layer of chapter 2 (Definition 2.1), with the task-specific prompt tokens of chapter 3 and
+    the task heads of chapter 5, as chapter 7 trains it; :func:`forward_tokens` evaluates it.
 
     Attributes
     ----------
@@ -84,7 +84,7 @@ class AttentionParams:
 class Effective:
     r"""Effective parameters :math:`(A, b_k, c_k)` of the layer: :math:`\hat y = x^\top(AGb_k + c_k)`.
 
-    Chapter 07, equation (7.1) (chapter 02, Lemma 2.1, with prompts and heads); chapter 08 optimises
+    Chapter 7, equation (7.1) (chapter 2, Lemma 2.1, with prompts and heads); chapter 8 optimises
     the layer in these coordinates. :func:`effective` computes them from :class:`AttentionParams`.
 
     Attributes
@@ -106,7 +106,7 @@ class Effective:
 def context_tokens(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     r"""Context tokens :math:`z_i = [x_i; y_i]` of a batch of prompts.
 
-    Chapter 01, equation (1.2):
+    Chapter 1, equation (1.2):
 
     .. math::
 
@@ -130,7 +130,7 @@ def context_tokens(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def query_token(x: np.ndarray) -> np.ndarray:
     r"""Query token :math:`z_{\mathrm q} = [x; 0]`: the query features with an empty label slot.
 
-    Chapter 01, equation (1.2):
+    Chapter 1, equation (1.2):
 
     .. math::
 
@@ -152,7 +152,7 @@ def query_token(x: np.ndarray) -> np.ndarray:
 def gram(tokens: np.ndarray) -> np.ndarray:
     r"""Gram matrix :math:`G = \sum_t z_tz_t^\top` of each token sequence.
 
-    Chapter 02, Lemma 2.1: the layer sees the prompt only through
+    Chapter 2, Lemma 2.1: the layer sees the prompt only through
 
     .. math::
 
@@ -176,7 +176,7 @@ def gram(tokens: np.ndarray) -> np.ndarray:
 def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarray, task: np.ndarray) -> np.ndarray:
     r"""The layer on raw token sequences, written as attention (the one implementation of the book).
 
-    Chapter 02, Definition 2.1 (equation (2.1)), with the prompt tokens :math:`p_{k1}, \dots,
+    Chapter 2, Definition 2.1 (equation (2.1)), with the prompt tokens :math:`p_{k1}, \dots,
     p_{km}` of task :math:`k` prepended to the context and its head :math:`h_k` as read-out (chapter
     07): with :math:`s = 1/\sqrt D` (the authors' factor, which only rescales :math:`A`) and the
     attended tokens :math:`(\zeta_1, \dots, \zeta_T) = (p_{k1}, \dots, p_{km}, z_1, \dots, z_n)`,
@@ -221,7 +221,7 @@ def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarra
 def forward_gram(params: AttentionParams, G: np.ndarray, x: np.ndarray, task: np.ndarray) -> np.ndarray:
     r"""Fast path: the predictions of :func:`forward_tokens` from the context Gram matrices alone.
 
-    Chapter 07, equation (7.1) (chapter 02, Lemma 2.1): with the effective parameters of
+    Chapter 7, equation (7.1) (chapter 2, Lemma 2.1): with the effective parameters of
     :func:`effective`,
 
     .. math::
@@ -262,9 +262,9 @@ def _num_tasks(params: AttentionParams, task: np.ndarray) -> int:
 def effective(params: AttentionParams, num_tasks: int) -> Effective:
     r"""The effective parameters :math:`(A, b_k, c_k)` of raw parameters (exact).
 
-    Chapter 02, Lemma 2.1 (equation (2.2)), with the factor :math:`s = 1/\sqrt D` of
+    Chapter 2, Lemma 2.1 (equation (2.2)), with the factor :math:`s = 1/\sqrt D` of
     :func:`forward_tokens`, the heads and the prompt Gram matrices :math:`P_k = \sum_j p_{kj}p_{kj}^\top`
-    (chapter 07, equation (7.1)):
+    (chapter 7, equation (7.1)):
 
     .. math::
 

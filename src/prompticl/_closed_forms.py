@@ -8,7 +8,7 @@ the book, the command line and the tests use.
 All optima are derived in whitened coordinates (``x = Σ_x^{1/2} g``), where the second moments are
 symmetric; they are mapped back to the original coordinates before being returned.
 
-Chapters 02 (plain), 03 (fine-tuned prompts), 04 (joint) and 05 (heads) derive them.
+Chapters 2 (plain), 3 (fine-tuned prompts), 4 (joint) and 5 (heads) derive them.
 """
 from __future__ import annotations
 
@@ -421,7 +421,7 @@ def optimal_losses(spec: Spec, ns: "int | Sequence[int]") -> dict[str, np.ndarra
     """
     n_arr = _as_ns(ns)
     mom = moments(spec)
-    # one batched solve per regime over all context lengths (chapter 06 evaluates 60 000 of them)
+    # one batched solve per regime over all context lengths (chapter 6 evaluates 60 000 of them)
     return {regime: _optimal_loss_whitened(regime, mom, n_arr, spec.noise) for regime in REGIMES}
 
 

@@ -7,7 +7,7 @@ with task vector ``β`` and implied estimate ``w = A G b_k + c_k``,
 much smaller variance than squared errors of sampled queries.  The sample size is chosen from a
 pilot so that the 95% half-width is at most ``rel_halfwidth`` (0.5%) of the loss.
 
-Chapter 07 (experiments) uses these.
+Chapter 7 (experiments) uses these.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ CHUNK = 32_768
 
 @dataclass(frozen=True)
 class TestLoss:
-    """A test-loss estimate with its 95% interval (:func:`test_loss`; chapter 07).
+    """A test-loss estimate with its 95% interval (:func:`test_loss`; chapter 7).
 
     Attributes
     ----------
@@ -101,7 +101,7 @@ def test_losses(
     pilot: int = 4000,
     max_samples: int = MAX_TEST_SAMPLES,
 ) -> "list[TestLoss]":
-    r"""Test losses of several models on shared fresh prompts, each with a 95% interval (chapter 07).
+    r"""Test losses of several models on shared fresh prompts, each with a 95% interval (chapter 7).
 
     The estimate is stratified over tasks (``N_k ∝ π_k``) and Rao–Blackwellised over the query: for
     fresh prompts ``i`` of task ``k`` with task vector ``β_i`` and implied estimate
@@ -139,7 +139,7 @@ def test_losses(
     models : list of Effective or AttentionParams
         The models (raw parameters are read through :func:`effective`).
     rng : numpy.random.Generator
-        Source of the test prompts (the third stream of :func:`seed_streams` in chapter 07).
+        Source of the test prompts (the third stream of :func:`seed_streams` in chapter 7).
     rel_halfwidth : float
         Target half-width of each 95% interval relative to its loss, in (0, 1).
     pilot : int
@@ -186,7 +186,7 @@ def test_loss(
     pilot: int = 4000,
     max_samples: int = MAX_TEST_SAMPLES,
 ) -> TestLoss:
-    """Test loss of one model on fresh prompts, with a 95% interval (chapter 07).
+    """Test loss of one model on fresh prompts, with a 95% interval (chapter 7).
 
     The estimate, its interval and the sample-size rule are those of :func:`test_losses`, for one
     model.
@@ -218,7 +218,7 @@ def test_loss(
 
 @dataclass(frozen=True)
 class SeedSummary:
-    """Test losses of several runs (seeds) of one configuration (:func:`summarize`; chapter 07).
+    """Test losses of several runs (seeds) of one configuration (:func:`summarize`; chapter 7).
 
     Attributes
     ----------
@@ -242,7 +242,7 @@ class SeedSummary:
 
 
 def summarize(losses: "list[float] | np.ndarray", seeds: "list[int] | None" = None) -> SeedSummary:
-    """Mean, spread and best of per-seed test losses (chapter 07 shows the best run, as the paper).
+    """Mean, spread and best of per-seed test losses (chapter 7 shows the best run, as the paper).
 
     Parameters
     ----------
@@ -275,7 +275,7 @@ test_losses.__test__ = False
 
 
 def distance_to_optimum(eff: Effective, opt: Solution) -> dict:
-    r"""Distances of a trained model, read as the reduced model, to a regime's optimum (chapter 07).
+    r"""Distances of a trained model, read as the reduced model, to a regime's optimum (chapter 7).
 
     The model is read through :func:`to_reduced` (``A = [A_x, a_y]``, ``W_k = b_{k,y} A_x``) and
     compared with the closed-form optimum ``(W*, c*)`` of :func:`optimum`:

@@ -1,11 +1,11 @@
-"""Chapter 07's experiments: grid driver, ERM bound, tolerance
+"""Chapter 7's experiments: grid driver, ERM bound, tolerance
 
 :func:`run_grid` trains every regime at every context length and seed, tests each model
 (``prompticl._evaluation``) and sets it beside the closed form (``prompticl._closed_forms``)
 and, on request, the layer's exact risk and certified optimum (``prompticl._layer_optimum``).
 :func:`erm_bound` is the expected excess risk of empirical risk minimisation on a finite sample, and
 :func:`within_tolerance` the one test of "trained loss matches theory" (statistical and ERM slack,
-equation (7.2)).  Chapter 07 (experiments) runs these.
+equation (7.2)).  Chapter 7 (experiments) runs these.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def run_grid(
     progress: bool = False,
     exact: bool = False,
 ) -> "list[dict]":
-    """Train and test every (n, seed, regime) of a grid (chapter 07 and the benchmark use it).
+    """Train and test every (n, seed, regime) of a grid (chapter 7 and the benchmark use it).
 
     For each ``(n, seed)`` the regimes share one training sample (its moments are computed once) and
     one test sample, both seeded by :func:`seed_streams`, so every record is the same as a separate
@@ -131,7 +131,7 @@ def run_grid(
 
 
 def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
-    r"""Relative excess risk allowed for training on ``samples`` prompts: ``p / N`` (chapter 07).
+    r"""Relative excess risk allowed for training on ``samples`` prompts: ``p / N`` (chapter 7).
 
     .. math::
 
@@ -149,7 +149,7 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     for the plain objective, at which the fine-tuning loss is not stationary, so the pretraining error
     moves it at *first* order, by ``O(√(p/N))`` relative and with either sign.  For
     ``regime="finetune"`` the bound is :math:`\varepsilon_{FT}` (the factor is the book's stated choice,
-    checked against the measured excess in chapter 07).
+    checked against the measured excess in chapter 7).
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
     -------
     float
         :math:`\varepsilon_N`, or :math:`\varepsilon_{FT}` for fine-tuning: the ``ε`` of
-        :func:`within_tolerance` and of chapter 07's equation (7.2).
+        :func:`within_tolerance` and of chapter 7's equation (7.2).
     """
     d, K = spec.d, spec.K
     p = d * (d + 1) + K * (d + 1) + K * d - 1
@@ -175,7 +175,7 @@ def erm_bound(spec: Spec, samples: int, regime: "str | None" = None) -> float:
 
 def within_tolerance(loss: float, se: float, target: float, rel_excess: float, z_tol: float = Z_TOL) -> bool:
     r"""Does a trained test loss lie within ``z_tol`` standard errors plus ``rel_excess · target`` of
-    ``target`` (chapter 07, equation (7.2))?
+    ``target`` (chapter 7, equation (7.2))?
 
     .. math::
 

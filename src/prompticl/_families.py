@@ -13,7 +13,7 @@ Member ``ρ`` has means ``μ_k = t·a_k·1`` and covariances ``Σ_k = s·b_k·I`
 paper's Figure 1 mixture, ``E = 25.4``), ``ρ = 8.4/25.4`` is exactly the built-in ``zero-mean`` spec.
 ``ρ = 0`` has no task means (prompts cannot help), ``ρ = 1`` has deterministic tasks.
 
-Chapter 06 (prompts versus fine-tuning) explores this family.
+Chapter 6 (prompts versus fine-tuning) explores this family.
 """
 from __future__ import annotations
 

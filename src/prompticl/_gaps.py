@@ -3,8 +3,8 @@ r"""Profiled loss and the gaps between the regimes
 :func:`optimum` gives each regime's optimum.  The derivation chapters also need the loss at a
 *given* preconditioner ``W`` when only the prompts (biases ``c_k``) are optimised, the quadratic that
 this profiled loss is in ``W``, and the exact size of the gaps between the regimes.  Everything is in
-whitened coordinates unless a docstring says otherwise.  Chapters 02 (the plain loss's completed
-square), 03 (fine-tuning gap, centring cost), 04 (joint gap) and 06 use these.
+whitened coordinates unless a docstring says otherwise.  Chapters 2 (the plain loss's completed
+square), 3 (fine-tuning gap, centring cost), 4 (joint gap) and 6 use these.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Closed forms between the reduced model and the attention layer
 
-Two classes of chapter 08, between the reduced model and the full attention layer.  Both are checked
+Two classes of chapter 8, between the reduced model and the full attention layer.  Both are checked
 against the certified numerical optima of :func:`layer_optimum`.
 
 **Joint training with a shared label shift.**  The layer with ``a_y = 0`` and a shared read-out

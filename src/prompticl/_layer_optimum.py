@@ -1,14 +1,14 @@
-"""The layer's own certified optimum in each regime (chapter 08)
+"""The layer's own certified optimum in each regime (chapter 8)
 
 The closed forms of ``prompticl._closed_forms`` are optima of the *reduced* model
 ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)``.  The trained layer computes ``ŷ = xᵀ(A G b_k + c_k)``
 (``prompticl._attention``), a richer class.  Here that class, and the nested classes between the
-two, are optimised exactly: the population risk (chapter 08, Theorem 8.1, equation (8.6)) is the
+two, are optimised exactly: the population risk (chapter 8, Theorem 8.1, equation (8.6)) is the
 quartic of :func:`empirical_risk` evaluated on the exact moments of :func:`population_stats`,
 minimised by the same alternating least squares (``prompticl._als.als``) that trains the model, then
 polished by Newton steps on the exact gradient and Hessian, from several deterministic starts.
 
-Certificate of each optimum (chapter 08, Definition 8.1): the relative stationarity
+Certificate of each optimum (chapter 8, Definition 8.1): the relative stationarity
 ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters, balanced so that ``‖A‖_F = ‖b‖``; it bounds the
 first-order relative change of the loss under a relative perturbation of the parameters, and does
 not depend on the scale that ``n`` gives them) is at most :data:`GRAD_TOL`, and the smallest
@@ -42,19 +42,19 @@ from ._risk import loss_grad_hess
 from ._risk_moments import SampleStats, population_stats
 from ._spec import Spec
 
-#: Certified stationarity (chapter 08, Definition 8.1): ``‖∇L(θ)‖·‖θ‖ ≤ GRAD_TOL · L(θ)`` at the
+#: Certified stationarity (chapter 8, Definition 8.1): ``‖∇L(θ)‖·‖θ‖ ≤ GRAD_TOL · L(θ)`` at the
 #: balanced free parameters ``θ``.
 GRAD_TOL = 1e-9
-#: Certified second order (chapter 08, Definition 8.1): ``λ_min(∇²L) ≥ −HESS_TOL · λ_max(∇²L)``
+#: Certified second order (chapter 8, Definition 8.1): ``λ_min(∇²L) ≥ −HESS_TOL · λ_max(∇²L)``
 #: off the scaling direction ``(A, b) → (sA, b/s)``.
 HESS_TOL = 1e-7
 
 
 @dataclass(frozen=True)
 class LayerClass:
-    """Which features of the layer ``ŷ = xᵀ(A G b_k + c_k)`` are free (chapter 08).
+    """Which features of the layer ``ŷ = xᵀ(A G b_k + c_k)`` are free (chapter 8).
 
-    The named classes of chapter 08's table are listed in :data:`NESTED`; any other combination is
+    The named classes of chapter 8's table are listed in :data:`NESTED`; any other combination is
     a ``"custom"`` class of :func:`layer_optimum`.  The prompt biases ``c_k`` are free in every
     class (where the regime has prompts).
 
@@ -75,7 +75,7 @@ class LayerClass:
     task_scale: bool
 
 
-#: The named classes of chapter 08, by name.
+#: The named classes of chapter 8, by name.
 CLASSES: dict[str, LayerClass] = {
     "reduced": LayerClass(False, False, False),
     "shift": LayerClass(False, True, False),
@@ -83,7 +83,7 @@ CLASSES: dict[str, LayerClass] = {
     "scale": LayerClass(False, True, True),
     "full": LayerClass(True, True, True),
 }
-#: Names of the model classes of chapter 08, in the order of its tables: ``reduced`` (the closed
+#: Names of the model classes of chapter 8, in the order of its tables: ``reduced`` (the closed
 #: forms' class), ``shift``, ``label`` (``shift`` + label column), ``scale`` (``shift`` + per-task
 #: read-out scales) and ``full`` (the whole layer, containing all the others).
 NESTED: tuple[str, ...] = ("reduced", "shift", "label", "scale", "full")
@@ -91,9 +91,9 @@ NESTED: tuple[str, ...] = ("reduced", "shift", "label", "scale", "full")
 
 @dataclass(frozen=True)
 class LayerOptimum:
-    """A certified optimum of one regime in one model class (:func:`layer_optimum`; chapter 08).
+    """A certified optimum of one regime in one model class (:func:`layer_optimum`; chapter 8).
 
-    The certificate is chapter 08's Definition 8.1, stated in :func:`layer_optimum`.
+    The certificate is chapter 8's Definition 8.1, stated in :func:`layer_optimum`.
 
     Attributes
     ----------
@@ -339,12 +339,12 @@ def layer_optimum(
     stats: "SampleStats | None" = None,
     als_iter: int = 100,
 ) -> LayerOptimum:
-    r"""Certified population optimum of the layer in ``regime`` within model class ``model`` (chapter 08).
+    r"""Certified population optimum of the layer in ``regime`` within model class ``model`` (chapter 8).
 
-    Minimises the layer's exact population loss :math:`\mathcal L` (chapter 08, Theorem 8.1,
+    Minimises the layer's exact population loss :math:`\mathcal L` (chapter 8, Theorem 8.1,
     equation (8.6)) over the free parameters of the class, by alternating least squares from
     ``starts`` deterministic starts, each polished by Newton steps, and keeps the best.  The result
-    is *certified* (chapter 08, Definition 8.1) when, at the free parameters :math:`\theta`
+    is *certified* (chapter 8, Definition 8.1) when, at the free parameters :math:`\theta`
     balanced so that :math:`\|A\|_F = \|b\|`,
 
     .. math::
@@ -431,7 +431,7 @@ def _finetune(st: SampleStats, plain: LayerOptimum) -> LayerOptimum:
 
 
 def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwargs) -> dict[str, LayerOptimum]:
-    """Certified optima of all four regimes at one ``n`` in one model class (chapter 08).
+    """Certified optima of all four regimes at one ``n`` in one model class (chapter 8).
 
     :func:`layer_optimum` for each regime, sharing the exact moments and the plain optimum (from
     which fine-tuning starts).
@@ -462,9 +462,9 @@ def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwarg
 def mechanism_table(
     spec: Spec, n: int, models: "tuple[str, ...]" = NESTED, **kwargs
 ) -> dict[str, dict[str, LayerOptimum]]:
-    """Which mechanism buys what: the certified optima of every class in every regime (chapter 08).
+    """Which mechanism buys what: the certified optima of every class in every regime (chapter 8).
 
-    The table of chapter 08's section "Which mechanism buys what".  Classes that coincide for a
+    The table of chapter 8's section "Which mechanism buys what".  Classes that coincide for a
     regime (``shift`` with heads, ``scale`` without heads) are optimised anyway, which doubles as a
     consistency check.
 
@@ -489,7 +489,7 @@ def mechanism_table(
 
 
 def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dict[str, bool]:
-    r"""Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 08)
+    r"""Does ``L_D ≤ L_JT ≤ L_FT ≤ L_PT`` hold for these optima (one model class, one n)? (chapter 8)
 
     Checks the ordering of the paper's four regimes (heads, joint training, fine-tuning, plain
     training), each inequality :math:`L_a \le L_b` with slack
@@ -502,7 +502,7 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
     contains the fine-tuned parameters), ``L_FT ≤ L_PT`` (the prompts can stay at zero) and
     ``L_D ≤ L_JT`` (a shared read-out is a head with equal rows) hold whenever the optima are global,
     so a ``False`` flags a non-global optimum.  Across classes fine-tuning is *not* monotone: a richer class
-    can pretrain an attention that is better for plain training and worse for the prompts.  Chapter 08's
+    can pretrain an attention that is better for plain training and worse for the prompts.  Chapter 8's
     section "The paper's ordering, for the layer's own optima" runs this on every class.
 
     Parameters
@@ -530,7 +530,7 @@ def ordering_check(optima: "dict[str, LayerOptimum]", rtol: float = 1e-9) -> dic
 
 
 def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass" = "full", **kwargs) -> dict[str, np.ndarray]:
-    r"""Relative advantage of the layer's certified optimum over the closed forms (chapter 08).
+    r"""Relative advantage of the layer's certified optimum over the closed forms (chapter 8).
 
     For each regime and context length,
 
@@ -542,7 +542,7 @@ def layer_advantage(spec: Spec, ns: "int | list[int]", model: "str | LayerClass"
     (:func:`optimal_losses`) and :math:`L_{\mathrm{layer}}` the certified optimum of class ``model``
     (:func:`layer_optima`), both population losses with label noise included.  Positive: the layer does
     better; negative (possible for fine-tuning only): the richer class pretrains an attention that suits
-    the prompts less. Chapter 08's figure "Where the layer gains most" draws it over the mean-share
+    the prompts less. Chapter 8's figure "Where the layer gains most" draws it over the mean-share
     family.
 
     Parameters

@@ -5,8 +5,8 @@ The chapters state a formula, then compare it with a plain Monte Carlo average o
 ``(estimate, standard_error)``, so that the tolerance of a check follows from the sample size (four
 standard errors, :data:`Z_TOL`) rather than being chosen by hand.  :func:`check_z` is the one check
 every chapter and test uses: it fails when an estimate sits more than ``z_tol`` standard errors from
-its target; :data:`Z95` is the one z of every 95% interval (test losses, error bars).  Chapter 01
-introduces the check; chapters 01–08 use it.
+its target; :data:`Z95` is the one z of every 95% interval (test losses, error bars).  Chapter 1
+introduces the check; chapters 1–8 use it.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ._spec import Spec
 def mean_and_se(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     r"""Sample mean along ``axis`` and its standard error (unbiased sample variance).
 
-    For :math:`N` independent draws :math:`v_1, \dots, v_N` (chapter 01, numerical checks),
+    For :math:`N` independent draws :math:`v_1, \dots, v_N` (chapter 1, numerical checks),
 
     .. math::
 
@@ -58,7 +58,7 @@ def mean_and_se(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarr
 def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> float:
     r"""Largest z-score :math:`|\hat\theta - \theta| / \operatorname{se}` over all entries.
 
-    The statistic of every Monte Carlo check of the book (chapter 01), after broadcasting the three
+    The statistic of every Monte Carlo check of the book (chapter 1), after broadcasting the three
     arrays against each other:
 
     .. math::
@@ -98,10 +98,10 @@ def max_z_score(estimate: np.ndarray, se: np.ndarray, target: np.ndarray) -> flo
 
 
 #: Two-sided 95% standard-normal quantile :math:`\Phi^{-1}(0.975)`: the one z of every 95% interval
-#: (test losses, error bars; chapters 02–08).
+#: (test losses, error bars; chapters 2–8).
 Z95 = 1.959963984540054
 
-#: Default tolerance of a Monte Carlo check, in standard errors (chapter 01): 4, a false alarm about once
+#: Default tolerance of a Monte Carlo check, in standard errors (chapter 1): 4, a false alarm about once
 #: in 16 000 for one normally distributed entry.
 Z_TOL = 4.0
 
@@ -109,7 +109,7 @@ Z_TOL = 4.0
 def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") -> float:
     r"""Assert that ``estimate`` lies within ``z_tol`` standard errors of ``target``; return the z-score.
 
-    The single Monte Carlo check of the book (introduced in chapter 01, used in chapters 01–08) and
+    The single Monte Carlo check of the book (introduced in chapter 1, used in chapters 1–8) and
     of the tests: with :math:`z` of :func:`max_z_score`, it passes when
 
     .. math::
@@ -148,7 +148,7 @@ def check_z(estimate, se, target, z_tol: float = Z_TOL, what: str = "estimate") 
 def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     r"""Monte Carlo estimate of the whitened second moment :math:`\mathbb E[(R\beta)(R\beta)^\top] = \widetilde{\Sigma}`.
 
-    Chapter 01 (Definition 1.3, equation (1.5)): with :math:`R = \Sigma_x^{1/2}` and task vectors
+    Chapter 1 (Definition 1.3, equation (1.5)): with :math:`R = \Sigma_x^{1/2}` and task vectors
     :math:`\beta_1, \dots, \beta_N` drawn from the mixture by :func:`sample_batch`,
 
     .. math::
@@ -183,7 +183,7 @@ def mc_task_second_moment(spec: Spec, samples: int, rng: np.random.Generator) ->
 def mc_signal(spec: Spec, samples: int, rng: np.random.Generator) -> tuple[float, float]:
     r"""Monte Carlo estimate of the signal :math:`\mathbb E[(x^\top\beta)^2]` and its standard error.
 
-    Chapter 01 (Proposition 1.1): with queries and task vectors :math:`(x_i, \beta_i)` drawn by
+    Chapter 1 (Proposition 1.1): with queries and task vectors :math:`(x_i, \beta_i)` drawn by
     :func:`sample_batch` (the noise-free query label),
 
     .. math::
@@ -224,7 +224,7 @@ def mc_wishart_sas(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Monte Carlo estimate of the Wishart moment :math:`\mathbb E[SAS]`, :math:`S = X^\top X`.
 
-    Chapter 02 (Lemma 2.3): :math:`X` has ``n`` independent rows :math:`\mathcal N(0, \Sigma)`, and
+    Chapter 2 (Lemma 2.3): :math:`X` has ``n`` independent rows :math:`\mathcal N(0, \Sigma)`, and
     over :math:`N` independent draws :math:`S_1, \dots, S_N`
 
     .. math::
@@ -234,7 +234,7 @@ def mc_wishart_sas(
     with entrywise standard errors (unbiased sample variance). For symmetric ``a`` the target is
     ``wishart_sas(a, n, cov)`` (:func:`wishart_sas`), i.e. equations (2.6) and (2.7),
     :math:`n(n+1)\Sigma A\Sigma + n\operatorname{tr}(A\Sigma)\Sigma`; for non-symmetric ``a`` and
-    :math:`\Sigma = I` it is :math:`n^2A + nA^\top + n\operatorname{tr}(A)I` (a chapter 02 exercise).
+    :math:`\Sigma = I` it is :math:`n^2A + nA^\top + n\operatorname{tr}(A)I` (a chapter 2 exercise).
 
     Parameters
     ----------
@@ -299,8 +299,8 @@ def mc_loss(
 ) -> tuple[float, float]:
     r"""Monte Carlo estimate of the population loss :math:`\mathbb E[(\hat y - y)^2]` of the reduced model.
 
-    The loss of chapter 01 (equation (1.3)) for the reduced model
-    :math:`\hat y = x^\top\big(WX^\top(y - Xm_k) + c_k\big)` of chapters 02–05
+    The loss of chapter 1 (equation (1.3)) for the reduced model
+    :math:`\hat y = x^\top\big(WX^\top(y - Xm_k) + c_k\big)` of chapters 2–5
     (:func:`reduced_predict`, in the original coordinates), averaged over :math:`N` fresh prompts
     drawn by :func:`sample_batch`:
 

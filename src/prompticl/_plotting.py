@@ -13,7 +13,7 @@ Conventions every chapter follows (see CONTRIBUTING.md, "Chapter conventions"):
 * every figure cell carries MyST-NB figure metadata whose caption ends with the command that
   regenerates it (:func:`prompticl.regenerate_command`), checked by tests/book/test_figure_captions.py.
 
-Chapters 01–08 draw with it.
+Chapters 1–8 draw with it.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ TASK_COLORS: tuple[str, ...] = ("#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CC
 
 #: Coverage of every error bar and band in the book.
 CI_LEVEL = 0.95
-#: The sentence every caption with error bars carries (chapters 02–07; the bars are
+#: The sentence every caption with error bars carries (chapters 2–7; the bars are
 #: :func:`ci_halfwidth` wide on each side).
 ERROR_BAR_NOTE = "Error bars are 95% intervals (±1.96 standard errors)."
 
@@ -53,7 +53,7 @@ def ci_halfwidth(se: "float | np.ndarray") -> "float | np.ndarray":
 
     with :math:`z_{0.975}` = :data:`Z95`, so the interval is :math:`\hat L \pm h`, as in
     :class:`TestLoss`.  Every chapter draws its
-    error bars with this (chapters 02–07), so that all of them mean the same thing; the Monte Carlo
+    error bars with this (chapters 2–7), so that all of them mean the same thing; the Monte Carlo
     standard errors themselves come from :func:`mean_and_se` and :func:`test_losses`.
 
     Parameters
@@ -70,7 +70,7 @@ def ci_halfwidth(se: "float | np.ndarray") -> "float | np.ndarray":
 
 
 def task_color(k: int) -> str:
-    """Colour of task ``k`` (0-based) in every chapter's plots (chapter 01 introduces the tasks).
+    """Colour of task ``k`` (0-based) in every chapter's plots (chapter 1 introduces the tasks).
 
     The palette cycles through six colour-blind-safe hues that none of :data:`REGIME_COLORS` uses.
 
@@ -88,7 +88,7 @@ def task_color(k: int) -> str:
 
 
 def spec_title(spec) -> str:
-    """Human-readable name of a mixture for plot titles and captions (chapter 01 introduces the mixtures).
+    """Human-readable name of a mixture for plot titles and captions (chapter 1 introduces the mixtures).
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ MIN_FONT_PT = 9.5
 
 
 def setup_style() -> None:
-    """Apply the book's plot style: seaborn theme plus byte-stable export settings (chapters 01–08).
+    """Apply the book's plot style: seaborn theme plus byte-stable export settings (chapters 1–8).
 
     Sets seaborn's ``whitegrid`` theme (``notebook`` context: no text below ``MIN_FONT_PT``),
     figures one column wide (``COLUMN_INCHES``), a fixed SVG hash salt (stable element

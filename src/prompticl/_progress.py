@@ -1,6 +1,6 @@
 """Optional progress bars for long computations (training, grids, moment accumulation).
 
-Chapter 07's long runs show them.
+Chapter 7's long runs show them.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class _Stderr:
 def progress_bar(total: int, enabled: bool, desc: str):
     """A ``tqdm`` bar on stderr, or ``None`` when ``enabled`` is false (callers test for ``None``).
 
-    Used by chapter 07's long runs and by ``prompticl train --progress``.
+    Used by chapter 7's long runs and by ``prompticl train --progress``.
     """
     if not enabled:
         return None

@@ -1,11 +1,11 @@
 """The reduced model and its exact maps to and from the attention layer
 
 The paper's reduced model ``ŷ = xᵀ(W_k Xᵀ(y − X m_k) + c_k)`` is the attention layer of
-``_attention`` with the label column of ``A`` and the feature rows of ``b_k`` tied (chapter 02,
-Lemma 2.2; chapter 08, equation (8.1)): ``reduced_effective`` and :func:`reduced_to_params` embed a
+``_attention`` with the label column of ``A`` and the feature rows of ``b_k`` tied (chapter 2,
+Lemma 2.2; chapter 8, equation (8.1)): ``reduced_effective`` and :func:`reduced_to_params` embed a
 reduced model in the layer, :func:`to_reduced` reads a trained layer back as one
 (:class:`ReducedView`, with the size of what the reduced model lacks), and ``reduced_estimate`` /
-:func:`reduced_predict` evaluate it on a :class:`Batch`.  Chapter 02 derives the reduction; chapters
+:func:`reduced_predict` evaluate it on a :class:`Batch`.  Chapter 2 derives the reduction; chapters
 03, 05, 07 and 08 use these maps.
 """
 from __future__ import annotations
@@ -52,9 +52,9 @@ def reduced_to_params(
 ) -> AttentionParams:
     r"""Raw parameters whose prediction is the reduced model :math:`x^\top(WX^\top(y - Xm_k) + c_k)` exactly.
 
-    The weights of chapter 02, Lemma 2.2 (equation (2.4)), with a factor :math:`\sqrt D` in
+    The weights of chapter 2, Lemma 2.2 (equation (2.4)), with a factor :math:`\sqrt D` in
     :math:`W_K` that cancels the layer's scale :math:`1/\sqrt D` (so :math:`A = [W\;\,0]`), the
-    prompt token of chapter 03 (Lemma 3.1) and the head of chapter 05 (equation (5.1)):
+    prompt token of chapter 3 (Lemma 3.1) and the head of chapter 5 (equation (5.1)):
 
     .. math::
 
@@ -99,7 +99,7 @@ def reduced_to_params(
 class ReducedView:
     r"""A trained layer read as the reduced model, plus the size of what the reduced model lacks.
 
-    Chapter 08, equation (8.1): with :math:`A = [A_x\;\,a_y]` and :math:`b_k = [b_{k,x}; b_{k,y}]`,
+    Chapter 8, equation (8.1): with :math:`A = [A_x\;\,a_y]` and :math:`b_k = [b_{k,x}; b_{k,y}]`,
     the layer's prediction is
     :math:`x^\top\big(W_kX^\top(y - Xm_k) + c_k + a_y\,y^\top(Xb_{k,x} + y\,b_{k,y})\big)` with
     :math:`W_k = b_{k,y}A_x` and :math:`m_k = -b_{k,x}/b_{k,y}`; the last term, which the reduced model
@@ -126,7 +126,7 @@ class ReducedView:
 def to_reduced(eff: Effective) -> ReducedView:
     r"""Read effective parameters as the reduced model (see :class:`ReducedView`).
 
-    Chapter 08, equation (8.1) (chapter 02, Lemma 2.2, in general form): with
+    Chapter 8, equation (8.1) (chapter 2, Lemma 2.2, in general form): with
     :math:`A = [A_x\;\,a_y]` and :math:`b_k = [b_{k,x}; b_{k,y}]`,
 
     .. math::
@@ -175,8 +175,8 @@ def reduced_predict(
 ) -> np.ndarray:
     r"""Predictions of the reduced model on a batch of prompts.
 
-    The reduced model of chapter 02 (equation (2.5)), with the prompt biases of chapter 03 (equation
-    (3.2)) and the head centres of chapter 05 (equation (5.1)), in the original coordinates:
+    The reduced model of chapter 2 (equation (2.5)), with the prompt biases of chapter 3 (equation
+    (3.2)) and the head centres of chapter 5 (equation (5.1)), in the original coordinates:
 
     .. math::
 

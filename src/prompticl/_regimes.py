@@ -4,7 +4,7 @@ Their names, their titles, and the one check of a regime argument.
 
 ``plain`` (no prompts), ``finetune`` (prompts fitted after pretraining), ``joint`` (prompts and
 attention trained together) and ``joint-heads`` (prompts, heads and attention), in this order
-everywhere.  Chapter 01 introduces them; chapters 02–05 derive each regime's closed form.
+everywhere.  Chapter 1 introduces them; chapters 2–5 derive each regime's closed form.
 """
 from __future__ import annotations
 

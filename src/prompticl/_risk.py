@@ -1,12 +1,12 @@
 """Training risk of the effective model, its gradient and Hessian
 
 The effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:class:`Effective`) has, with the query integrated
-out, the risk ``Σ_k π_k E_k[(w − β)ᵀΣ_x(w − β)] + σ²`` with ``w = A G b_k + c_k`` (chapter 08,
+out, the risk ``Σ_k π_k E_k[(w − β)ᵀΣ_x(w − β)] + σ²`` with ``w = A G b_k + c_k`` (chapter 8,
 Theorem 8.1): a quartic polynomial whose coefficients are the moments of ``G⊗G``, ``β⊗G``, ``G``,
 ``β`` and ``ββᵀ`` per task (:class:`SampleStats`, sampled or exact).  One function per quantity:
 :func:`empirical_risk` (the risk), ``b_quadratic`` (the risk as a quadratic in one task's ``b_k``,
-for the least-squares solver) and ``loss_grad_hess`` (risk, gradient, Hessian).  Chapter 07
-explains the reduction; chapter 08 uses the gradient and Hessian.
+for the least-squares solver) and ``loss_grad_hess`` (risk, gradient, Hessian).  Chapter 7
+explains the reduction; chapter 8 uses the gradient and Hessian.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[
 def empirical_risk(st: SampleStats, eff: Effective) -> float:
     r"""Exact training risk of the effective model at effective parameters, from per-task moments.
 
-    Chapter 07 (the training risk, with the query integrated out) and chapter 08, Theorem 8.1
+    Chapter 7 (the training risk, with the query integrated out) and chapter 8, Theorem 8.1
     (equation (8.6)): with :math:`w = AGb_k + c_k` and :math:`\mathbb E_k` the mean over task
     :math:`k` held in ``st`` (a sample mean, or the exact expectation of :func:`population_stats`),
 
@@ -70,7 +70,7 @@ def empirical_risk(st: SampleStats, eff: Effective) -> float:
 def loss_grad_hess(st: SampleStats, eff: Effective, order: int):
     """The risk and, for ``order`` ≥ 1 / ≥ 2, its exact gradient / Hessian (``None`` otherwise).
 
-    Gradient and Hessian are in the full coordinates ``z = (vec A, vec b, vec c)`` (chapter 08).
+    Gradient and Hessian are in the full coordinates ``z = (vec A, vec b, vec c)`` (chapter 8).
     Per task, with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (G b)ᵀ]`` and ``M = AᵀΣ_xA``: ``∇_A = 2Σ_x(AU + c ḡᵀ − V)``, ``∇_c = 2Σ_x(Aḡ + c − μ)``,
     ``∇_b = 2(E[GMG] b + E[G]AᵀΣ_x c − E[G AᵀΣ_xβ])``; the Hessian blocks are their derivatives
     (``∇²_AA = 2Σ_x ⊗ U``, ``∇²_cc = 2Σ_x``, ``∇²_bb = 2E[GMG]``, …), weighted by ``π_k``.

@@ -3,11 +3,11 @@
 The risk of the effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:func:`empirical_risk`, module ``_risk``)
 is a polynomial in per-task moments of ``G = Σ_{t≤n} z_t z_tᵀ`` (the ``n`` context tokens
 ``z = (x, y)``, query excluded, no normalisation), ``β`` and their products, collected in
-:class:`SampleStats`.  :func:`sample_stats` computes them from a seeded training sample (chapter 07);
+:class:`SampleStats`.  :func:`sample_stats` computes them from a seeded training sample (chapter 7);
 :func:`population_stats` gives them *exactly*, so that the same solver that fits a sample finds the
-layer's population optimum (chapter 08, "Beyond the paper: the layer's own optimum").
+layer's population optimum (chapter 8, "Beyond the paper: the layer's own optimum").
 
-Derivation (chapter 08, Lemmas 8.1 and 8.2, Proposition 8.1).  Given ``β``, the tokens are i.i.d. ``N(0, C(β))`` with
+Derivation (chapter 8, Lemmas 8.1 and 8.2, Proposition 8.1).  Given ``β``, the tokens are i.i.d. ``N(0, C(β))`` with
 ``C(β) = [[Σ_x, Σ_xβ], [βᵀΣ_x, βᵀΣ_xβ + σ²]]``, so ``G | β`` is Wishart:
 ``E[G | β] = n C`` and ``E[G_ij G_kl | β] = n² C_ij C_kl + n (C_ik C_jl + C_il C_jk)``.  Averaging over
 ``β ~ N(μ, S)`` needs ``T = E[C ⊗ C]`` and ``E[β ⊗ C]``.  Only the label column of ``C`` is random:
@@ -41,9 +41,9 @@ class SampleStats:
     r"""Per-task moments of :math:`(G, \beta)`: the sufficient statistics of the training risk.
 
     Each moment is a mean over the prompts of one task: a sample mean (:func:`sample_stats`, the
-    training sample of chapter 07) or an exact expectation (:func:`population_stats`, chapter 08,
+    training sample of chapter 7) or an exact expectation (:func:`population_stats`, chapter 8,
     Proposition 8.1). :math:`G` is the context Gram matrix (query excluded, no normalisation).
-    These are the coefficients of the risk of chapter 08, Theorem 8.1, which :func:`empirical_risk`
+    These are the coefficients of the risk of chapter 8, Theorem 8.1, which :func:`empirical_risk`
     evaluates.
 
     Attributes
@@ -86,7 +86,7 @@ class SampleStats:
 def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False) -> SampleStats:
     r"""Draw a stratified training sample of about ``samples`` prompts and return its moments.
 
-    The training sample of chapter 07: task :math:`k` gets :math:`N_k = \max(\operatorname{round}(\pi_kN), 2)`
+    The training sample of chapter 7: task :math:`k` gets :math:`N_k = \max(\operatorname{round}(\pi_kN), 2)`
     prompts (so the total is about :math:`N`), whose context Gram matrices :math:`G^{(i)}` and task
     vectors :math:`\beta^{(i)}` are drawn by :func:`sample_grams`; the moments are the per-task means
 
@@ -171,7 +171,7 @@ def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, pro
 def token_covariance(x_cov: np.ndarray, beta: np.ndarray, noise: float) -> np.ndarray:
     """``C(β)``: the covariance of one token ``z = (x, xᵀβ + ξ)`` given the task vector ``β``.
 
-    Chapter 08.  Returns an array of shape (D, D), ``D = d + 1``.
+    Chapter 8.  Returns an array of shape (D, D), ``D = d + 1``.
     """
     d = x_cov.shape[0]
     bb = x_cov @ beta
@@ -226,7 +226,7 @@ def _task_moments(
 def population_stats(spec: Spec, n: int) -> SampleStats:
     r"""Exact per-task population moments of :math:`(G, \beta)` at context length ``n``, as a :class:`SampleStats`.
 
-    Chapter 08, Proposition 8.1 (equations (8.4) and (8.5)). For task :math:`k`, with
+    Chapter 8, Proposition 8.1 (equations (8.4) and (8.5)). For task :math:`k`, with
     :math:`\beta \sim \mathcal N(\mu, S)`, :math:`\mu = \mu_k`, :math:`S = \Sigma_k`, :math:`B = \Sigma_x`,
     the token covariance :math:`C(\beta)` of Lemma 8.1 (equation (8.2)) and its label column
     :math:`\delta(\beta) = (B\beta,\ \beta^\top B\beta + \sigma^2)`,

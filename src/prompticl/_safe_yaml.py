@@ -16,7 +16,7 @@ Every refusal is a :class:`YAMLInputError` (a :class:`ValueError`) whose message
 the source and, when known, the line.  Used by :mod:`prompticl._spec`; the ``figures`` command's
 parameter files and values can use :func:`load_yaml_text` and :func:`load_yaml_file` the same way.
 
-Chapter 01 describes the spec format that it reads.
+Chapter 1 describes the spec format that it reads.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Seeded samplers of prompts, Gram matrices and seed streams
 
 Every draw of the data model goes through this module: :func:`sample_batch` draws prompts as
-chapter 01 defines them (Definitions 1.1 and 1.2), :func:`sample_grams` draws their context Gram
-matrices directly (the training sample of chapter 07), and :func:`seed_streams` splits one seed into
+chapter 1 defines them (Definitions 1.1 and 1.2), :func:`sample_grams` draws their context Gram
+matrices directly (the training sample of chapter 7), and :func:`seed_streams` splits one seed into
 the independent streams of a run.  The only source of randomness is the generator passed in: a fixed
 seed gives identical draws everywhere.
 """
@@ -19,7 +19,7 @@ from ._spec import Spec
 class Batch:
     r"""A batch of ``B`` in-context prompts, as drawn by :func:`sample_batch`.
 
-    Prompt ``b`` is the one of chapter 01 (Definition 1.2): ``n`` examples :math:`(x_i, y_i)` and a
+    Prompt ``b`` is the one of chapter 1 (Definition 1.2): ``n`` examples :math:`(x_i, y_i)` and a
     query :math:`(x, y)` sharing one task :math:`k` and task vector :math:`\beta`.
 
     Attributes
@@ -51,7 +51,7 @@ def sample_batch(
 ) -> Batch:
     r"""Draw ``batch`` prompts of ``n`` examples (plus a query) from the task mixture ``spec``.
 
-    The data model of chapter 01 (Definition 1.1, equation (1.1)): for each prompt independently,
+    The data model of chapter 1 (Definition 1.1, equation (1.1)): for each prompt independently,
 
     .. math::
 
@@ -111,7 +111,7 @@ def sample_grams(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Context Gram matrices of ``batch`` prompts of one task, and their task vectors.
 
-    Each :math:`G = \sum_{i=1}^n z_iz_i^\top` (chapter 02, Lemma 2.1) is distributed exactly as
+    Each :math:`G = \sum_{i=1}^n z_iz_i^\top` (chapter 2, Lemma 2.1) is distributed exactly as
     :func:`gram` of :func:`context_tokens` of a :func:`sample_batch` draw with the same ``task``, but
     for :math:`n \ge d` it is drawn without the ``n`` tokens, from the Bartlett decomposition. With
     :math:`X = ZR` (:math:`R = \Sigma_x^{1/2}`) write :math:`Z = UL^\top`, where :math:`L` is lower
@@ -127,7 +127,7 @@ def sample_grams(
 
     and :math:`G = \begin{bmatrix} X^\top X & X^\top y \\ y^\top X & y^\top y \end{bmatrix}`.
     The cost per prompt is :math:`O(d^2)` instead of :math:`O(nd^2)`; for :math:`n < d` the tokens
-    are drawn. Chapter 07 trains on these matrices (through :func:`sample_stats`); the draws are
+    are drawn. Chapter 7 trains on these matrices (through :func:`sample_stats`); the draws are
     not the same random numbers as those of :func:`sample_batch`, only the same distribution.
 
     Parameters
@@ -179,7 +179,7 @@ def sample_grams(
 def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Independent generators for the training sample, the initialisation and the test sample of one run.
 
-    Chapter 07 seeds every run of its grid this way: the streams are spawned from one
+    Chapter 7 seeds every run of its grid this way: the streams are spawned from one
     ``numpy.random.SeedSequence`` of ``(seed, n)``, so they are deterministic in ``(seed, n)`` and
     never overlap, and the regimes of one run share their training and test samples.
 

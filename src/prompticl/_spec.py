@@ -17,7 +17,7 @@ A scalar ``mean`` is a constant vector, a scalar ``cov``/``x_cov`` a scaled iden
 vector or a diagonal, a nested list a full matrix.  Every field is validated before any work is done;
 a bad spec raises :class:`SpecError` with one line naming the field and the reason.
 
-Chapter 01 (the setting) defines the mixture a spec describes.
+Chapter 1 (the setting) defines the mixture a spec describes.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Two optimisers:
 
 * ``als`` (default, :func:`train_als`): empirical risk minimisation on a fixed, seeded training
-  sample of ``N`` prompts in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (chapter 07,
+  sample of ``N`` prompts in the effective parametrisation ``ŷ = xᵀ(A G b_k + c_k)`` (chapter 7,
   equation (7.1); ``prompticl._attention``), with the query integrated out analytically
   (``prompticl._risk``): one pass over the sample gives its moments (:func:`sample_stats`), then
   alternating least squares (``prompticl._als``) minimises the risk on them.  The result is mapped
@@ -14,7 +14,7 @@ Two optimisers:
 
 Regimes: ``plain`` (no prompts, fixed read-out), ``finetune`` (attention pretrained on the mixture
 without prompts, then frozen while the prompts are fitted), ``joint`` (prompts and attention),
-``joint-heads`` (prompts, heads and attention).  Chapter 07 (experiments) trains with these.
+``joint-heads`` (prompts, heads and attention).  Chapter 7 (experiments) trains with these.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ DEFAULT_TRAIN_SAMPLES = 100_000
 
 @dataclass
 class TrainResult:
-    """A trained model and how it was obtained (:func:`train`; chapter 07 trains every regime).
+    """A trained model and how it was obtained (:func:`train`; chapter 7 trains every regime).
 
     Attributes
     ----------
@@ -101,9 +101,9 @@ def train_als(
     reduced: bool = False,
     starts: int = 4,
 ) -> TrainResult:
-    r"""Train one regime by alternating least squares on a seeded training sample (chapter 07).
+    r"""Train one regime by alternating least squares on a seeded training sample (chapter 7).
 
-    Minimises the training risk of chapter 07 (empirical risk minimisation, query integrated out)
+    Minimises the training risk of chapter 7 (empirical risk minimisation, query integrated out)
     over the effective parameters of equation (7.1), ``w = A G b_k + c_k``:
 
     .. math::
@@ -175,7 +175,7 @@ def train_als(
             b0 = rng_init.standard_normal((K, D))
         inits.append(b0 if heads else np.tile(b0[0], (K, 1)))
     # With heads the reduced model (the theory's class D) has one shared label read-out b_y: a
-    # per-task b_{k,y} would realise W_k = b_{k,y} A, a richer class (chapter 05).
+    # per-task b_{k,y} would realise W_k = b_{k,y} A, a richer class (chapter 5).
     kw = dict(max_iter=max_iter, tol=tol, progress=progress, reduced=reduced, shared_scale=reduced and heads)
     with_bias = regime in ("joint", "joint-heads")
     runs = [als(stats, b, heads=heads, with_bias=with_bias, **kw) for b in inits]
@@ -359,9 +359,9 @@ def train_adam(
     prompt_len: int = 1,
     progress: bool = False,
 ) -> TrainResult:
-    """Train one regime with the authors' optimiser, Adam on the raw parameters (chapter 07).
+    """Train one regime with the authors' optimiser, Adam on the raw parameters (chapter 7).
 
-    Kept for comparison with :func:`train_als` (chapter 07 and ``benchmarks/bench_training.py``).
+    Kept for comparison with :func:`train_als` (chapter 7 and ``benchmarks/bench_training.py``).
     Each step draws a fresh batch per task and descends the π-weighted mean squared error of the
     raw model (analytic gradients, ``mse_and_grad``), with L2 weight decay added to the gradient as
     in ``torch.optim.Adam``.  Fine-tuning spends half the steps pretraining the attention without
@@ -428,7 +428,7 @@ def train_adam(
 
 
 def train(spec: Spec, n: int, regime: str, seed: int = 0, *, method: str = "als", **kwargs) -> TrainResult:
-    """Train one regime with ``method`` ``"als"`` (default) or ``"adam"`` (chapter 07).
+    """Train one regime with ``method`` ``"als"`` (default) or ``"adam"`` (chapter 7).
 
     The entry point of ``prompticl train``; it dispatches to :func:`train_als` or :func:`train_adam`.
 

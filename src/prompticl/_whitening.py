@@ -7,7 +7,7 @@ because ``xᵀβ = gᵀβ'``.  :meth:`Spec.whitened` maps the data model; this m
 the parameters of the reduced model ``ŷ = xᵀ(W Xᵀ(y − X m_k) + c_k)`` so that the prediction, hence
 the loss, is the same number in both coordinate systems.
 
-Chapter 01 proves that whitening leaves the loss unchanged.
+Chapter 1 proves that whitening leaves the loss unchanged.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``prompticl specs``: list the built-in task-mixture specs.
 
-Chapter 01 introduces the built-in mixtures.
+Chapter 1 introduces the built-in mixtures.
 """
 from __future__ import annotations
 

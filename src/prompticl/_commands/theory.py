@@ -4,7 +4,7 @@ Every number comes from :mod:`prompticl._closed_forms` (``--model reduced``, the
 :mod:`prompticl._layer_optimum` (``--model full``, the attention layer's certified optimum); this
 module only formats them.
 
-Chapters 02–05 derive the closed forms; chapter 08 the layer's own optimum (``--model full``).
+Chapters 2–5 derive the closed forms; chapter 8 the layer's own optimum (``--model full``).
 """
 from __future__ import annotations
 

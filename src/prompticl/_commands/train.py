@@ -4,7 +4,7 @@ Trains the one-layer linear attention model in one regime (:mod:`prompticl._trai
 its test loss on fresh prompts with a 95% interval (:mod:`prompticl._evaluation`) and compares it
 with the regime's closed form (:mod:`prompticl._closed_forms`).
 
-Chapter 07 (experiments) explains the comparison.
+Chapter 7 (experiments) explains the comparison.
 """
 from __future__ import annotations
 

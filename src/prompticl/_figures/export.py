@@ -4,7 +4,7 @@ Every chapter's :func:`save_figure` call, the atomic writes behind it, and the r
 In the book ``figure_dir`` is empty and :func:`save_figure` writes nothing; ``prompticl figures``
 sets it (through papermill) so that each figure lands as SVG, PNG and PDF together with the numbers
 it shows (JSON), each written atomically (``write_atomic``).  Every figure's caption ends with
-the command that regenerates it (:func:`regenerate_command`).  Chapters 01–08 export their figures
+the command that regenerates it (:func:`regenerate_command`).  Chapters 1–8 export their figures
 with it; the book's page "Reproducing and regenerating the figures" explains the command.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ FIGURE_FORMATS: tuple[str, ...] = ("svg", "png", "pdf")
 def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> str:
     """The ``prompticl figures`` command that regenerates figure ``name`` with ``params``.
 
-    Every figure caption of chapters 01–08 ends with ``Regenerate with `<this command>`.`` (see
+    Every figure caption of chapters 1–8 ends with ``Regenerate with `<this command>`.`` (see
     CONTRIBUTING.md); the book's page "Reproducing and regenerating the figures" explains the
     command.  Values are written as the CLI reads them back (``-p KEY VALUE``, YAML flow scalars and
     lists; strings as they are), quoted for the shell.

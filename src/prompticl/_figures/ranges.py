@@ -221,7 +221,7 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "n_perturb": ("1 .. 100", "each perturbation is one more loss evaluation"),
     "n_directions": ("1 .. 100", "each direction is two more loss evaluations"),
     "mean_scales": ("len 1 .. 50, -100 .. 100", "factors on the task means"),
-    # the family of chapter 06 and the noise checks
+    # the family of chapter 6 and the noise checks
     "d": ("1 .. 500", "the feature dimension; prompticl._limits allows d <= 500"),
     "energy": ("> 0, <= 1000000", "the total signal tr Sigma_tilde"),
     "noise_energy": ("> 0, <= 1000000", "the total signal tr Sigma_tilde"),
@@ -234,10 +234,10 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "progress": ("any", "on or off"),
     "check_noise": (">= 0, <= 1000", "a standard deviation"),
     "scale_ns": ("len 1 .. 20, 1 .. 1000", _N_WHY),
-    # chapter 06's monotonicity grid: rho steps x n_max x noises closed-form evaluations
+    # chapter 6's monotonicity grid: rho steps x n_max x noises closed-form evaluations
     "mono_rho_steps": ("2 .. 500", "grid points of the mean share in (0, 1)"),
     "mono_n_max": ("1 .. 1000", "context lengths 1 ... mono_n_max, each a closed-form evaluation per mean share"),
-    # chapter 08: each (mixture, n) is a set of certified layer optima of about a second each
+    # chapter 8: each (mixture, n) is a set of certified layer optima of about a second each
     "table_specs": ("len 1 .. 10", "each mixture is one more row of certified layer optima"),
     "table_n": ("1 .. 1000", _N_WHY),
     "n_mechanism": ("1 .. 1000", _N_WHY),
