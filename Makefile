@@ -44,6 +44,7 @@ help:
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
 	@echo "make book-students  the same site without any solution, into _build/html-students,"
 	@echo "                    with the student notebooks in _build/html-students/notebooks/"
+	@echo "                    and the book without solutions, _build/pdf/prompticl-students.pdf"
 	@echo "make pdf    print the book to _build/pdf/prompticl.pdf (and formula-sheet.pdf if book/at-a-glance.md exists)"
 
 setup: $(VENV_STAMP)
@@ -86,7 +87,8 @@ book: $(VENV_STAMP) $(MATHJAX_STAMP)
 # same build writes the student notebooks (tools/student_notebooks.py: solutions removed) and their
 # zip into notebooks/ of the site. Then Chromium prints (as `make pdf`) the book without solutions, the
 # formula sheet and one problem sheet per session (tools/print_sheets.py, _build/pdf/sheets/), and
-# they are copied into the site, where the landing page links them. It has its own Sphinx environment under _build/students/; like
+# they are copied into the site, where the landing page links them; the book without solutions is
+# also _build/pdf/prompticl-students.pdf, beside the full one. It has its own Sphinx environment under _build/students/; like
 # `make book` it shows the notebooks' stored outputs (_config.yml: execute_notebooks off).
 STUDENTS_BUILD := _build/students
 PDF_DIR := _build/pdf
@@ -95,6 +97,7 @@ book-students: $(VENV_STAMP) $(MATHJAX_STAMP)
 	rm -rf _build/html-students && cp -R $(STUDENTS_BUILD)/_build/html _build/html-students
 	$(VPY) tools/print_pdf.py --html _build/html-students --out $(PDF_DIR)/students
 	$(VPY) tools/print_sheets.py --html _build/html-students --out $(PDF_DIR)/sheets
+	cp $(PDF_DIR)/students/prompticl.pdf $(PDF_DIR)/prompticl-students.pdf
 	cp $(PDF_DIR)/students/prompticl.pdf $(PDF_DIR)/students/formula-sheet.pdf _build/html-students/
 	mkdir -p _build/html-students/sheets && cp $(PDF_DIR)/sheets/session-*.pdf _build/html-students/sheets/
 

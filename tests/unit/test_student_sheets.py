@@ -42,5 +42,6 @@ def test_student_landing_page_links_one_sheet_per_session():
     make = (ROOT / "Makefile").read_text(encoding="utf-8")
     target = make.split("\nbook-students:", 1)[1].split("\n\n", 1)[0]
     for piece in ("tools/print_sheets.py", "--html _build/html-students --out $(PDF_DIR)/students",
+                  "$(PDF_DIR)/prompticl-students.pdf",
                   "prompticl.pdf", "formula-sheet.pdf", "_build/html-students/sheets/"):
         assert piece in target, piece
