@@ -68,10 +68,15 @@ html, body, .bd-page-width, .bd-container, .bd-container__inner, .bd-main, .bd-c
 .bd-article .cell { margin: 0; }
 """
 
-# Runs in each page before printing: wait for MathJax and the images, open solutions, and make
-# links to other pages plain text (they would point at the temporary local server).
+# Links inside the book are printed as links to this made-up address and turned into links to a
+# page of the merged PDF afterwards (_resolve_links): Chromium prints one page of the site at a
+# time and cannot link into another one.
+XREF = "https://prompticl.invalid/xref/"
+
+# Runs in each page before printing: wait for MathJax and the images, open solutions, rewrite the
+# links (see XREF) and give every element a link may point at a named destination of the PDF.
 _PREPARE = r"""
-async (prefix) => {
+async ([prefix, pages, xref]) => {
   if (document.querySelector('.math') && window.MathJax && MathJax.startup) await MathJax.startup.promise;
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
   document.querySelectorAll('details').forEach(d => { d.open = true; });
@@ -79,20 +84,30 @@ async (prefix) => {
   // Code a chapter hides on the site is left out of print, frame and all (an opened
   // "Hide code cell source" box would print the code; a closed one an empty frame).
   document.querySelectorAll('.bd-article details.above-input').forEach(d => d.remove());
+  const here = location.pathname.replace(/^\//, '').replace(/\.html$/, '');
+  // A page of the book, or an anchor of one: an XREF link (the page name, '#', the anchor's id as
+  // printed). Other local links (downloads, full-size figures, the index) would point at the
+  // temporary server: they become plain text. Links to other sites stay.
   document.querySelectorAll('a[href]').forEach(a => {
-    if (a.href.startsWith(location.origin) && !a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+    if (!a.href.startsWith(location.origin)) return;
+    const url = new URL(a.href);
+    const page = url.pathname.replace(/^\//, '').replace(/\.html$/, '');
+    if (!pages.includes(page)) { a.removeAttribute('href'); return; }
+    const id = decodeURIComponent(url.hash.slice(1));
+    a.setAttribute('href', xref + page + (id ? '#' + (page === here ? prefix : page.replace(/[^A-Za-z0-9]+/g, '-') + '--') + id : ''));
   });
-  // The chapters are merged into one PDF, where an anchor name must be unique: every chapter has
-  // its "#exercises". Prefix the targets of this page's own links with the page's name.
-  const targets = new Set(Array.from(document.querySelectorAll('a[href^="#"]')).map(a => a.getAttribute('href').slice(1)));
-  targets.forEach(id => {
-    const el = id && document.getElementById(decodeURIComponent(id));
-    if (el) el.id = prefix + el.id;
+  // Named destinations: the merged chapters need unique names (every chapter has its
+  // "#exercises"), hence the page's prefix; Chromium writes a destination only for an element a
+  // link of the same page points at, hence one hidden link to each.
+  const hidden = document.createElement('div');
+  hidden.hidden = true;
+  document.querySelectorAll('.bd-article [id], .bd-article[id]').forEach(el => {
+    el.id = prefix + el.id;
+    const a = document.createElement('a');
+    a.href = '#' + el.id;
+    hidden.appendChild(a);
   });
-  document.querySelectorAll('a[href^="#"]').forEach(a => {
-    const id = a.getAttribute('href').slice(1);
-    if (id && document.getElementById(prefix + decodeURIComponent(id))) a.setAttribute('href', '#' + prefix + decodeURIComponent(id));
-  });
+  document.body.appendChild(hidden);
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => {
@@ -108,7 +123,11 @@ async (prefix) => {
     h1.insertBefore(document.createTextNode(number[1] + '. '), h1.firstChild);
     title = number[1] + '. ' + title;
   }
-  return title;
+  // The sections (h2) for the contents and the bookmarks: title and destination name.
+  const sections = Array.from(document.querySelectorAll('article.bd-article section > h2'))
+    .filter(h => h.parentElement.id)
+    .map(h => [h.textContent.replace(/#\s*$/, '').replace(/\s+/g, ' ').trim(), h.parentElement.id]);
+  return [title, sections];
 }
 """
 
@@ -122,14 +141,19 @@ span { position: absolute; bottom: 7mm; left: 0; right: 0; text-align: center; f
 </style>"""
 
 
-def _contents_html(entries: list[tuple[str, int]], title: str) -> str:
+def _contents_html(entries: "list[tuple[int, str, int, str]]", title: str) -> str:
+    """The contents: (level, title, page, link) per chapter (level 0) and section (level 1)."""
     rows = "\n".join(
-        f'<tr><td>{html.escape(t)}</td><td class="p">{p}</td></tr>' for t, p in entries
+        f'<tr class="l{level}"><td><a href="{html.escape(link)}">{html.escape(t)}</a></td>'
+        f'<td class="p"><a href="{html.escape(link)}">{p}</a></td></tr>'
+        for level, t, p, link in entries
     )
     return f"""<!doctype html><meta charset="utf-8"><style>
       body {{ font-family: sans-serif; margin: 0; }} h1 {{ font-size: 22pt; margin: 0 0 4mm; }}
-      h2 {{ font-size: 14pt; margin: 10mm 0 4mm; }} table {{ width: 100%; border-collapse: collapse; }}
-      td {{ padding: 1.6mm 0; border-bottom: 0.2mm dotted #999; font-size: 11pt; }} td.p {{ text-align: right; }}
+      h2 {{ font-size: 14pt; margin: 8mm 0 3mm; }} table {{ width: 100%; border-collapse: collapse; }}
+      td {{ padding: 0.8mm 0; border-bottom: 0.2mm dotted #bbb; font-size: 10pt; }} td.p {{ text-align: right; }}
+      tr.l0 td {{ font-weight: 700; font-size: 11pt; padding-top: 2.6mm; }} tr.l1 td:first-child {{ padding-left: 7mm; }}
+      tr {{ break-inside: avoid; }} a {{ color: inherit; text-decoration: none; }}
       </style><h1>{html.escape(title)}</h1><p>Printed from the prompticl book; page numbers refer to this PDF.</p>
       <h2>Contents</h2><table>{rows}</table>"""
 
@@ -144,18 +168,25 @@ def _serve(directory: Path):
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
-def _print(context, url: str, scale: float = 1.0, sheet: bool = False) -> tuple[str, bytes]:
+def _print(context, url: str, scale: float = 1.0, sheet: bool = False, pages: "list[str]" = ()) -> "tuple[str, list, bytes]":
+    """Print one page of the site: its title (with the chapter number), its sections
+    [(title, destination name)] and the PDF. ``pages`` are the book's pages (links to them stay)."""
     page = context.new_page()
     try:
-        page.goto(url, wait_until="load")
-        prefix = re.sub(r"[^A-Za-z0-9]+", "-", urlsplit(url).path.strip("/").removesuffix(".html")) + "--"
-        title = page.evaluate(_PREPARE, prefix)
+        page.goto(url, wait_until="load", timeout=180_000)  # a loaded machine may take long
+        prefix = _prefix(urlsplit(url).path.strip("/").removesuffix(".html"))
+        title, sections = page.evaluate(_PREPARE, [prefix, list(pages), XREF])
         if sheet:
             page.add_style_tag(content=_SHEET_CSS)
         page.emulate_media(media="print")
-        return title, page.pdf(scale=scale, **(SHEET_PAPER if sheet else PAPER))
+        return title, sections, page.pdf(scale=scale, **(SHEET_PAPER if sheet else PAPER))
     finally:
         page.close()
+
+
+def _prefix(name: str) -> str:
+    """The prefix of a page's destination names (as _PREPARE writes them): book/01-setting -> book-01-setting--."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name) + "--"
 
 
 def print_formula_sheet(context, server: str, out: Path) -> "tuple[float, int]":
@@ -167,7 +198,7 @@ def print_formula_sheet(context, server: str, out: Path) -> "tuple[float, int]":
     from pypdf import PdfReader
 
     for scale in SHEET_SCALES:
-        _, pdf = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale, sheet=True)
+        _, _, pdf = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale, sheet=True)
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         if pages == 1:
             break
@@ -178,6 +209,7 @@ def print_formula_sheet(context, server: str, out: Path) -> "tuple[float, int]":
 def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import Fit
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
@@ -200,17 +232,23 @@ def main(argv: list[str] | None = None) -> int:
                 context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server + "/") else r.abort())
                 if args.sheet_only:
                     return _sheet(context, server, args.out)
-                chapters = [(n, *_print(context, f"{server}/{n}.html")) for n in names]
+                chapters = []
+                for n in names:
+                    title, sections, pdf = _print(context, f"{server}/{n}.html", pages=names)
+                    chapters.append(_Chapter(n, title, sections, PdfReader(io.BytesIO(pdf))))
                 # Contents first: print it once to learn its length, then with the final numbers.
-                book_title = chapters[0][1]
-                lengths = [len(PdfReader(io.BytesIO(pdf)).pages) for _, _, pdf in chapters]
+                book_title = chapters[0].title
                 contents_pages = 1
-                for _ in range(3):
+                for _ in range(4):
                     starts, page_no = [], contents_pages + 1
-                    for length in lengths:
+                    for chapter in chapters:
                         starts.append(page_no)
-                        page_no += length
-                    entries = [(title, start) for (_, title, _), start in zip(chapters, starts)]
+                        page_no += len(chapter.reader.pages)
+                    entries = []
+                    for chapter, start in zip(chapters, starts):
+                        entries.append((0, chapter.title, start, XREF + chapter.name))
+                        entries += [(1, t, start + chapter.dests[d][0], f"{XREF}{chapter.name}#{d}")
+                                    for t, d in chapter.sections if d in chapter.dests]
                     page = context.new_page()
                     page.set_content(_contents_html(entries, book_title))
                     contents = page.pdf(**PAPER)
@@ -221,14 +259,24 @@ def main(argv: list[str] | None = None) -> int:
                     contents_pages = n_contents
                 writer = PdfWriter()
                 writer.append(PdfReader(io.BytesIO(contents)))
-                for (name, title, pdf), start in zip(chapters, starts):
-                    writer.append(PdfReader(io.BytesIO(pdf)))
-                    writer.add_outline_item(title=title, page_number=start - 1)
+                for chapter, start in zip(chapters, starts):
+                    writer.append(chapter.reader, import_outline=False)
+                    parent = writer.add_outline_item(title=chapter.title, page_number=start - 1, is_open=False)
+                    for t, d in chapter.sections:
+                        if d in chapter.dests:
+                            index, top = chapter.dests[d]
+                            writer.add_outline_item(title=t, page_number=start - 1 + index, parent=parent,
+                                                    fit=Fit.xyz(top=top))
+                resolved, dropped = _resolve_links(writer, chapters, starts)
+                if dropped:
+                    print(f"print_pdf: {len(dropped)} links without a target in the book left out: "
+                          + ", ".join(sorted(set(dropped))[:10]), file=sys.stderr)
                 _number_pages(context, writer)
                 writer.add_metadata({"/Title": book_title, "/Creator": "prompticl tools/print_pdf.py"})
                 with open(args.out / "prompticl.pdf", "wb") as fh:
                     writer.write(fh)
-                print(f"print_pdf: {args.out / 'prompticl.pdf'} ({page_no - 1} pages, {len(chapters)} chapters)")
+                print(f"print_pdf: {args.out / 'prompticl.pdf'} ({page_no - 1} pages, {len(chapters)} chapters, "
+                      f"{resolved} links inside the book)")
 
                 if (args.html / f"{FORMULA_SHEET_PAGE}.html").is_file():
                     status = _sheet(context, server, args.out)
@@ -242,6 +290,64 @@ def main(argv: list[str] | None = None) -> int:
         httpd.shutdown()
         httpd.server_close()
     return 0
+
+
+class _Chapter:
+    """One printed page of the site: its name in _toc.yml, title, sections, PDF and destinations."""
+
+    def __init__(self, name: str, title: str, sections: list, reader) -> None:
+        self.name, self.title, self.sections, self.reader = name, title, sections, reader
+        # destination name -> (page index in this PDF, top of the target in pt, or None)
+        self.dests = {}
+        for key, dest in reader.named_destinations.items():
+            try:
+                self.dests[str(key)] = (reader.get_destination_page_number(dest), dest.top)
+            except (KeyError, ValueError, AttributeError):
+                continue
+
+
+def _resolve_links(writer, chapters: "list[_Chapter]", starts: "list[int]") -> "tuple[int, list[str]]":
+    """Turn every XREF link into a link to the page (and height) of its target in the merged PDF.
+
+    A link whose target is not in the book is removed (it would land on a wrong page). Returns the
+    number of links resolved and the addresses of those removed."""
+    from urllib.parse import unquote
+
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NullObject, TextStringObject
+
+    where = {c.name: (c, start) for c, start in zip(chapters, starts)}
+    resolved, dropped = 0, []
+    for page in writer.pages:
+        if "/Annots" not in page:
+            continue
+        kept = ArrayObject()
+        for ref in page["/Annots"]:
+            annot = ref.get_object()
+            action = annot.get("/A")
+            uri = action.get_object().get("/URI") if action is not None else None
+            if uri is None or not str(uri).startswith(XREF):
+                kept.append(ref)
+                continue
+            name, _, frag = str(uri)[len(XREF):].partition("#")
+            name, frag = unquote(name), unquote(frag)
+            chapter, start = where.get(name, (None, 0))
+            if chapter is None or (frag and frag not in chapter.dests):
+                dropped.append(str(uri)[len(XREF):])
+                continue
+            index, top = chapter.dests[frag] if frag else (0, None)
+            target = writer.pages[start - 1 + index]
+            annot[NameObject("/A")] = DictionaryObject({
+                NameObject("/S"): NameObject("/GoTo"),
+                NameObject("/D"): ArrayObject([target.indirect_reference, NameObject("/XYZ"), NullObject(),
+                                               FloatObject(top) if top is not None else NullObject(), NullObject()]),
+            })
+            # What the link pointed at in the site, for the tests (tests/book/test_site.py::test_pdf
+            # checks that the target's text is on the page the link lands on); viewers ignore it.
+            annot[NameObject("/PrompticlTarget")] = TextStringObject(f"{name}#{frag.removeprefix(_prefix(name))}")
+            kept.append(ref)
+            resolved += 1
+        page[NameObject("/Annots")] = kept
+    return resolved, dropped
 
 
 def _number_pages(context, writer) -> None:

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             for number, (title, groups) in sorted(sessions.items()):
                 page = context.new_page()
                 try:
-                    page.goto(f"{server}/book/session-plan.html", wait_until="load")
+                    page.goto(f"{server}/book/session-plan.html", wait_until="load", timeout=180_000)
                     items = [[heading, [[label, "/" + pages[label]] for label in labels]] for heading, labels in groups]
                     count = page.evaluate(_BUILD_SHEET, {"title": f"Session {number}: {title}", "groups": items})
                     assert count == sum(len(labels) for _, labels in groups)

@@ -414,6 +414,27 @@ async () => {
       : cap.textContent.replace(num.textContent, '').trim().length < 10 ? 'caption says nothing' : null;
     if (problem) out.images.push('image ' + (out.images.length + 1) + ' after ' + where(img) + ': ' + problem);
   });
+
+  // (i) punctuation right after an inline formula stays on the formula's line (issue 21: commas
+  // and full stops stranded at the start of a line).
+  out.punctuated = 0;
+  out.stranded = [];
+  const texts = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  article.querySelectorAll('mjx-container:not([display="true"])').forEach(el => {
+    if (!visible(el)) return;
+    texts.currentNode = el;
+    let node = texts.nextNode();
+    while (node && el.contains(node)) node = texts.nextNode();
+    if (!node || !/^[.,;:!?)\]\u2019\u201d]/.test(node.data)) return;
+    out.punctuated += 1;
+    const range = document.createRange();
+    range.setStart(node, 0);
+    range.setEnd(node, 1);
+    const p = range.getBoundingClientRect(), m = el.getBoundingClientRect();
+    if (p.height && p.top >= m.bottom - 2 && p.left < m.right) {
+      out.stranded.push('"' + node.data.slice(0, 1) + '" after the formula at ' + label(el));
+    }
+  });
   return out;
 }
 """
@@ -629,6 +650,17 @@ def test_figures_are_links_with_alt_text(survey):
             pytest.fail(f"figures at {width} px:\n" + _listing(rows), pytrace=False)
 
 
+def test_no_stranded_punctuation(survey):
+    """A comma or full stop right after an inline formula is on the formula's line, at both widths
+    (_static/math-punctuation.js glues them)."""
+    checked = sum(r["punctuated"] for r in survey["pages"][NARROW].values())
+    assert checked >= 100, f"only {checked} inline formulas followed by punctuation found"
+    for width in (WIDE, NARROW):
+        rows = {page: r["stranded"] for page, r in survey["pages"][width].items()}
+        if any(rows.values()):
+            pytest.fail(f"punctuation stranded at the start of a line at {width} px:\n" + _listing(rows), pytrace=False)
+
+
 def test_sidebar_buttons_work(survey):
     """☰ opens the navigation drawer and the contents button the page contents on a phone; on a
     desktop ☰ collapses and restores the sidebar (pydata-sphinx-theme issue 2451 broke both); the
@@ -809,6 +841,113 @@ def _code_text() -> str:
     return " ".join(" ".join(chunks).split())
 
 
+def _links(reader) -> list[tuple[int, int, "float | None", str]]:
+    """(page index, target page index, target top in pt or None, site target 'page#id') of every
+    link inside the book (tools/print_pdf.py records the site target as /PrompticlTarget)."""
+    pages = {p.indirect_reference.idnum: i for i, p in enumerate(reader.pages)}
+    found = []
+    for i, page in enumerate(reader.pages):
+        for ref in page.get("/Annots") or []:
+            annot = ref.get_object()
+            action = annot.get("/A")
+            dest = annot.get("/Dest") or (action.get_object().get("/D") if action is not None else None)
+            if isinstance(dest, list) and dest:
+                top = dest[3] if len(dest) > 3 and str(dest[1]) == "/XYZ" and dest[3] is not None else None
+                found.append((i, pages.get(dest[0].idnum, -1), None if top is None else float(top),
+                              str(annot.get("/PrompticlTarget", ""))))
+    return found
+
+
+def _target_words(site: Path, target: str) -> list[str]:
+    """Up to three plain words that begin the element a link points at, read from the site's page
+    (a heading, a theorem's name, a glossary term; what follows an empty label). Empty when the
+    target begins with no plain word (an equation: MathJax sets its number)."""
+    name, _, anchor = target.partition("#")
+    page = (site / f"{name}.html").read_text(encoding="utf-8")
+    match = re.search(rf'id="{re.escape(anchor)}"', page) if anchor else re.search(r"<h1", page)
+    if not match:
+        return []
+    chunk = page[match.start():match.start() + 4000].split(">", 1)[-1]
+    chunk = re.sub(r'<span class="math[^"]*">.*?</span>|<div class="math[^"]*">.*?</div>', " § ", chunk, flags=re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", chunk).split())
+    words = []
+    for word in text.split()[:12]:
+        if word == "§":
+            break  # maths next: what follows may sit anywhere
+        if re.fullmatch(r"[A-Za-z]{4,}", word.strip(".,;:()")):
+            words.append(word.strip(".,;:()"))
+    return words[:3]
+
+
+@functools.lru_cache(maxsize=None)
+def _page_words(book: Path, number: int) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """(page height, ((word, top of the word in pt from the page's top), ...)) of page ``number``."""
+    out = subprocess.run(["pdftotext", "-bbox", "-f", str(number), "-l", str(number), str(book), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    height = float(re.search(r'<page width="[0-9.]+" height="([0-9.]+)"', out).group(1))
+    words = tuple((w, float(y)) for y, w in re.findall(r'<word xMin="[0-9.]+" yMin="([0-9.]+)" xMax="[0-9.]+" yMax="[0-9.]+">([^<]*)</word>', out))
+    return height, words
+
+
+def _check_pdf_navigation(reader, book: Path, site: Path) -> None:
+    """A linked contents with page numbers, section bookmarks, and links landing where their target is."""
+    top = [item for item in reader.outline if not isinstance(item, list)]
+    page_of = {" ".join(item.title.split()): reader.get_destination_page_number(item) for item in top}
+    first = min(page_of.values())  # the contents are the pages before the first page of the book
+    contents_text = " ".join(" ".join(_pdf_text_page(book, n).split()) for n in range(1, first + 1))
+    wrong = [t for t, p in page_of.items() if not re.search(re.escape(t) + rf"\s+{p + 1}\b", contents_text)]
+    assert not wrong, f"contents entries missing, or with a page number other than their bookmark's: {wrong}"
+    links = _links(reader)
+    linked = {target for page, target, _, _ in links if page < first}
+    unlinked = [t for t, p in page_of.items() if p not in linked]
+    assert not unlinked, f"contents entries that do not link to their page: {unlinked}"
+    # Section-level bookmarks under the pages (their h2 headings).
+    sections = [s.title for group in reader.outline if isinstance(group, list) for s in group if not isinstance(s, list)]
+    assert len(sections) >= 40 and any(s.startswith("7.6. ") for s in sections), f"section bookmarks: {sections[:20]}"
+    # Links from one page of the book to another: each lands where its target begins.
+    starts = sorted(page_of.values())
+    chapter = lambda index: max(s for s in starts if s <= index)  # noqa: E731
+    cross = [link for link in links if link[0] >= first and link[3] and chapter(link[1]) != chapter(link[0])]
+    assert len(cross) >= 50, f"only {len(cross)} links between the book's pages are links in the PDF"
+    checked, wrong = 0, []
+    for page, target, y, where in cross:
+        words = _target_words(site, where)
+        if not words:
+            continue
+        checked += 1
+        height, on_page = _page_words(book, target + 1)
+        # the target's first word, at most 60 pt below the point the link lands on (anywhere on the page without one)
+        near = [w for w, top in on_page if y is None or -5 <= top - (height - y) <= 60]
+        if words[0] not in near or not all(w in (x for x, _ in on_page) for w in words):
+            wrong.append(f"page {page + 1} -> {where} lands on page {target + 1} (y {y}), not at {words}")
+    assert checked >= 30, f"only {checked} links between pages could be checked against their target's text"
+    assert not wrong, "links landing away from their target:\n" + "\n".join(wrong[:10])
+
+
+def _empty_frames(book: Path, dpi: int = 30) -> list[tuple[int, float]]:
+    """Pages where a tinted box at least 8% of the page high holds nothing (no dark pixel across it)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    found = []
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["pdftoppm", "-png", "-gray", "-r", str(dpi), str(book), f"{tmp}/p"], check=True)
+        for image in sorted(Path(tmp).glob("p-*.png")):
+            a = np.asarray(Image.open(image).convert("L")).astype(int)
+            height, width = a.shape
+            # a row across the box: light grey over 40% of the width, and at most a rule or two of ink
+            blank = (((a >= 235) & (a <= 252)).sum(1) > 0.4 * width) & ((a < 200).sum(1) <= 2)
+            run = best = 0
+            for row in blank:
+                run = run + 1 if row else 0
+                best = max(best, run)
+            if best > 0.08 * height:
+                found.append((int(image.stem.split("-")[1]), round(best / height, 2)))
+    return found
+
+
 def test_pdf(printed, site):
     from pypdf import PdfReader
 
@@ -819,7 +958,8 @@ def test_pdf(printed, site):
         h1 = re.search(r"<h1>((?:(?!</h1>).)*?)<a class=\"headerlink\"", (site / f"{name}.html").read_text(encoding="utf-8"), re.S)
         titles.append(" ".join(re.sub(r"<[^>]+>", "", h1.group(1)).split()) if h1 else name)
     assert len(reader.pages) > len(titles), f"{book} has only {len(reader.pages)} pages"
-    outline = [item.title for item in reader.outline]
+    # Top-level bookmarks are the pages of the book; a list after one holds its sections.
+    outline = [item.title for item in reader.outline if not isinstance(item, list)]
     text = " ".join(_pdf_text(book).split())
     missing = [t for t in titles if t not in text or not any(t.endswith(o) or o in t or o.endswith(t) for o in outline)]
     assert not missing, f"chapters missing from {book} (text or bookmarks): {missing}; bookmarks: {outline}"
@@ -849,6 +989,10 @@ def test_pdf(printed, site):
     dests = reader.named_destinations
     prefixes = {d.split("--")[0] for d in dests}
     assert len(prefixes) >= 8, f"named destinations from too few chapters (anchors collide): {sorted(prefixes)[:10]}"
+    _check_pdf_navigation(reader, book, site)
+    # No empty code frame: a box that Chromium could not split, left on one page with its code on the next.
+    empty = _empty_frames(book)
+    assert not empty, f"pages with an empty frame (page, share of the page height): {empty}"
     if (ROOT / "book" / "at-a-glance.md").exists():
         sheet = printed / "formula-sheet.pdf"
         assert sheet.is_file() and len(PdfReader(sheet).pages) == 1, "the formula sheet is missing or longer than a page"

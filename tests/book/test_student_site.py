@@ -1,7 +1,8 @@
 """The student edition as a student gets it (`make book-students`): chapter pages offer student
 notebooks that exist, no page leads to a solution (no launch, repository or source button, no
 instructor note), every local link resolves once the student PDFs and problem sheets are printed,
-and a student notebook runs (papermill, smoke parameters)."""
+a student notebook runs (papermill, smoke parameters), and the book prints without solutions
+(_build/pdf/prompticl-students.pdf)."""
 from __future__ import annotations
 
 import re
@@ -43,6 +44,7 @@ def printed(student_site) -> Path:
                 [sys.executable, "tools/print_sheets.py", "--html", str(student_site), "--out", str(pdf / "sheets")]):
         run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         assert run.returncode == 0, f"{cmd[1]} failed:\n{(run.stdout + run.stderr)[-3000:]}"
+    shutil.copy(pdf / "students" / "prompticl.pdf", pdf / "prompticl-students.pdf")
     for name in ("prompticl.pdf", "formula-sheet.pdf"):
         shutil.copy(pdf / "students" / name, student_site / name)
     (student_site / "sheets").mkdir(exist_ok=True)
@@ -103,6 +105,24 @@ def test_sheets_have_no_solution(printed):
     for sheet in sheets:
         text = " ".join(page.extract_text() for page in PdfReader(sheet).pages)
         assert "Exercise" in text and "Solution" not in text, sheet.name
+
+
+def test_student_pdf_has_no_solution(printed):
+    """_build/pdf/prompticl-students.pdf: every exercise, no solution (not its box, not a sentence of one)."""
+    from pypdf import PdfReader
+
+    import test_site  # tests/book is on sys.path: the solution and exercise texts of the chapters
+
+    book = ROOT / "_build" / "pdf" / "prompticl-students.pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(book).pages)
+    assert "Solution to Exercise" not in text and "Instructor notes" not in text
+    solutions = [f for s in test_site._directive_texts("solution") for f in test_site._fragments(s)]
+    exercises = [f for e in test_site._directive_texts("exercise") for f in test_site._fragments(e)]
+    # Control: the exercises' sentences are found in this text by the same matching.
+    found = [f for f in exercises if f in text]
+    assert len(solutions) >= 30 and len(found) >= 0.6 * len(exercises), (len(solutions), len(found), len(exercises))
+    leaked = [f for f in solutions if f in text]
+    assert not leaked, f"solution text in {book.name}: {leaked[:5]}"
 
 
 def test_a_student_notebook_runs(tmp_path):
