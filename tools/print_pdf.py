@@ -301,7 +301,8 @@ class _Chapter:
         self.dests = {}
         for key, dest in reader.named_destinations.items():
             try:
-                self.dests[str(key)] = (reader.get_destination_page_number(dest), dest.top)
+                # Chromium writes the names as PDF names: pypdf reads "/book-01-setting--ch-setting".
+                self.dests[str(key).removeprefix("/")] = (reader.get_destination_page_number(dest), dest.top)
             except (KeyError, ValueError, AttributeError):
                 continue
 
