@@ -99,3 +99,29 @@ DIAG3 = {
     "tasks": [{"weight": 0.2, "mean": 1.0, "cov": [1, 0.1, 2, 0.3]}, {"weight": 0.5, "mean": 0.0, "cov": [0.2, 1, 0.5, 0.1]},
               {"weight": 0.3, "mean": -1, "cov": 0.4}],
 }
+
+
+def once_per_run(key: str, run) -> subprocess.CompletedProcess:
+    """Run ``run()`` (a command's CompletedProcess) once per test run, whichever worker asks first.
+
+    Under pytest-xdist each worker has its own session fixtures, and `xdist_group` is not honoured
+    with pytest 9 (the group suffix no longer reaches the scheduler), so the work is serialised
+    with a file lock and its result shared through a file named after the test run: whichever
+    worker comes first runs it, the others wait and reuse the result. (Two workers building the
+    student edition each deleted the other's pages while its tests read them.)
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:  # a single process: nothing to share
+        return run()
+    result_file = ROOT / "_build" / f".{key}-{run_id}.json"
+    with site_build_lock():  # released when the file closes
+        if result_file.is_file():
+            done = json.loads(result_file.read_text())
+            return subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
+        for stale in ROOT.joinpath("_build").glob(f".{key}-*.json"):
+            stale.unlink()
+        result = run()
+        result_file.write_text(json.dumps(
+            {"args": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+        ))
+        return result

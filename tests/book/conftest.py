@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import HTML, ROOT, jupyter_book_build, site_build_lock
+from support import HTML, ROOT, jupyter_book_build, once_per_run
 
 
 def _build_site() -> subprocess.CompletedProcess:
@@ -27,28 +27,8 @@ def _build_site() -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def build() -> subprocess.CompletedProcess:
-    """The site build (`make book`), run once per test run.
-
-    Under pytest-xdist each worker has its own session fixtures, and `xdist_group` is not honoured
-    with pytest 9 (the group suffix no longer reaches the scheduler), so the build itself is
-    serialised with a file lock and its result shared through a file named after the test run:
-    whichever worker comes first builds, the others wait and reuse the result.
-    """
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run_id is None:  # a single process: nothing to share
-        return _build_site()
-    result_file = ROOT / "_build" / f".site-build-{run_id}.json"
-    with site_build_lock():  # released when the file closes
-        if result_file.is_file():
-            done = json.loads(result_file.read_text())
-            return subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
-        for stale in ROOT.joinpath("_build").glob(".site-build-*.json"):
-            stale.unlink()
-        result = _build_site()
-        result_file.write_text(json.dumps(
-            {"args": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
-        ))
-        return result
+    """The site build (`make book`), run once per test run (:func:`once_per_run`)."""
+    return once_per_run("site-build", _build_site)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +48,9 @@ STUDENTS_HTML = STUDENTS_OUT / "_build" / "html"
 def students(site) -> subprocess.CompletedProcess:
     """`make book-students`, run after the main build (both show the notebooks' stored outputs).
 
-    Shared by tests/book/test_site.py and tests/book/test_student_site.py (one build per run)."""
-    with site_build_lock():
+    Shared by tests/book/test_site.py and tests/book/test_student_site.py: one build per run
+    (:func:`once_per_run`)."""
+    def run():
         shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
         return jupyter_book_build("--path-output", str(STUDENTS_OUT), env={"PROMPTICL_EDITION": "students"})
+    return once_per_run("students-build", run)

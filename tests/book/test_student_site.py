@@ -17,6 +17,8 @@ import nbformat
 import papermill
 import pytest
 
+from support import once_per_run
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 STUDENTS_HTML = ROOT / "_build" / "students" / "_build" / "html"  # where conftest.py's `students` builds
@@ -36,20 +38,28 @@ def student_site(students) -> Path:
 
 @pytest.fixture(scope="module")
 def printed(student_site) -> Path:
-    """The PDF steps of `make book-students`: the book without solutions, the formula sheet and the sheets."""
+    """The PDF steps of `make book-students`: the book without solutions, the formula sheet and the
+    sheets, printed once per test run (the two xdist workers would otherwise both write them)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed")
     pdf = ROOT / "_build" / "pdf"
-    for cmd in ([sys.executable, "tools/print_pdf.py", "--html", str(student_site), "--out", str(pdf / "students")],
-                [sys.executable, "tools/print_sheets.py", "--html", str(student_site), "--out", str(pdf / "sheets")]):
-        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        assert run.returncode == 0, f"{cmd[1]} failed:\n{(run.stdout + run.stderr)[-3000:]}"
-    shutil.copy(pdf / "students" / "prompticl.pdf", pdf / "prompticl-students.pdf")
-    for name in ("prompticl.pdf", "formula-sheet.pdf"):
-        shutil.copy(pdf / "students" / name, student_site / name)
-    (student_site / "sheets").mkdir(exist_ok=True)
-    for sheet in (pdf / "sheets").glob("session-*.pdf"):
-        shutil.copy(sheet, student_site / "sheets" / sheet.name)
+
+    def run() -> subprocess.CompletedProcess:
+        for cmd in ([sys.executable, "tools/print_pdf.py", "--html", str(student_site), "--out", str(pdf / "students")],
+                    [sys.executable, "tools/print_sheets.py", "--html", str(student_site), "--out", str(pdf / "sheets")]):
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                return done
+        shutil.copy(pdf / "students" / "prompticl.pdf", pdf / "prompticl-students.pdf")  # as `make book-students`
+        for name in ("prompticl.pdf", "formula-sheet.pdf"):
+            shutil.copy(pdf / "students" / name, student_site / name)
+        (student_site / "sheets").mkdir(exist_ok=True)
+        for sheet in (pdf / "sheets").glob("session-*.pdf"):
+            shutil.copy(sheet, student_site / "sheets" / sheet.name)
+        return done
+
+    run_ = once_per_run("students-print", run)
+    assert run_.returncode == 0, f"{run_.args[1]} failed:\n{(run_.stdout + run_.stderr)[-3000:]}"
     return student_site
 
 
