@@ -5,7 +5,10 @@
 Every page of ``_toc.yml`` (read by ``prompticl._figures.toc_files``) is opened in the Debian Chromium the browser tests use (no network: the
 site serves its own MathJax), printed with Playwright's ``page.pdf`` once MathJax has typeset the
 page and its images have loaded, with all solutions opened; the pages are then merged with pypdf
-behind a generated table of contents, and each chapter gets a bookmark (the PDF outline).
+behind a generated table of contents (every page and its sections, with page numbers, linked), each
+page gets a bookmark with its sections (h2) under it, every page is numbered at its foot, and each
+link between pages of the book is pointed at the page and height where its target is printed
+(links to anything outside the book's pages, such as downloads, become plain text).
 
 ``book/at-a-glance.md``, when it exists, is also printed alone as ``formula-sheet.pdf``: one A4 page
 in landscape, two columns, without the site's navigation and the code cells (their tables stay),
