@@ -6,7 +6,7 @@ user code import from here (``from prompticl import ...``).  Each name is implem
 module named after its concept (``prompticl._closed_forms``, ``prompticl._risk``, ...; see
 CONTRIBUTING.md for the map); those modules may change without notice.
 
-Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
+Chapter 01 starts with ``load_spec``; chapters 02–09 add the rest.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 #: Where each public name lives.  The names are imported on first use (PEP 562), so that
 #: ``import prompticl`` (and ``prompticl --version``) does not load numpy, scipy and matplotlib.
 _MODULES: dict = {
+    "_bayes": ('BAYES_SAMPLES', 'BayesFloor', 'aware_bounds', 'bayes_floor', 'posterior_mean',),
     "_attention": ('AttentionParams', 'Effective', 'context_tokens', 'effective', 'forward_gram', 'forward_tokens', 'gram', 'query_token',),
     "_closed_forms": ('Moments', 'Solution', 'curvature', 'moments', 'one_minus_nW', 'optimal_losses', 'optimal_W_whitened', 'optimum', 'plain_loss_spectral', 'population_loss', 'signal', 'wishart_sas',),
     "_evaluation": ('SeedSummary', 'TestLoss', 'distance_to_optimum', 'summarize', 'test_loss', 'test_losses',),
@@ -39,6 +40,7 @@ _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 if TYPE_CHECKING:  # static analysis and IDEs see the real imports
     from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
+    from ._bayes import BAYES_SAMPLES, BayesFloor, aware_bounds, bayes_floor, posterior_mean
     from ._closed_forms import (
         Moments,
         Solution,
@@ -152,6 +154,8 @@ __all__ = [
     "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
+    # the Bayes floor, task-blind and task-aware (_bayes.py)
+    "BayesFloor", "bayes_floor", "posterior_mean", "aware_bounds", "BAYES_SAMPLES",
     # figures: style (_plotting.py) and export (_figures/export.py)
     "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
     "save_figure", "regenerate_command",
