@@ -1,4 +1,4 @@
-r"""Deeper and softmax attention, trained with JAX: L residual layers, prompts and heads
+r"""Deeper and softmax attention, trained with JAX
 
 The authors' multi-layer model (``MultiLayerLinearAttn`` of their ``prompt_icl.py``): tokens
 ``z_i = [x_i; y_i]`` of the context, one prompt token per task prepended, the query ``[x; 0]``
@@ -39,7 +39,7 @@ from ._regimes import REGIMES, check_regime
 from ._sampling import sample_batch
 from ._spec import Spec
 
-__all__ = ["DeepResult", "train_deep", "train_gd_steps", "deep_test_loss", "ATTENTIONS", "DEEP_SAMPLES"]
+__all__ = ["DeepResult", "DeepTestLoss", "train_deep", "train_gd_steps", "deep_test_loss", "ATTENTIONS", "DEEP_SAMPLES"]
 
 #: Attention kinds of :func:`train_deep`.
 ATTENTIONS = ("linear", "softmax")
