@@ -24,11 +24,15 @@ def _spec(d=4, noise=0.3, tasks=None, x_cov=None):
     return spec_from_dict(data)
 
 
-@pytest.mark.parametrize("name,n", [("three-task", 3), ("three-task", 8), ("noisy", 5)])
+#: Unequal weights and well separated tasks: the task-blind posterior's weights matter.
+LOPSIDED = {"d": 2, "noise": 0.5, "tasks": [{"weight": 0.9, "mean": 1.5, "cov": 0.2}, {"weight": 0.1, "mean": -1.5, "cov": 0.2}]}
+
+
+@pytest.mark.parametrize("name,n", [("three-task", 3), ("three-task", 8), ("noisy", 5), ("lopsided", 1)])
 def test_direct_simulation_of_the_posterior_mean_predictor(name, n):
     """Predict with xᵀE[β | D] on fresh prompts (original coordinates, correlated features for
     three-task): the squared error averages to the floor, blind and aware."""
-    spec = load_spec(name)
+    spec = spec_from_dict(LOPSIDED) if name == "lopsided" else load_spec(name)
     floor = bayes_floor(spec, [n], samples=4000, seed=1)
     rng = np.random.default_rng(7)
     batch = sample_batch(spec, n, 6000, rng)
@@ -194,3 +198,21 @@ def test_cli_bayes_table(capsys):
 def test_cli_bayes_refuses_before_work(capsys, argv, needle):
     rc, out, err = _run(capsys, ["theory", "noisy", "--model", "bayes", *argv])
     assert rc == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+def test_posterior_mean_against_importance_sampling():
+    """An independent posterior mean: draw β from the mixture prior (with its weights π_k), weight each
+    draw by the likelihood N(y; Xβ, σ²I).  Lopsided weights, so wrong mixture weights show."""
+    spec = spec_from_dict(LOPSIDED)
+    rng = np.random.default_rng(11)
+    batch = sample_batch(spec, 1, 6, rng)
+    draws = sample_batch(spec, 0, 400_000, np.random.default_rng(12)).beta  # prior draws of β
+    exact = posterior_mean(spec, batch.X, batch.y)
+    for i in range(6):
+        resid = batch.y[i][None, :] - draws @ batch.X[i].T
+        logw = -0.5 * (resid**2).sum(axis=1) / spec.noise**2
+        w = np.exp(logw - logw.max())
+        w /= w.sum()
+        est = w @ draws
+        se = np.sqrt((w[:, None] ** 2 * (draws - est) ** 2).sum(axis=0))
+        assert np.all(np.abs(est - exact[i]) <= Z_TOL * se + 1e-3), (i, est, exact[i], se)
