@@ -1,4 +1,4 @@
-r"""The Bayes floor: the least loss of any predictor, task-blind and task-aware
+r"""The Bayes floor: the least loss of any predictor, blind or task-aware
 
 For one prompt ``D = (X, y)`` of ``n`` examples and a query ``x``, the predictor with the least
 loss ``E[(ŷ − y)²]`` is the posterior mean ``ŷ = xᵀ E[β | D]`` and its loss is
