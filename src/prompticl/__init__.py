@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 #: Where each public name lives.  The names are imported on first use (PEP 562), so that
 #: ``import prompticl`` (and ``prompticl --version``) does not load numpy, scipy and matplotlib.
 _MODULES: dict = {
+    "_bayes": ('BAYES_SAMPLES', 'BayesFloor', 'aware_bounds', 'bayes_floor', 'posterior_mean',),
+    "_deep": ('ATTENTIONS', 'DEEP_SAMPLES', 'DeepResult', 'DeepTestLoss', 'deep_test_loss', 'train_deep', 'train_gd_steps',),
     "_attention": ('AttentionParams', 'Effective', 'context_tokens', 'effective', 'forward_gram', 'forward_tokens', 'gram', 'query_token',),
     "_closed_forms": ('Moments', 'Solution', 'curvature', 'moments', 'one_minus_nW', 'optimal_losses', 'optimal_W_whitened', 'optimum', 'plain_loss_spectral', 'population_loss', 'signal', 'wishart_sas',),
     "_evaluation": ('SeedSummary', 'TestLoss', 'distance_to_optimum', 'summarize', 'test_loss', 'test_losses',),
@@ -39,6 +41,8 @@ _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 if TYPE_CHECKING:  # static analysis and IDEs see the real imports
     from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
+    from ._bayes import BAYES_SAMPLES, BayesFloor, aware_bounds, bayes_floor, posterior_mean
+    from ._deep import ATTENTIONS, DEEP_SAMPLES, DeepResult, DeepTestLoss, deep_test_loss, train_deep, train_gd_steps
     from ._closed_forms import (
         Moments,
         Solution,
@@ -152,6 +156,10 @@ __all__ = [
     "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",
     "centred_spec", "joint_shift_losses", "heads_scale_loss", "task_optimum_losses",
+    # the Bayes floor, task-blind and task-aware (_bayes.py)
+    "BayesFloor", "bayes_floor", "posterior_mean", "aware_bounds", "BAYES_SAMPLES",
+    # deeper and softmax attention trained with JAX, and the L-step gradient-descent reference (_deep.py)
+    "DeepResult", "DeepTestLoss", "train_deep", "train_gd_steps", "deep_test_loss", "ATTENTIONS", "DEEP_SAMPLES",
     # figures: style (_plotting.py) and export (_figures/export.py)
     "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
     "save_figure", "regenerate_command",

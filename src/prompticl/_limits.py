@@ -297,3 +297,57 @@ def check_train_budget(d: int, K: int, n: int, *, method: str, samples: int, ste
 def layer_cost(d: int, K: int, count: int) -> float:
     """Estimated seconds of ``theory --model full`` with ``count`` context lengths."""
     return count * (LAYER_FIXED_SECONDS + LAYER_SECONDS_PER_UNIT * K * d * d)
+
+
+#: ``theory --model bayes``: largest d (the Monte Carlo floor does K + 1 SVDs of n×d per draw).
+MAX_BAYES_D = 100
+#: ``theory --model bayes``: largest context length (the draws hold n×d matrices; n = 200 at d = 10
+#: took 4.2 s for 4000 draws under load).
+MAX_BAYES_N = 10_000
+#: ``theory --model bayes``: seconds per unit of ``draws·(K + 1)·(n·d² + d³)`` and per context length
+#: (measured 1.5e-8 to 8.3e-8 s per unit at d = 4-10, K = 2-3, n = 5-200 under load 6).
+BAYES_SECONDS_PER_UNIT = 1.5e-7
+BAYES_FIXED_SECONDS = 0.05
+
+
+def check_bayes(d: int, ns: Sequence[int]) -> None:
+    """Refuse a ``theory --model bayes`` call beyond the Monte Carlo floor's limits."""
+    if d > MAX_BAYES_D:
+        raise LimitError(f"--model bayes at d = {_int(d)}: each draw costs K + 1 SVDs of n x d; the limit is d <= {MAX_BAYES_D}")
+    if max(ns, default=0) > MAX_BAYES_N:
+        raise LimitError(
+            f"--model bayes at n = {_int(max(ns))}: the Monte Carlo draws hold n x d matrices; the limit is "
+            f"n <= {MAX_BAYES_N}"
+        )
+
+
+def bayes_cost(d: int, K: int, ns: Sequence[int], samples: int) -> float:
+    """Estimated seconds of ``theory --model bayes`` (every n by Monte Carlo: an upper estimate)."""
+    return sum(BAYES_FIXED_SECONDS + BAYES_SECONDS_PER_UNIT * samples * (K + 1) * (n * d * d + d**3) for n in ns)
+
+
+#: ``train --layers``: largest d, context length, layer count and task count of the JAX trainer
+#: (its tokens are (n + 2)·(d + 1) numbers per prompt, a fit runs hundreds of L-BFGS iterations).
+MAX_DEEP_D = 20
+MAX_DEEP_N = 200
+MAX_DEEP_LAYERS = 4
+MAX_DEEP_K = 8
+#: ``train --layers``: fixed seconds (imports, JIT compilation) and seconds per unit of
+#: ``starts·(Σ_{l≤L} l)·samples·K·(n+2)·(d+1)²`` for an assumed 300 L-BFGS iterations.  Rough:
+#: measured 7e-8 s per unit and iteration at load 33 on the 2 shared cores (d = 10, n = 10), so an
+#: idle machine is taken as about 7 times faster.
+DEEP_FIXED_SECONDS = 10.0
+DEEP_SECONDS_PER_UNIT = 300 * 1e-8
+
+
+def check_deep(d: int, K: int, n: int, layers: int) -> None:
+    """Refuse a ``train --layers`` run beyond the JAX trainer's limits (before any work)."""
+    for value, limit, what in ((d, MAX_DEEP_D, "d"), (K, MAX_DEEP_K, "K (tasks)"), (n, MAX_DEEP_N, "n"),
+                               (layers, MAX_DEEP_LAYERS, "--layers")):
+        if value > limit:
+            raise LimitError(f"train --layers: {what} = {_int(value)}; the JAX trainer's limit is {what} <= {limit}")
+
+
+def deep_cost(d: int, K: int, n: int, layers: int, samples: int, starts: int) -> float:
+    """Estimated seconds of ``train --layers`` (the nested fits of 1..L layers and their starts)."""
+    return DEEP_FIXED_SECONDS + DEEP_SECONDS_PER_UNIT * starts * layers * (layers + 1) / 2 * samples * K * (n + 2) * (d + 1) ** 2

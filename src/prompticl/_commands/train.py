@@ -1,10 +1,13 @@
-"""``prompticl train SPEC --regime R --n N [--seed S] [--json]``: train the attention model, test it.
+"""``prompticl train SPEC --regime R --n N [--layers L] [--attention linear|softmax] [--seed S] [--json]``.
 
 Trains the one-layer linear attention model in one regime (:mod:`prompticl._training`), estimates
 its test loss on fresh prompts with a 95% interval (:mod:`prompticl._evaluation`) and compares it
-with the regime's closed form (:mod:`prompticl._closed_forms`).
+with the regime's closed form (:mod:`prompticl._closed_forms`).  With ``--layers`` or
+``--attention``, trains ``L`` residual layers with JAX instead (:mod:`prompticl._deep`) and adds the
+one-layer certified optimum (``layer_optimum``) and the Bayes floor (``bayes``, ``bayes_se``).
 
-Chapter 7 (experiments) explains the comparison.
+Chapter 7 (experiments) explains the comparison; the deeper models (:mod:`prompticl._deep`) have
+no chapter yet.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import time
 import numpy as np
 
 from .._evaluation import distance_to_optimum, test_loss
-from .._limits import (BUDGET_SECONDS, MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N, SAMPLE_WORK, check_adam,
-                       check_train, check_train_budget)
+from .._limits import (BUDGET_SECONDS, MAX_DEEP_LAYERS, MAX_PROMPT_LEN, MAX_TRAIN_D, MAX_TRAIN_K, MAX_TRAIN_N,
+                       SAMPLE_WORK, check_adam, check_budget, check_deep, check_train, check_train_budget, deep_cost)
 from .._safe_yaml import escape_control
 from .._sampling import seed_streams
 from .._closed_forms import moments, optimum, signal
@@ -26,7 +29,7 @@ from .._training import DEFAULT_TRAIN_SAMPLES, TrainResult, train
 from . import CLIError
 from ._common import add_spec_argument, parse_whole_number, positive_int, require_signal
 
-__all__ = ["register", "run", "train_report", "parameter_summary", "require_full_rank", "require_well_scaled"]
+__all__ = ["register", "run", "train_report", "deep_report", "parameter_summary", "require_full_rank", "require_well_scaled"]
 
 
 def _nonneg_int(text: str) -> int:
@@ -149,6 +152,15 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
+    parser.add_argument("--layers", type=lambda t: parse_whole_number(t, 1, MAX_DEEP_LAYERS), default=None,
+                        help=f"train L = 1..{MAX_DEEP_LAYERS} residual attention layers with JAX (L-BFGS on a fixed "
+                        "sample, float64; needs the 'deep' extra); adds layer_optimum and bayes to the report")
+    parser.add_argument("--attention", choices=("linear", "softmax"), default=None,
+                        help="with --layers: linear scores (default) or a softmax over the prompt and context tokens")
+    parser.add_argument("--starts", type=lambda t: parse_whole_number(t, 1, 20), default=3,
+                        help="with --layers: random starts of L-BFGS (default %(default)s)")
+    parser.add_argument("--deep-samples", type=lambda t: parse_whole_number(t, 100, 10**6), default=2000,
+                        help="with --layers: training prompts per task (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -215,11 +227,95 @@ def format_report(r: dict) -> str:
     ])
 
 
+def deep_report(spec, regime: str, n: int, seed: int, layers: int, attention: str, *, samples: int = 2000,
+                starts: int = 3) -> dict:
+    """Train ``layers`` layers with JAX, test, and compare; the JSON payload of ``prompticl train --layers``."""
+    from .._bayes import bayes_floor
+    from .._deep import deep_test_loss, train_deep
+    from .._layer_optimum import layer_optima
+
+    result = train_deep(spec, n, regime, layers, attention=attention, samples=samples, starts=starts, seed=seed)
+    t0 = time.perf_counter()
+    est = deep_test_loss(spec, result, seed=seed)
+    eval_seconds = time.perf_counter() - t0
+    theory = optimum(spec, n, regime).loss
+    layer_opt = layer_optima(spec, n, "full")[regime].loss
+    floor = bayes_floor(spec, [n])
+    values, ses = floor.by_regime()
+    return {
+        "spec": spec.name,
+        "regime": regime,
+        "n": int(n),
+        "seed": int(seed),
+        "method": "lbfgs",
+        "layers": int(layers),
+        "attention": attention,
+        "test_loss": est.loss,
+        "ci95": [est.ci95[0], est.ci95[1]],
+        "test_samples": est.samples,
+        "theory": theory,
+        "rel_gap": est.loss / theory - 1.0,
+        "layer_optimum": layer_opt,
+        "bayes": values[regime][0],
+        "bayes_se": ses[regime][0],
+        "signal": signal(spec),
+        "train_loss": result.train_loss,
+        "iterations": result.iterations,
+        "seconds": result.seconds,
+        "eval_seconds": eval_seconds,
+        "params": {
+            "train_samples": int(samples * spec.K),
+            "start_losses": [float(v) for v in result.start_losses],
+            "norms": {name: float(np.linalg.norm(v)) for name, v in result.params.items() if v is not None},
+        },
+    }
+
+
+def format_deep(r: dict) -> str:
+    """Readable lines for a :func:`deep_report`."""
+    lo, hi = r["ci95"]
+    sig = r["signal"]
+    return "\n".join([
+        f"spec {escape_control(r['spec'])}, regime {r['regime']} ({REGIME_TITLES[r['regime']]}), n = {r['n']}, seed {r['seed']}, "
+        f"{r['layers']} {r['attention']} attention layer{'s' if r['layers'] > 1 else ''} (L-BFGS, float64)",
+        f"test loss      {r['test_loss']:.5g}  (95% CI [{lo:.5g}, {hi:.5g}], {r['test_samples']} fresh prompts)",
+        f"one layer      {r['layer_optimum']:.5g}  (chapter 08's certified optimum of the layer)",
+        f"theory         {r['theory']:.5g}  (closed form of the reduced model; gap {r['rel_gap']:+.2%})",
+        f"Bayes floor    {r['bayes']:.5g} +- {r['bayes_se']:.2g}  ({'task-blind' if r['regime'] == 'plain' else 'task-aware'})",
+        f"normalised     {r['test_loss'] / sig:.5g} / {r['layer_optimum'] / sig:.5g} / {r['bayes'] / sig:.5g}  "
+        "(trained / one layer / Bayes, divided by tr Sigma_tilde)",
+        f"training       {r['seconds']:.1f} s, {r['iterations']} iterations, training loss {r['train_loss']:.5g}",
+    ])
+
+
+def run_deep(args: argparse.Namespace) -> int:
+    """``train --layers``: refuse bad combinations and too-long runs before any work, then train."""
+    import importlib.util
+
+    spec = args.spec
+    layers = args.layers or 1
+    attention = args.attention or "linear"
+    if args.method != "als" or args.prompt_len != 1:
+        raise CLIError("--layers/--attention train with L-BFGS and one prompt token per task: leave out --method and --prompt-len")
+    check_deep(spec.d, spec.K, args.n, layers)
+    check_budget(deep_cost(spec.d, spec.K, args.n, layers, args.deep_samples, args.starts),
+                 f"train --layers {layers} at d = {spec.d}, K = {spec.K} tasks, n = {args.n} with {args.starts} starts "
+                 f"and {args.deep_samples} prompts per task", args.allow_long, "lower --starts or --deep-samples")
+    if importlib.util.find_spec("jax") is None:
+        raise CLIError("--layers and --attention need JAX: pip install 'prompticl[deep]'")
+    report = deep_report(spec, args.regime, args.n, args.seed, layers, attention, samples=args.deep_samples,
+                         starts=args.starts)
+    print(json.dumps(report) if args.json else format_deep(report))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Train and print (arguments are validated by the parser before any work)."""
     spec = args.spec
     require_signal(spec)
     require_well_scaled(spec)
+    if getattr(args, "layers", None) is not None or getattr(args, "attention", None) is not None:
+        return run_deep(args)
     require_full_rank(spec, args.regime)
     check_train(spec.d, spec.K, args.n, args.samples if args.method == "als" else 0, args.prompt_len)
     if args.method == "als" and args.samples < 2 * (spec.d + 1) ** 2:

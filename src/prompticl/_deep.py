@@ -1,0 +1,414 @@
+r"""Deeper and softmax attention, trained with JAX
+
+The authors' multi-layer model (``MultiLayerLinearAttn`` of their ``prompt_icl.py``): tokens
+``z_i = [x_i; y_i]`` of the context, one prompt token per task prepended, the query ``[x; 0]``
+appended; ``L`` residual layers, each with its own query, key and value maps ``W_Q, W_K, W_V``
+(``(d+1) × (d+1)``),
+
+    ``Z ← Z + S(Z W_Q (Z_c W_K)ᵀ / √(d+1)) Z_c W_V``,
+
+where ``Z_c`` are the prompt and context tokens (the keys and values), ``S`` is the identity
+(linear attention) or a row-wise softmax (``attention="softmax"``).  The prediction is the last
+token's label coordinate, or a task head ``v_kᵀ z_query`` (``joint-heads``).
+
+Two choices differ from the authors' code, both so that the classes are nested and one layer is
+chapter 08's layer exactly: the query token is not among the keys (their code lets it attend to
+itself, which adds a term cubic in the query), and the residual adds ``Z`` once (their layer
+returns ``attention(Z) + Z`` and the model adds ``Z`` again, so a layer maps ``Z ↦ 2Z + …`` and a
+layer with zero value map doubles the stream instead of leaving it alone).
+
+The trainer fits a fixed, seeded training sample (sample-average approximation) in float64 with
+L-BFGS (:func:`scipy.optimize.minimize`, gradients from :func:`jax.value_and_grad`), from several
+starts: seeded random ones and, for ``L ≥ 2``, the ``(L−1)``-layer solution with one more layer of
+zero value map (the identity), so the best training loss cannot increase with ``L``.
+
+:func:`train_gd_steps` fits the reference of ``L`` steps of preconditioned gradient descent,
+``β_{l+1} = β_l + Γ_l Xᵀ(y − Xβ_l)``, started at a task's prompt ``β_0 = c_k``.
+
+JAX is an optional dependency (``pip install prompticl[deep]``), imported on first use.
+Chapter 09 uses all of it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._regimes import REGIMES, check_regime
+from ._sampling import sample_batch
+from ._spec import Spec
+
+__all__ = ["DeepResult", "DeepTestLoss", "train_deep", "train_gd_steps", "deep_test_loss", "ATTENTIONS", "DEEP_SAMPLES"]
+
+#: Attention kinds of :func:`train_deep`.
+ATTENTIONS = ("linear", "softmax")
+#: Default training prompts per task (the fixed sample the L-BFGS fit sees).
+DEEP_SAMPLES = 4000
+#: Default fresh test prompts per task.
+DEEP_TEST_SAMPLES = 20000
+
+
+def _jax():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    return jax, jnp
+
+
+@dataclass
+class DeepResult:
+    r"""A trained deep attention model or gradient-descent reference (Chapter 09).
+
+    Attributes
+    ----------
+    spec_name : str
+        The spec it was trained on.
+    regime : str
+        One of :data:`prompticl.REGIMES`.
+    n : int
+        Context length.
+    layers : int
+        Number of layers (or gradient steps for the reference).
+    attention : str
+        ``"linear"``, ``"softmax"`` or ``"gd"`` (the reference).
+    params : dict
+        Parameters as numpy arrays (``Wq``, ``Wk``, ``Wv`` of shape (L, d+1, d+1), with ``Wk`` the
+        identity: only ``W_Q W_Kᵀ`` enters the model and the fit works on it; ``prompts``
+        (K, 1, d+1) or None, ``heads`` (K, d+1) or None; for the reference ``Gamma`` (L, d, d) and
+        ``start`` (K, d)).
+    train_loss : float
+        Loss on the training sample.
+    iterations : int
+        L-BFGS iterations of the best start (summed over stages for fine-tuning).
+    seconds : float
+        Wall time of the fit.
+    start_losses : list of float
+        Training loss reached from each start.
+    """
+
+    spec_name: str
+    regime: str
+    n: int
+    layers: int
+    attention: str
+    params: dict
+    train_loss: float
+    iterations: int
+    seconds: float
+    start_losses: list = field(default_factory=list)
+
+
+def _tokens(batch, d: int):
+    ctx = np.concatenate([batch.X, batch.y[..., None]], axis=-1)
+    zq = np.concatenate([batch.x, np.zeros((batch.x.shape[0], 1))], axis=-1)
+    return ctx, zq
+
+
+def _sample(spec: Spec, n: int, per_task: int, rng: np.random.Generator) -> dict:
+    """Stratified sample: ``per_task`` prompts of each task, weights π_k / per_task."""
+    parts = [sample_batch(spec, n, per_task, rng, task=k) for k in range(spec.K)]
+    ctx, zq = zip(*(_tokens(b, spec.d) for b in parts))
+    return {
+        "ctx": np.concatenate(ctx),
+        "zq": np.concatenate(zq),
+        "y": np.concatenate([b.y_query for b in parts]),
+        "task": np.concatenate([np.full(per_task, k) for k in range(spec.K)]),
+        "w": np.concatenate([np.full(per_task, spec.weights[k] / per_task) for k in range(spec.K)]),
+    }
+
+
+def _forward(params: dict, ctx, zq, task, attention: str, jnp):
+    """Predictions of the deep attention model for a batch (see the module docstring)."""
+    D = zq.shape[-1]
+    tokens = ctx
+    if params.get("prompts") is not None:
+        tokens = jnp.concatenate([params["prompts"][task], ctx], axis=1)
+    Z = jnp.concatenate([tokens, zq[:, None, :]], axis=1)
+    m = tokens.shape[1]
+    L = params["Wq"].shape[0]
+    scale = 1.0 / np.sqrt(D)
+    for layer in range(L):
+        Zc = Z[:, :m]
+        Kk = Zc if params.get("Wk") is None else Zc @ params["Wk"][layer]
+        V = Zc @ params["Wv"][layer]
+        rows = Z[:, -1:] if layer == L - 1 else Z  # the last layer only feeds the query's output
+        Q = rows @ params["Wq"][layer]
+        if attention == "linear":
+            out = Q @ (jnp.swapaxes(Kk, 1, 2) @ V) * scale
+        else:
+            S = (Q @ jnp.swapaxes(Kk, 1, 2)) * scale
+            S = S - S.max(axis=-1, keepdims=True)
+            A = jnp.exp(S)
+            out = (A / A.sum(axis=-1, keepdims=True)) @ V
+        Z = Z + out if layer < L - 1 else Z[:, -1:] + out
+    last = Z[:, -1]
+    if params.get("heads") is not None:
+        return jnp.einsum("bd,bd->b", last, params["heads"][task])
+    return last[:, -1]
+
+
+def _gd_forward(params: dict, ctx, zq, task, jnp):
+    """``L`` steps of preconditioned gradient descent from the prompt ``β_0 = c_k``."""
+    X, y = ctx[..., :-1], ctx[..., -1]
+    beta = params["start"][task]
+    for G in params["Gamma"]:
+        resid = y - jnp.einsum("bnd,bd->bn", X, beta)
+        beta = beta + jnp.einsum("de,bne,bn->bd", G, X, resid)
+    return jnp.einsum("bd,bd->b", zq[:, :-1], beta)
+
+
+def _fit(loss_fn, init: dict, frozen: dict, maxiter: int, jax, jnp):
+    """Minimise ``loss_fn(params)`` over ``init``'s entries (``frozen`` fixed) with L-BFGS-B."""
+    from jax.flatten_util import ravel_pytree
+    from scipy.optimize import minimize
+
+    flat0, unravel = ravel_pytree(init)
+
+    @jax.jit
+    def value_grad(flat):
+        return jax.value_and_grad(lambda f: loss_fn({**frozen, **unravel(f)}))(flat)
+
+    def fg(x):
+        v, g = value_grad(jnp.asarray(x))
+        return float(v), np.asarray(g, dtype=float)
+
+    res = minimize(fg, np.asarray(flat0, dtype=float), jac=True, method="L-BFGS-B",
+                   options={"maxiter": maxiter, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10})
+    best = {k: np.asarray(v) for k, v in unravel(jnp.asarray(res.x)).items()}
+    return best, float(res.fun), int(res.nit)
+
+
+def _random_init(rng: np.random.Generator, L: int, D: int, K: int, prompts: bool, heads: bool) -> dict:
+    # Only the product W_Q W_Kᵀ enters the scores (linear or softmax), so the fit works on it
+    # (stored as Wq, with W_K = I): the same class of functions, without the (W_Q, W_K) → (W_Q T,
+    # W_K T^{-ᵀ}) symmetry that slows a quasi-Newton method down.
+    s = 1.0 / D
+    init = {name: s * rng.standard_normal((L, D, D)) for name in ("Wq", "Wv")}
+    if prompts:
+        init["prompts"] = rng.standard_normal((K, 1, D))
+    if heads:
+        init["heads"] = np.eye(D)[-1] + 0.1 * rng.standard_normal((K, D))
+    return init
+
+
+def _grow(params: dict, rng: np.random.Generator) -> dict:
+    """One more layer with zero value map: the same function (nested classes)."""
+    D = params["Wq"].shape[1]
+    out = dict(params)
+    out["Wq"] = np.concatenate([params["Wq"], rng.standard_normal((1, D, D)) / D])
+    out["Wv"] = np.concatenate([params["Wv"], np.zeros((1, D, D))])
+    return out
+
+
+def _loss_factory(data: dict, attention: str, jnp, forward=None):
+    ctx, zq, y, task, w = (jnp.asarray(data[k]) for k in ("ctx", "zq", "y", "task", "w"))
+
+    def loss(params):
+        pred = forward(params, ctx, zq, task, jnp) if forward else _forward(params, ctx, zq, task, attention, jnp)
+        return jnp.sum(w * (pred - y) ** 2)
+
+    return loss
+
+
+def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str = "linear", samples: int = DEEP_SAMPLES,
+               starts: int = 3, seed: int = 0, maxiter: int = 3000, warm: "DeepResult | None" = None) -> DeepResult:
+    r"""Train ``layers`` residual attention layers in one regime on a fixed seeded sample (Chapter 09).
+
+    Minimises the stratified training loss ``Σ_k π_k (1/N) Σ_{i∈k} (ŷ_i − y_i)²`` (``N`` =
+    ``samples`` prompts per task) in float64 with L-BFGS from ``starts`` seeded random starts, plus,
+    when ``warm`` (an ``(L−1)``-layer result of the same regime) is given or ``layers ≥ 2``, the
+    ``(L−1)``-layer optimum grown by an identity layer, so that the best training loss is
+    non-increasing in ``L``.  ``finetune`` pretrains the plain model, then fits one prompt per task
+    with the attention frozen.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    regime : str
+        ``plain``, ``finetune``, ``joint`` or ``joint-heads``.
+    layers : int
+        Number of residual layers (``>= 1``).
+    attention : str
+        ``"linear"`` or ``"softmax"``.
+    samples : int
+        Training prompts per task.
+    starts : int
+        Random starts (``>= 1``).
+    seed : int
+        Seed of the sample and the starts.
+    maxiter : int
+        L-BFGS iterations per start.
+    warm : DeepResult, optional
+        An ``(L−1)``-layer result to grow; trained here when ``layers ≥ 2`` and not given.
+
+    Returns
+    -------
+    DeepResult
+        The best start's parameters and training loss.
+    """
+    check_regime(regime)
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    if layers < 1 or starts < 1 or samples < 2:
+        raise ValueError(f"need layers >= 1, starts >= 1 and samples >= 2, got {layers}, {starts}, {samples}")
+    jax, jnp = _jax()
+    t0 = time.perf_counter()
+    data = _sample(spec, n, samples, np.random.default_rng([seed, n, 20]))
+    loss = _loss_factory(data, attention, jnp)
+    D, K = spec.d + 1, spec.K
+    if layers >= 2 and warm is None:
+        warm = train_deep(spec, n, regime, layers - 1, attention=attention, samples=samples, starts=starts, seed=seed,
+                          maxiter=maxiter)
+    rng = np.random.default_rng([seed, n, layers, 21])
+    inits = [_random_init(rng, layers, D, K, regime != "plain", regime == "joint-heads") for _ in range(starts)]
+    if warm is not None:
+        inits.append(_grow({k: v for k, v in warm.params.items() if v is not None and k != "Wk"}, rng))
+    results = []
+    if regime == "finetune":
+        # Pretrain the plain model from every start, keep the best, then fit the prompts alone.
+        plain = [_fit(loss, {k: init[k] for k in ("Wq", "Wv")}, {}, maxiter, jax, jnp) for init in inits]
+        attn, _, it1 = min(plain, key=lambda r: r[1])
+        for init in inits:
+            fitted, value, it2 = _fit(loss, {"prompts": init.get("prompts", rng.standard_normal((K, 1, D)))}, attn,
+                                      maxiter, jax, jnp)
+            results.append(({**attn, **fitted}, value, it1 + it2))
+    else:
+        results = [_fit(loss, init, {}, maxiter, jax, jnp) for init in inits]
+    best = min(range(len(results)), key=lambda i: results[i][1])
+    params, value, iters = results[best]
+    params = {"Wq": params["Wq"], "Wk": np.stack([np.eye(D)] * layers), "Wv": params["Wv"],
+              "prompts": params.get("prompts"), "heads": params.get("heads")}
+    return DeepResult(spec.name, regime, int(n), int(layers), attention, params, value, iters,
+                      time.perf_counter() - t0, [r[1] for r in results])
+
+
+def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int = DEEP_SAMPLES, seed: int = 0,
+                   maxiter: int = 3000) -> DeepResult:
+    r"""Fit ``steps`` steps of preconditioned gradient descent directly, the reference of Chapter 09.
+
+    The model is :math:`\beta_0 = c_k`, :math:`\beta_{l+1} = \beta_l + \Gamma_l X^\top (y - X\beta_l)`,
+    :math:`\hat y = x^\top \beta_L`, with a learned :math:`\Gamma_l` per step and a learned start:
+    shared (``plain``) or one per task (the prompt regimes; ``finetune`` fits the steps on the plain
+    model first, then the starts).  Same sample, optimiser and seeds as :func:`train_deep`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    n : int
+        Context length.
+    regime : str
+        One of the four regimes.
+    steps : int
+        Number of gradient steps ``L``.
+    samples : int
+        Training prompts per task.
+    seed : int
+        Seed of the sample.
+    maxiter : int
+        L-BFGS iterations.
+
+    Returns
+    -------
+    DeepResult
+        With ``attention="gd"`` and parameters ``Gamma`` (L, d, d) and ``start`` (K, d).
+    """
+    check_regime(regime)
+    jax, jnp = _jax()
+    t0 = time.perf_counter()
+    data = _sample(spec, n, samples, np.random.default_rng([seed, n, 20]))
+    d, K = spec.d, spec.K
+    plain = data if regime not in ("plain", "finetune") else {**data, "task": np.zeros_like(data["task"])}
+    loss_plain = _loss_factory(plain, "gd", jnp, forward=_gd_forward)
+    loss_task = _loss_factory(data, "gd", jnp, forward=_gd_forward)
+    scale = 1.0 / (n + spec.d)
+    gamma0 = np.stack([scale * np.eye(d)] * steps)
+    if regime == "plain":
+        params, value, iters = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
+    elif regime == "finetune":
+        first, _, it1 = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
+        params, value, it2 = _fit(loss_task, {"start": np.repeat(first["start"][:1], K, axis=0)},
+                                  {"Gamma": first["Gamma"]}, maxiter, jax, jnp)
+        params = {"Gamma": first["Gamma"], **params}
+        iters = it1 + it2
+    else:
+        params, value, iters = _fit(loss_task, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
+    if regime == "plain":
+        params["start"] = np.repeat(params["start"][:1], K, axis=0)
+    return DeepResult(spec.name, regime, int(n), int(steps), "gd", params, value, iters, time.perf_counter() - t0,
+                      [value])
+
+
+@dataclass(frozen=True)
+class DeepTestLoss:
+    r"""Test loss of a deep model on fresh prompts, with its 95% interval (Chapter 09).
+
+    Attributes
+    ----------
+    loss : float
+        Stratified Monte Carlo estimate of the population loss.
+    se : float
+        Its standard error.
+    ci95 : tuple of float
+        ``loss ± Z95·se``.
+    samples : int
+        Fresh prompts used (all tasks).
+    """
+
+    loss: float
+    se: float
+    ci95: tuple
+    samples: int
+
+
+def deep_test_loss(spec: Spec, result: DeepResult, *, samples: int = DEEP_TEST_SAMPLES, seed: int = 0) -> DeepTestLoss:
+    r"""The population loss of a trained :class:`DeepResult` on fresh prompts, with a 95% interval (Chapter 09).
+
+    ``samples`` fresh prompts per task (a seed stream disjoint from training's), stratified:
+    :math:`\hat L = \sum_k \pi_k \bar\ell_k`, :math:`\mathrm{se}^2 = \sum_k \pi_k^2 s_k^2 / N`.
+
+    Parameters
+    ----------
+    spec : Spec
+        The task mixture.
+    result : DeepResult
+        A trained model or reference.
+    samples : int
+        Fresh prompts per task.
+    seed : int
+        Seed of the test prompts.
+
+    Returns
+    -------
+    DeepTestLoss
+        Estimate, standard error and interval.
+    """
+    from ._montecarlo import Z95
+
+    jax, jnp = _jax()
+    rng = np.random.default_rng([seed, result.n, 30])
+    means, variances = [], []
+    for k in range(spec.K):
+        chunks = []
+        for start in range(0, samples, 5000):
+            b = sample_batch(spec, result.n, min(5000, samples - start), rng, task=k)
+            ctx, zq = _tokens(b, spec.d)
+            task = np.full(ctx.shape[0], k)
+            params = {key: (None if v is None else jnp.asarray(v)) for key, v in result.params.items()}
+            if result.attention == "gd":
+                pred = _gd_forward(params, jnp.asarray(ctx), jnp.asarray(zq), task, jnp)
+            else:
+                pred = _forward(params, jnp.asarray(ctx), jnp.asarray(zq), task, result.attention, jnp)
+            chunks.append((np.asarray(pred) - b.y_query) ** 2)
+        err = np.concatenate(chunks)
+        means.append(err.mean())
+        variances.append(err.var(ddof=1))
+    loss = float(spec.weights @ np.array(means))
+    se = float(np.sqrt(np.sum(spec.weights**2 * np.array(variances)) / samples))
+    return DeepTestLoss(loss, se, (loss - Z95 * se, loss + Z95 * se), int(samples * spec.K))

@@ -1,0 +1,132 @@
+"""The JAX trainer of deeper and softmax attention (chapter 09, issue 20)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+
+from prompticl import cli  # noqa: E402
+from prompticl._closed_forms import optimal_losses  # noqa: E402
+from prompticl._deep import _forward, _grow, _jax, _sample, deep_test_loss, train_deep, train_gd_steps  # noqa: E402
+from prompticl._experiments import within_tolerance  # noqa: E402
+from prompticl._layer_optimum import layer_optima  # noqa: E402
+from prompticl._spec import spec_from_dict  # noqa: E402
+
+TINY = spec_from_dict({"d": 2, "noise": 0.2, "name": "tiny", "tasks": [
+    {"weight": 0.4, "mean": [1.0, -0.5], "cov": [0.5, 0.3]},
+    {"weight": 0.6, "mean": [-0.5, 0.5], "cov": 1.0},
+]})
+
+
+def _random_params(rng, L, D, K, prompts=True, heads=False):
+    p = {name: rng.standard_normal((L, D, D)) / D for name in ("Wq", "Wk", "Wv")}
+    p["prompts"] = rng.standard_normal((K, 1, D)) if prompts else None
+    p["heads"] = rng.standard_normal((K, D)) if heads else None
+    return p
+
+
+def test_one_linear_layer_is_chapter_08s_layer():
+    """With one layer the prediction is xᵀ A G b: A = (W_Q W_Kᵀ)[:d]/√D, G the Gram of prompt and
+    context tokens (the query excluded), b = W_V e_D (or the head v_k through the residual)."""
+    _, jnp = _jax()
+    rng = np.random.default_rng(0)
+    data = _sample(TINY, 4, 7, rng)
+    D, K = 3, 2
+    p = _random_params(rng, 1, D, K)
+    pred = np.asarray(_forward(p, jnp.asarray(data["ctx"]), jnp.asarray(data["zq"]), data["task"], "linear", jnp))
+    for i in range(len(pred)):
+        Z = np.concatenate([p["prompts"][data["task"][i]], data["ctx"][i]])
+        G = Z.T @ Z
+        A = (p["Wq"][0] @ p["Wk"][0].T)[:2] / np.sqrt(D)
+        x = data["zq"][i, :2]
+        assert pred[i] == pytest.approx(x @ A @ G @ p["Wv"][0][:, -1], rel=1e-10)
+
+
+def test_a_grown_layer_is_the_identity():
+    """Nested classes: one more layer with zero value map leaves every prediction unchanged."""
+    _, jnp = _jax()
+    rng = np.random.default_rng(1)
+    data = _sample(TINY, 3, 5, rng)
+    for attention in ("linear", "softmax"):
+        p = _random_params(rng, 2, 3, 2, heads=True)
+        p.pop("Wk")
+        grown = _grow(p, rng)
+        args = (jnp.asarray(data["ctx"]), jnp.asarray(data["zq"]), data["task"], attention, jnp)
+        before, after = np.asarray(_forward(p, *args)), np.asarray(_forward(grown, *args))
+        assert np.allclose(before, after, rtol=1e-12) and grown["Wq"].shape[0] == 3
+        # control: a nonzero value map in the new layer changes the predictions
+        grown["Wv"][-1] = rng.standard_normal((3, 3))
+        assert not np.allclose(before, np.asarray(_forward(grown, *args)))
+
+
+@pytest.mark.parametrize("regime", ["plain", "joint-heads"])
+def test_one_linear_layer_lands_on_the_certified_optimum(regime):
+    """The trainer's first check: L = 1, linear, trained from random starts, within the tolerance of
+    chapter 07 (4 standard errors plus the excess risk p/N of N training prompts) of chapter 08's
+    certified optimum."""
+    samples = 3000
+    res = train_deep(TINY, 3, regime, 1, samples=samples, starts=3, seed=0)
+    est = deep_test_loss(TINY, res, samples=20000, seed=1)
+    target = layer_optima(TINY, 3, "full")[regime].loss
+    p = 3 * 3 + 2 * 3 + 2 * 3  # A, b_k, prompt biases (d = 2, K = 2)
+    assert within_tolerance(est.loss, est.se, target, p / (2 * samples)), (est.loss, est.se, target)
+    # control: a start that stopped early (one L-BFGS iteration) is not within the tolerance
+    bad = train_deep(TINY, 3, regime, 1, samples=samples, starts=1, seed=0, maxiter=1)
+    bad_est = deep_test_loss(TINY, bad, samples=20000, seed=1)
+    assert not within_tolerance(bad_est.loss, bad_est.se, target, p / (2 * samples))
+
+
+def test_one_gd_step_from_zero_is_the_reduced_plain_model():
+    """The reference with one step and a shared start is ŷ = xᵀ(c + ΓXᵀ(y − Xc)); with plain training
+    its loss matches the reduced closed form L_PT up to the training sample's excess risk (the start c
+    may only help, so it is compared from above with the same tolerance)."""
+    res = train_gd_steps(TINY, 3, "plain", 1, samples=3000)
+    est = deep_test_loss(TINY, res, samples=20000, seed=2)
+    target = optimal_losses(TINY, [3])["plain"][0]
+    assert est.loss <= target * (1 + 6 / 6000) + 4 * est.se
+    assert est.loss >= 0.8 * target  # not far below: a learned start is only a mean correction
+
+
+def test_nested_training_loss_non_increasing():
+    one = train_deep(TINY, 2, "joint", 1, samples=500, starts=1, seed=0, maxiter=300)
+    two = train_deep(TINY, 2, "joint", 2, samples=500, starts=1, seed=0, maxiter=300, warm=one)
+    assert two.train_loss <= one.train_loss + 1e-12
+    assert len(two.start_losses) == 2  # one random start and the grown one
+
+
+def test_softmax_trains():
+    res = train_deep(TINY, 3, "joint", 1, attention="softmax", samples=500, starts=1, maxiter=200)
+    est = deep_test_loss(TINY, res, samples=4000)
+    assert np.isfinite(est.loss) and est.ci95[0] < est.loss < est.ci95[1]
+
+
+def test_cli_train_layers_json(capsys, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("name: tiny\nd: 2\nnoise: 0.2\ntasks:\n  - {weight: 0.4, mean: [1.0, -0.5], cov: [0.5, 0.3]}\n"
+                    "  - {weight: 0.6, mean: [-0.5, 0.5], cov: 1.0}\n")
+    rc = cli.main(["train", str(path), "--regime", "joint", "--n", "2", "--layers", "1", "--starts", "1",
+                   "--deep-samples", "300", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    data = json.loads(out)
+    for key in ("test_loss", "ci95", "theory", "layer_optimum", "bayes", "bayes_se", "layers", "attention"):
+        assert key in data
+    assert data["layers"] == 1 and data["attention"] == "linear"
+    assert data["bayes"] < data["layer_optimum"] <= data["theory"] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--layers", "0"], "expected an integer >= 1"),
+    (["--layers", "9"], "above the limit 4"),
+    (["--layers", "2", "--method", "adam"], "leave out --method"),
+    (["--layers", "3", "--n", "150"], "--allow-long"),
+    (["--attention", "tanh"], "invalid choice"),
+])
+def test_cli_train_layers_bad_input(capsys, argv, needle):
+    base = ["train", "noisy", "--regime", "joint"] + ([] if "--n" in argv else ["--n", "5"])
+    rc = cli.main(base + argv)
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and needle in err
