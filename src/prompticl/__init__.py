@@ -107,9 +107,14 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import inspect
     from importlib import import_module
 
     value = getattr(import_module(f".{module}", __name__), name)
+    if inspect.isfunction(value):  # the public functions check their arguments (prompticl._validation)
+        from ._validation import validated
+
+        value = validated(value, name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
