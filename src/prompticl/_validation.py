@@ -37,7 +37,7 @@ def _show(value: Any) -> str:
     """A short description of a value for an error message: its type and a clipped repr."""
     if isinstance(value, np.ndarray):
         return f"ndarray of shape {value.shape} and dtype {value.dtype}"
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line
     text = text if len(text) <= 60 else text[:45] + "..." + text[-10:]
     text = text.encode("ascii", "backslashreplace").decode("ascii")  # no escape sequences reach a terminal
     return f"{type(value).__name__} {text}"
@@ -216,7 +216,7 @@ def _real_array(value: Any, where: str, what: str, finite: bool = True) -> np.nd
     except (ValueError, TypeError):  # ragged nested lists
         raise _bad_value(where, what + " (a ragged nested list is not an array)", value) from None
     if arr.dtype.kind not in "iuf":
-        raise _bad_type(where, what + " of real numbers", value)
+        raise TypeError(f"{where} must be real numbers ({what}), got {_show(value)}")
     arr = arr.astype(float, copy=False)
     if finite and not np.all(np.isfinite(arr)):
         raise _bad_value(where, what + " of finite numbers", value)
@@ -474,12 +474,65 @@ def num_tasks_rule(value, where, args):
     return v
 
 
+def _field_shape(obj, field: str, where: str, ndim: int, optional: bool = False) -> "tuple | None":
+    value = getattr(obj, field)
+    if value is None and optional:
+        return None
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind not in "iuf" or np.ndim(value) != ndim:
+        raise _bad_type(f"{where}.{field}", f"a real {ndim}-dimensional array", value)
+    return tuple(np.shape(value))
+
+
+def attention_params(value, where, args):
+    """An ``AttentionParams`` whose maps, prompts and heads agree in shape (its fields are checked
+    here, where a public function takes one, not in its constructor, which training calls at every step)."""
+    from ._attention import AttentionParams
+
+    if not isinstance(value, AttentionParams):
+        raise _bad_type(where, "an AttentionParams", value)
+    q = _field_shape(value, "Q", where, 2)
+    D = q[0]
+    for field in ("Q", "K", "V"):
+        if _field_shape(value, field, where, 2) != (D, D) or D < 2:
+            raise _bad_value(f"{where}.{field}", f"a ({D}, {D}) matrix like Q (D = d + 1 >= 2)", getattr(value, field))
+    prompts = _field_shape(value, "prompts", where, 3, optional=True)
+    heads = _field_shape(value, "heads", where, 2, optional=True)
+    if prompts is not None and (prompts[2] != D or 0 in prompts):
+        raise _bad_value(f"{where}.prompts", f"None or an array of shape (K, m, {D})", value.prompts)
+    if heads is not None and (heads[1] != D or heads[0] < 1):
+        raise _bad_value(f"{where}.heads", f"None or an array of shape (K, {D})", value.heads)
+    if prompts is not None and heads is not None and prompts[0] != heads[0]:
+        raise _bad_value(f"{where}.heads", f"an array with one row per task, as prompts ({prompts[0]})", value.heads)
+    return value
+
+
+def effective_params(value, where, args):
+    """An ``Effective`` with ``A`` of shape (d, d + 1), ``b`` (K, d + 1) and ``c`` (K, d)."""
+    from ._attention import Effective
+
+    if not isinstance(value, Effective):
+        raise _bad_type(where, "an Effective (effective(params, K) or a trained model's .eff)", value)
+    a = _field_shape(value, "A", where, 2)
+    b = _field_shape(value, "b", where, 2)
+    c = _field_shape(value, "c", where, 2)
+    d = a[0]
+    if a != (d, d + 1) or d < 1:
+        raise _bad_value(f"{where}.A", "an array of shape (d, d + 1)", value.A)
+    if b[1] != d + 1 or b[0] < 1:
+        raise _bad_value(f"{where}.b", f"an array of shape (K, {d + 1})", value.b)
+    if c != (b[0], d):
+        raise _bad_value(f"{where}.c", f"an array of shape ({b[0]}, {d})", value.c)
+    return value
+
+
 def model_for_spec(value, where, args):
     """An ``Effective`` or ``AttentionParams`` whose token dimension is ``d + 1`` of the spec."""
     from ._attention import AttentionParams, Effective
 
     if not isinstance(value, (Effective, AttentionParams)):
         raise _bad_type(where, "an Effective or an AttentionParams (a trained model's .eff or .params)", value)
+    (effective_params if isinstance(value, Effective) else attention_params)(value, where, args)
     spec = args.get("spec")
     D = value.D if isinstance(value, AttentionParams) else int(np.shape(value.A)[-1])
     if spec is not None and D != spec.d + 1:
@@ -624,8 +677,8 @@ RULES: dict[str, Rule] = {
     "cov": same_square("a"),
     "stats": optional(instance("_risk_moments", "SampleStats", "sample_stats or population_stats gives one")),
     "st": instance("_risk_moments", "SampleStats", "sample_stats or population_stats gives one"),
-    "eff": instance("_attention", "Effective", "effective(params, K) or a trained model's .eff"),
-    "params": instance("_attention", "AttentionParams"),
+    "eff": effective_params,
+    "params": attention_params,
     "opt": instance("_closed_forms", "Solution", "optimum(spec, n, regime) gives one"),
     "X": context_X,
     "y": context_y,
@@ -696,6 +749,25 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
 
 #: Parameters deliberately left unchecked here, with the reason.
 EXEMPT: dict[tuple[str, str], str] = {}
+
+#: Public classes whose constructor does not check its fields, with the reason.  (``Spec`` checks
+#: its fields in ``__post_init__``; exceptions take a message.)
+CLASS_EXEMPT: dict[str, str] = {
+    "Moments": "a record moments(spec) returns; checked where a function takes one (rule 'mom')",
+    "Solution": "a record optimum() returns; checked where a function takes one (rule 'opt')",
+    "Batch": "a record sample_batch() returns; checked where a function takes one",
+    "AttentionParams": "training builds one at every step, so the fields are checked where a public "
+                       "function takes one (rule 'params'), not in the constructor",
+    "Effective": "the optimisers build one at every iteration, so the fields are checked where a "
+                 "public function takes one (rule 'eff'), not in the constructor",
+    "ReducedView": "a record to_reduced() returns",
+    "SampleStats": "a record sample_stats()/population_stats() return; checked where a function takes one",
+    "TrainResult": "a record train() returns",
+    "TestLoss": "a record test_loss() returns",
+    "SeedSummary": "a record summarize() returns",
+    "LayerClass": "three flags; checked where a function takes one (rule 'model')",
+    "LayerOptimum": "a record layer_optimum() returns; checked where a function takes one (rule 'optima')",
+}
 
 
 def rule_for(func: str, param: str) -> Rule:

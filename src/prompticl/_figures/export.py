@@ -48,11 +48,23 @@ def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> 
 
     parts = ["prompticl", "figures", name]
     for key, value in (params or {}).items():
+        value = _python(value)
         text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
         if text.endswith("\n..."):
             text = text[: -len("\n...")]
         parts += ["-p", key, text]
     return shlex.join(parts)
+
+
+def _python(value: Any) -> Any:
+    """numpy scalars and arrays as the Python numbers and lists they hold (YAML cannot write numpy's)."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {k: _python(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_python(v) for v in value]
+    return value
 
 
 def check_figure_name(name: str) -> str:
