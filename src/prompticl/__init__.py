@@ -6,6 +6,9 @@ user code import from here (``from prompticl import ...``).  Each name is implem
 module named after its concept (``prompticl._closed_forms``, ``prompticl._risk``, ...; see
 CONTRIBUTING.md for the map); those modules may change without notice.
 
+Every public function checks its arguments before any work (``prompticl._validation``) and raises
+``TypeError`` or ``ValueError`` naming the argument; the private modules call each other unchecked.
+
 Chapter 01 starts with ``load_spec``; chapters 02–08 add the rest.
 """
 from importlib.metadata import PackageNotFoundError, version as _version

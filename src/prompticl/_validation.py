@@ -6,13 +6,14 @@ with one line naming the function, the argument and what it should be.  The chec
 one table keyed by parameter name (:data:`RULES`, with per-function :data:`OVERRIDES`), and are
 applied once, where ``prompticl/__init__.py`` exports a name (:func:`validated`); the private
 modules call each other unchecked, so the checks cost nothing inside the library.  A unit test
-(``tests/unit/test_api_validation.py``) requires a rule, or an exemption with a reason
+(``tests/unit/test_validation.py``) requires a rule, or an exemption with a reason
 (:data:`EXEMPT`), for every parameter of every public function, so a new public name cannot slip
 through.  numpy scalars are accepted wherever Python numbers are, and converted to them.
 
 The dataclasses a user builds (``Spec``, ``AttentionParams``, ``Effective``) check their fields in
 ``__post_init__``; the records the library returns (``Solution``, ``TrainResult``, ...) are built by
-the library and checked where a function takes one.
+the library and checked where a function takes one.  The functions checked are those of chapters 1
+to 8 and of the book's page "Reproducing and regenerating the figures" (``save_figure``).
 """
 from __future__ import annotations
 
@@ -173,11 +174,14 @@ def instance(module: str, cls_name: str, hint: str = "") -> Rule:
     """An instance of ``prompticl.<module>.<cls_name>`` (imported on first use: no import cycles)."""
     what = f"a {cls_name}" + (f" ({hint})" if hint else "")
 
-    def rule(value, where, args):
-        from importlib import import_module
+    found: list = []  # the class, looked up on first use
 
-        cls = getattr(import_module(f"prompticl.{module}"), cls_name)
-        if not isinstance(value, cls):
+    def rule(value, where, args):
+        if not found:
+            from importlib import import_module
+
+            found.append(getattr(import_module(f"prompticl.{module}"), cls_name))
+        if not isinstance(value, found[0]):
             raise _bad_type(where, what, value)
         return value
 
@@ -209,6 +213,8 @@ def path_like(value, where, args):
 
 def _real_array(value: Any, where: str, what: str, finite: bool = True) -> np.ndarray:
     """``value`` as a float array, refusing what is not a real number (complex, text, objects, bools)."""
+    if type(value) is float and (math.isfinite(value) or not finite):  # the common scalar, at once
+        return np.asarray(value)
     if isinstance(value, (str, bytes, Mapping)) or value is None:
         raise _bad_type(where, what, value)
     try:
@@ -264,11 +270,15 @@ def per_task(value, where, args):
 
 
 def real_array(value, where, args):
+    if type(value) is float and math.isfinite(value):  # the common scalar, at once
+        return value
     arr = _real_array(value, where, "a real number or array")
     return arr if arr.ndim else float(arr)
 
 
 def nonneg_array(value, where, args):
+    if type(value) is float and math.isfinite(value) and value >= 0:  # the common scalar, at once
+        return value
     arr = _real_array(value, where, "a real number or array")
     if np.any(arr < 0):
         raise _bad_value(where, "a number or array >= 0", value)
@@ -789,9 +799,19 @@ def validated(func: Callable, public_name: str) -> Callable:
         except KeyError:
             raise RuntimeError(f"{public_name}: no argument rule for {p.name!r} in prompticl._validation") from None
     bind = sig.bind
+    positional = [p.name for p in sig.parameters.values()
+                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    required = sum(1 for p in sig.parameters.values() if p.name in positional and p.default is p.empty)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if not kwargs and required <= len(args) <= len(positional):  # the common call, bound without inspect
+            arguments = dict(zip(positional, args))
+            for key, value in arguments.items():
+                rule = rules.get(key)
+                if rule is not None:
+                    arguments[key] = rule(value, f"{public_name}: {key}", arguments)
+            return func(*arguments.values())
         try:
             bound = bind(*args, **kwargs)
         except TypeError as exc:
