@@ -733,7 +733,9 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
     ("optimal_W_whitened", "n"): n_or_array,
     ("one_minus_nW", "n"): n_or_array,
     ("seed_streams", "n"): _N,
+    ("sample_batch", "n"): integer(0),  # n = 0 draws tasks and queries only (chapter 01's histogram)
     ("sample_batch", "task"): optional(task_index),
+    ("sample_grams", "n"): integer(0),
     ("sample_grams", "task"): task_index,
     ("summarize", "seeds"): seeds_for_losses,
     ("run_grid", "ns"): sequence_of(_N, "a non-empty list of context lengths >= 1"),

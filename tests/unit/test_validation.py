@@ -108,7 +108,8 @@ NAN, INF = float("nan"), float("inf")
 API_CORPUS: dict = {}
 for _name, _call in SPEC_N.items():
     API_CORPUS[f"{_name}-spec-as-name"] = (lambda c=_call: c("nonzero-mean", 2), TypeError, r"spec must be a Spec")
-    API_CORPUS[f"{_name}-n-0"] = (lambda c=_call: c(S, 0), ValueError, r"ns? must be .*integer")
+    if _name not in ("sample_batch", "sample_grams"):  # n = 0 is valid there: queries without a context
+        API_CORPUS[f"{_name}-n-0"] = (lambda c=_call: c(S, 0), ValueError, r"ns? must be .*integer")
     API_CORPUS[f"{_name}-n-2.5"] = (lambda c=_call: c(S, 2.5), TypeError, r"ns? must be .*integer")
     API_CORPUS[f"{_name}-n-negative"] = (lambda c=_call: c(S, -3), ValueError, r"ns? must be .*integer")
     API_CORPUS[f"{_name}-n-bool"] = (lambda c=_call: c(S, True), TypeError, r"ns? must be .*integer")
@@ -342,6 +343,7 @@ VALID_CALLS: list = [
     ("with_overrides", lambda: ((S,), {"noise": np.float32(0.25)})),
     ("seed_streams", lambda: ((np.int64(1), np.int64(5)), {})),
     ("sample_batch", lambda: ((S, np.int64(3), np.int64(4), rng()), {"task": np.int64(1)})),
+    ("sample_batch", lambda: ((S, 0, np.int64(4), rng()), {})),
     ("mc_signal", lambda: ((S, np.int64(50), rng()), {})),
     ("erm_bound", lambda: ((S, np.int64(1000)), {"regime": "joint"})),
     ("summarize", lambda: ((np.array([1.0, 2.0]),), {"seeds": [np.int64(3), 4]})),
