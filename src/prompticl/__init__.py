@@ -6,6 +6,9 @@ user code import from here (``from prompticl import ...``).  Each name is implem
 module named after its concept (``prompticl._closed_forms``, ``prompticl._risk``, ...; see
 CONTRIBUTING.md for the map); those modules may change without notice.
 
+Every public function checks its arguments before any work (``prompticl._validation``) and raises
+``TypeError`` or ``ValueError`` naming the argument; the private modules call each other unchecked.
+
 Chapter 1 starts with ``load_spec``; chapters 2–8 add the rest.
 """
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -111,9 +114,14 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import inspect
     from importlib import import_module
 
     value = getattr(import_module(f".{module}", __name__), name)
+    if inspect.isfunction(value):  # the public functions check their arguments (prompticl._validation)
+        from ._validation import validated
+
+        value = validated(value, name)
     globals()[name] = value  # later look-ups skip this function
     return value
 

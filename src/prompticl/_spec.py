@@ -46,13 +46,19 @@ class SpecError(ValueError):
     r"""A task-mixture spec is invalid; the message is one line naming the field and the reason."""
 
 
+class SpecTypeError(SpecError, TypeError):
+    """A field of a spec has the wrong type (a :class:`SpecError` and a :class:`TypeError`)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Spec:
     r"""A validated Gaussian task mixture, the data model of Chapter 1 (Definition 1.1).
 
     Features :math:`x \sim \mathcal N(0, \Sigma_x)`, task :math:`k` with probability :math:`\pi_k`, task
     vector :math:`\beta \sim \mathcal N(\mu_k, \Sigma_k)` and labels :math:`y = x^\top\beta + \xi`,
-    :math:`\xi \sim \mathcal N(0, \sigma^2)`. Build one with :func:`load_spec` or :func:`spec_from_dict`.
+    :math:`\xi \sim \mathcal N(0, \sigma^2)`. Build one with :func:`load_spec` or :func:`spec_from_dict`;
+    built directly, ``Spec(d=..., ...)`` checks its fields by the rules of :func:`spec_from_dict`
+    (arrays of exactly the shapes below) and raises :class:`SpecError` naming the field.
 
     Attributes
     ----------
@@ -85,7 +91,13 @@ class Spec:
     name: str = "custom"
     description: str = ""
     title: str = ""
-    _factors: dict = field(default_factory=dict, repr=False, compare=False)
+    _factors: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        checked = _check_fields(self.d, self.noise, self.x_cov, self.weights, self.means, self.covs,
+                                self.name, self.description, self.title)
+        for key, value in checked.items():
+            object.__setattr__(self, key, value)  # frozen: the checked, owned copies
 
     @property
     def K(self) -> int:  # noqa: N802 - the paper's symbol
@@ -109,7 +121,7 @@ class Spec:
     def whitened(self) -> "Spec":
         """The equivalent spec in whitened coordinates ``g = Σ_x^{-1/2} x``, ``β' = Σ_x^{1/2} β``."""
         r = self.x_sqrt
-        return Spec(
+        return _trusted_spec(
             d=self.d,
             noise=self.noise,
             x_cov=np.eye(self.d),
@@ -127,13 +139,14 @@ def _psd_sqrt(a: np.ndarray) -> np.ndarray:
     return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
 
 
-def _fail(source: str, field_name: str, reason: str) -> SpecError:
-    return SpecError(escape_control(f"invalid spec {source}: {field_name}: {reason}"))
+def _fail(source: str, field_name: str, reason: str, wrong_type: bool = False) -> SpecError:
+    return (SpecTypeError if wrong_type else SpecError)(escape_control(f"invalid spec {source}: {field_name}: {reason}"))
 
 
 def _number(value: Any, source: str, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _fail(source, name, f"expected a number, got {type(value).__name__} {value!r}")
+        raise _fail(source, name, f"expected a number, got {type(value).__name__} {escape_control(repr(value))[:60]}",
+                    wrong_type=True)
     try:
         v = float(value)
     except OverflowError:  # an int beyond the float range
@@ -159,6 +172,8 @@ def _array(value: Any, source: str, name: str) -> np.ndarray:
             return np.array(rows, dtype=float)
         return np.array([_number(x, source, f"{name}[{i}]") for i, x in enumerate(value)], dtype=float)
     if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":  # complex, bool, text, objects: not real numbers
+            raise _fail(source, name, f"expected real numbers, got an array of dtype {value.dtype}", wrong_type=True)
         arr = np.asarray(value, dtype=float)
         if not np.all(np.isfinite(arr)):
             raise _fail(source, name, "must be finite")
@@ -232,17 +247,14 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         If any field is missing, malformed or violates its constraint.
     """
     if not isinstance(data, Mapping):
-        raise _fail(source, "<top level>", f"expected a mapping, got {type(data).__name__}")
+        raise _fail(source, "<top level>", f"expected a mapping, got {type(data).__name__}", wrong_type=True)
     unknown = sorted(set(data) - _TOP_KEYS, key=str)  # key=str: YAML keys may be non-strings
     if unknown:
         raise _fail(source, unknown[0], f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
     for key in ("d", "noise", "tasks"):
         if key not in data:
             raise _fail(source, key, "missing")
-    d_raw = data["d"]
-    if isinstance(d_raw, (bool, np.bool_)) or not isinstance(d_raw, (int, np.integer)) or d_raw < 1:
-        raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
-    d = int(d_raw)
+    d = _dimension(data["d"], source)
     tasks = data["tasks"]
     if not isinstance(tasks, list) or not tasks:
         raise _fail(source, "tasks", "must be a non-empty list")
@@ -258,7 +270,7 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     for i, task in enumerate(tasks):
         where = f"tasks[{i}]"
         if not isinstance(task, Mapping):
-            raise _fail(source, where, f"expected a mapping, got {type(task).__name__}")
+            raise _fail(source, where, f"expected a mapping, got {type(task).__name__}", wrong_type=True)
         unknown = sorted(set(task) - _TASK_KEYS, key=str)
         if unknown:
             raise _fail(source, f"{where}.{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(_TASK_KEYS))})")
@@ -275,12 +287,8 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
     if abs(total - 1.0) > WEIGHT_TOL:
         raise _fail(source, "tasks[*].weight", f"weights must sum to 1, they sum to {total:.12g}")
     name = data.get("name", Path(source).stem if source not in ("<dict>", "") else "custom")
-    for key, value in (("name", name), ("description", data.get("description", "")), ("title", data.get("title", ""))):
-        if not isinstance(value, str):
-            raise _fail(source, key, f"must be text, got {type(value).__name__} {escape_control(repr(value))[:60]}")
-        if len(value) > 10_000:
-            raise _fail(source, key, f"{len(value)} characters is too long (at most 10000)")
-    return Spec(
+    _check_texts(source, name=name, description=data.get("description", ""), title=data.get("title", ""))
+    return _trusted_spec(  # every field checked above
         d=d,
         noise=noise,
         x_cov=x_cov,
@@ -291,6 +299,78 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Spec:
         description=data.get("description", ""),
         title=data.get("title", ""),
     )
+
+
+def _dimension(d_raw: Any, source: str) -> int:
+    if isinstance(d_raw, (bool, np.bool_)) or not isinstance(d_raw, (int, np.integer)):
+        raise _fail(source, "d", f"must be a positive integer, got {escape_control(repr(d_raw))[:60]}", wrong_type=True)
+    if d_raw < 1:
+        raise _fail(source, "d", f"must be a positive integer, got {d_raw!r}")
+    return int(d_raw)
+
+
+def _check_texts(source: str, **texts: Any) -> None:
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise _fail(source, key, f"must be text, got {type(value).__name__} {escape_control(repr(value))[:60]}",
+                        wrong_type=True)
+        if len(value) > 10_000:
+            raise _fail(source, key, f"{len(value)} characters is too long (at most 10000)")
+
+
+def _field_array(value: Any, shape: tuple, source: str, name: str) -> np.ndarray:
+    """A field of ``Spec(...)``: real, finite, within the magnitude range, of exactly ``shape``."""
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.array(value)
+        except ValueError:  # a ragged nested list
+            raise _fail(source, name, f"expected an array of shape {shape}, got a ragged list") from None
+    if not isinstance(value, np.ndarray):
+        raise _fail(source, name, f"expected an array of shape {shape}, got {type(value).__name__}", wrong_type=True)
+    arr = np.array(_array(value, source, name), dtype=float)  # a copy: the Spec owns its arrays
+    if arr.shape != shape:
+        raise _fail(source, name, f"expected shape {shape}, got {arr.shape}")
+    return arr
+
+
+def _check_fields(d, noise, x_cov, weights, means, covs, name, description, title) -> dict:
+    """The rules of :func:`spec_from_dict` for the fields of ``Spec(...)``; returns the checked fields."""
+    source = "Spec(...)"
+    d = _dimension(d, source)
+    if isinstance(weights, (list, tuple)):
+        weights = np.array(weights) if all(not isinstance(w, (list, tuple)) for w in weights) else weights
+    if not isinstance(weights, np.ndarray) or weights.ndim != 1 or weights.size == 0:
+        raise _fail(source, "weights", f"expected a non-empty array of shape (K,), got {type(weights).__name__}",
+                    wrong_type=not isinstance(weights, np.ndarray))
+    K = int(weights.shape[0])
+    try:  # before any d x d matrix is checked
+        check_spec_size(d, K)
+    except LimitError as exc:
+        raise _fail(source, "d" if d > MAX_D else "weights", str(exc)) from None
+    noise = _number(noise, source, "noise")
+    if noise < 0:
+        raise _fail(source, "noise", f"must be >= 0, got {noise}")
+    weights = _field_array(weights, (K,), source, "weights")
+    if np.any(weights <= 0):
+        raise _fail(source, "weights", f"must be > 0, got {weights.min()}")
+    if abs(weights.sum() - 1.0) > WEIGHT_TOL:
+        raise _fail(source, "weights", f"weights must sum to 1, they sum to {weights.sum():.12g}")
+    x_cov = _matrix(_field_array(x_cov, (d, d), source, "x_cov"), d, source, "x_cov", definite=True)
+    means = _field_array(means, (K, d), source, "means")
+    covs = _field_array(covs, (K, d, d), source, "covs")
+    covs = np.stack([_matrix(c, d, source, f"covs[{k}]", definite=False) for k, c in enumerate(covs)])
+    _check_texts(source, name=name, description=description, title=title)
+    return {"d": d, "noise": noise, "x_cov": x_cov, "weights": weights, "means": means, "covs": covs}
+
+
+def _trusted_spec(**fields: Any) -> Spec:
+    """A :class:`Spec` of fields already checked (by :func:`spec_from_dict`, or derived from a checked
+    spec): skips ``__post_init__``, whose eigenvalue checks would repeat the work."""
+    spec = object.__new__(Spec)
+    fields = {"name": "custom", "description": "", "title": "", **fields, "_factors": {}}
+    for key, value in fields.items():
+        object.__setattr__(spec, key, value)
+    return spec
 
 
 def spec_to_dict(spec: Spec) -> dict:

@@ -10,7 +10,9 @@ with it; the book's page "Reproducing and regenerating the figures" explains the
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shlex
 import tempfile
 from pathlib import Path
@@ -46,6 +48,7 @@ def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> 
 
     parts = ["prompticl", "figures", name]
     for key, value in (params or {}).items():
+        value = _python(value)
         text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
         if text.endswith("\n..."):
             text = text[: -len("\n...")]
@@ -53,17 +56,46 @@ def regenerate_command(name: str, params: "Mapping[str, Any] | None" = None) -> 
     return shlex.join(parts)
 
 
-def _jsonable(value: Any, digits: int) -> Any:
+def _python(value: Any) -> Any:
+    """numpy scalars and arrays as the Python numbers and lists they hold (YAML cannot write numpy's)."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, digits) for k, v in value.items()}
+        return {k: _python(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v, digits) for v in value]
+        return [_python(v) for v in value]
+    return value
+
+
+def check_figure_name(name: str) -> str:
+    """Refuse a figure name with a folder part (``../x``, ``a/b``, an absolute path): every file
+    :func:`save_figure` writes stays inside its ``figure_dir``."""
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"save_figure: name must be a file name without a folder (letters, digits, '-', '_', '.'), "
+                         f"got {name!r}"[:200])
+    return name
+
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+
+
+def _jsonable(value: Any, digits: int, where: str = "data") -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, digits, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, digits, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), digits)
+        return _jsonable(value.tolist(), digits, where)
     if isinstance(value, (np.floating, float)):
+        if not math.isfinite(value):  # JSON has no NaN or infinity: json.dumps would write invalid JSON
+            raise ValueError(f"save_figure: {where} is {float(value)}; the figure's data must be finite numbers")
         return round(float(value), digits)
     if isinstance(value, (np.integer,)):
         return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (complex, np.complexfloating)):
+        raise ValueError(f"save_figure: {where} is complex; the figure's data must be real numbers")
     return value
 
 
@@ -98,7 +130,7 @@ def save_figure(fig, name: str, data: Mapping[str, Any], figure_dir: "str | os.P
     fig : matplotlib.figure.Figure
         The figure to export (saved with ``bbox_inches="tight"``).
     name : str
-        The figure's registry name (unique across the book).
+        The figure's registry name (unique across the book): a file name without a folder part.
     data : mapping
         The numbers the figure shows (arrays allowed), written as sorted, indented JSON.
     figure_dir : str or path or None
@@ -111,10 +143,13 @@ def save_figure(fig, name: str, data: Mapping[str, Any], figure_dir: "str | os.P
     None
         The files are written as a side effect.
     """
+    check_figure_name(name)
     if not figure_dir:
         return
     import io
 
+    # Converted (and checked) before any file is written.
+    payload = json.dumps(_jsonable(data, digits), indent=2, sort_keys=True, allow_nan=False) + "\n"
     out = Path(figure_dir)
     metadata = {
         "svg": {"Date": None},
@@ -125,4 +160,4 @@ def save_figure(fig, name: str, data: Mapping[str, Any], figure_dir: "str | os.P
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, metadata=metadata[fmt], bbox_inches="tight")
         write_atomic(out / f"{name}.{fmt}", buf.getvalue())
-    write_atomic(out / f"{name}.json", json.dumps(_jsonable(data, digits), indent=2, sort_keys=True) + "\n")
+    write_atomic(out / f"{name}.json", payload)
