@@ -724,6 +724,11 @@ RULES: dict[str, Rule] = {
     "figure_dir": optional(path_like),
     "digits": integer(0, 17),
     "method": choice("als", "adam"),
+    "layers": integer(1),
+    "attention": choice("linear", "softmax"),
+    "maxiter": _COUNT,
+    "warm": optional(instance("_deep", "DeepResult", "train_deep gives one")),
+    "result": instance("_deep", "DeepResult", "train_deep or train_gd_steps gives one"),
 }
 
 #: Where a name means something else in one function: ``(function, parameter) -> rule``.
@@ -779,6 +784,9 @@ CLASS_EXEMPT: dict[str, str] = {
     "SeedSummary": "a record summarize() returns",
     "LayerClass": "three flags; checked where a function takes one (rule 'model')",
     "LayerOptimum": "a record layer_optimum() returns; checked where a function takes one (rule 'optima')",
+    "BayesFloor": "a record bayes_floor() returns",
+    "DeepResult": "a record train_deep()/train_gd_steps() return; checked where a function takes one (rule 'result')",
+    "DeepTestLoss": "a record deep_test_loss() returns",
 }
 
 
