@@ -166,7 +166,10 @@ def read_claims(path: "str | os.PathLike") -> list[dict]:
 def summary_lines(records: list[dict]) -> list[str]:
     """One line per claim that does not hold, then ``"N of M claims hold for these parameters"``."""
     lines = [
-        f"claim {r['id']} does not hold: {r['text']}{_shown(r.get('numbers'))}" for r in records if not r["holds"]
+        f"claim {r['id']} does not hold: {r['text']}{_shown(r.get('numbers'))}"
+        + (f" (domain: {r['domain']})" if r.get("domain") else "")
+        for r in records
+        if not r["holds"]
     ]
     held = sum(1 for r in records if r["holds"])
     lines.append(f"{held} of {len(records)} claims hold for these parameters")
