@@ -433,6 +433,7 @@ def random_specs(draw):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
+    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering."""
     spec, n = spec_n
     losses = {r: v[0] for r, v in optimal_losses(spec, [n]).items()}
     slack = 1e-9 * (signal(spec) + spec.noise**2) + 1e-12
@@ -443,11 +444,52 @@ def test_ordering_heads_joint_finetune_plain(spec_n):
     assert losses["plain"] <= signal(spec) + spec.noise**2 + slack  # W = 0 is available
 
 
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_n):
+    """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
+    optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
+    positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
+    Claims: glance-gap-formulas, glance-gaps-strict."""
+    from prompticl import finetune_gap, heads_gap, joint_gap
+
+    spec, n = spec_n
+    exact = {r: _loss(spec, n, _params(optimum(spec, n, r))) for r in REGIMES}
+    scale = signal(spec) + spec.noise**2
+    mom = moments(spec)
+    has_means = np.trace(mom.mean_part) > 1e-12 * scale
+    has_spread = np.trace(mom.sigma_bar) > 1e-12 * scale
+    for gap, hi, lo in ((finetune_gap, "plain", "finetune"), (joint_gap, "finetune", "joint"),
+                        (heads_gap, "joint", "joint-heads")):
+        g = gap(spec, n)
+        assert abs(g - (exact[hi] - exact[lo])) <= 1e-9 * scale, (gap.__name__, g, exact[hi] - exact[lo])
+        if has_means and (gap is not heads_gap or has_spread):
+            assert g > 0, (gap.__name__, g)
+        if not has_means:
+            assert abs(g) <= 1e-12 * scale, (gap.__name__, g)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_optimal_biases_are_the_stated_formula(spec_n):
+    """The optimum's biases are c_k = mu_k - nW(mu_k - m_k), (I - nW)mu_k without heads and mu_k
+    with them (m_k = mu_k), in whitening coordinates.  Claims: glance-biases."""
+    spec, n = spec_n
+    spec = spec.whitened()
+    for regime in REGIMES[1:]:
+        sol = optimum(spec, n, regime)
+        m = np.zeros_like(spec.means) if sol.centres is None else sol.centres
+        stated = spec.means - n * (spec.means - m) @ sol.W.T
+        scale = 1 + np.abs(spec.means).max()
+        np.testing.assert_allclose(sol.biases, stated, atol=1e-8 * scale, rtol=1e-8, err_msg=regime)
+
+
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
-    population_loss at the returned parameters, and random perturbations do not lower it."""
+    population_loss at the returned parameters, and random perturbations do not lower it.
+    Claims: glance-optimum-attains."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
