@@ -557,3 +557,57 @@ def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
     for regime in REGIMES:
         single = [optimum(spec, n, regime).loss for n in ns]
         np.testing.assert_allclose(batched[regime], single, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_whitening_preserves_the_loss_at_random_parameters(spec_n, seed):
+    """Theorem 1.1: the loss at (W, c_k, m_k) equals the whitened problem's loss at the mapped
+    parameters, for random mixtures, n and parameters.  Claims: setting-whitening-loss."""
+    from prompticl import whiten_parameters
+
+    spec, n = spec_n
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((spec.d, spec.d)) / n
+    c, m = rng.standard_normal((spec.K, spec.d)), rng.standard_normal((spec.K, spec.d))
+    original = population_loss(spec, n, W, c, m)
+    whitened = population_loss(spec.whitened(), n, *whiten_parameters(spec, W, c, m))
+    assert abs(original - whitened) <= 1e-9 * max(1.0, abs(original)), (original, whitened)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
+    """Theorem 2.1: population_loss at W_PT is L_PT, equal to the spectral form (2.12); at any W the
+    excess over L_PT is the completed square (2.9), positive away from W_PT.
+    Claims: plain-optimum-loss, plain-excess-square."""
+    from prompticl import plain_excess_loss, plain_loss_spectral
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1e-300
+    sol = optimum(spec, n, "plain")
+    l_pt = optimal_losses(spec, [n])["plain"][0]
+    assert abs(population_loss(spec, n, sol.W) - l_pt) <= 1e-9 * scale
+    assert abs(plain_loss_spectral(moments(spec).sigma_tilde, n, spec.noise) - l_pt) <= 1e-9 * scale
+    W = sol.W + np.random.default_rng(seed).standard_normal((spec.d, spec.d)) / (2 * n * spec.d)
+    excess = plain_excess_loss(spec, n, W)
+    assert abs((population_loss(spec, n, W) - l_pt) - excess) <= 1e-9 * scale
+    assert excess >= -1e-12 * scale
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_best_scalar_step_without_noise(spec_n):
+    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step w*I, w* = tr Σ̃ / tr Q,
+    reaches the normalised loss (d+1)/(n+d+1) whatever the mixture.  Claims: ex-plain-scalar-loss."""
+    from prompticl import curvature
+
+    spec, n = spec_n
+    spec = with_overrides(spec, noise=0.0)
+    if signal(spec) <= 1e-12:
+        return  # nothing to learn: the normalised loss is 0/0
+    mom = moments(spec.whitened())
+    w_star = np.trace(mom.sigma_tilde) / np.trace(curvature("plain", mom, n, 0.0))
+    white = spec.whitened()
+    loss = population_loss(white, n, w_star * np.eye(spec.d))
+    assert abs(loss / signal(spec) - (spec.d + 1) / (n + spec.d + 1)) <= 1e-9
