@@ -122,3 +122,21 @@ def test_reduction_weights_reproduce_the_reduced_model(name, n, seed):
     layer = forward_tokens(reduced_to_params(W), context_tokens(batch.X, batch.y), query_token(batch.x), batch.task)
     reduced = reduced_predict(batch, W)
     np.testing.assert_allclose(layer, reduced, rtol=1e-9, atol=1e-9 * np.abs(reduced).max())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_prompt_tokens_realise_any_bias(name, n, seed):
+    """Lemma 3.1: with W invertible, a prompt token per task makes the layer predict
+    xᵀ(WXᵀy + c_k) for any biases c_k (chapter 03).  Claims: ft-prompt-realises-bias."""
+    from prompticl import reduced_predict, reduced_to_params
+
+    rng = np.random.default_rng(seed)
+    spec = p.load_spec(name)
+    batch = sample_batch(spec, n, 16, rng)
+    W = rng.standard_normal((spec.d, spec.d)) / (n * spec.d) + np.eye(spec.d) / n
+    biases = rng.standard_normal((spec.K, spec.d))
+    layer = forward_tokens(reduced_to_params(W, biases, np.zeros_like(biases)), context_tokens(batch.X, batch.y),
+                           query_token(batch.x), batch.task)
+    reduced = reduced_predict(batch, W, biases)
+    np.testing.assert_allclose(layer, reduced, rtol=1e-8, atol=1e-8 * (1 + np.abs(reduced).max()))

@@ -450,7 +450,8 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
     """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
     optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
     positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
-    Claims: glance-gap-formulas, glance-gaps-strict."""
+    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict,
+    jt-equality-cases."""
     from prompticl import finetune_gap, heads_gap, joint_gap
 
     spec, n = spec_n
@@ -467,6 +468,8 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
             assert g > 0, (gap.__name__, g)
         if not has_means:
             assert abs(g) <= 1e-12 * scale, (gap.__name__, g)
+    if not has_means:  # Proposition 4.1's equality case: joint training keeps the plain attention
+        np.testing.assert_allclose(optimum(spec, n, "joint").W, optimum(spec, n, "plain").W, atol=1e-10 * (1 + np.abs(optimum(spec, n, "plain").W).max()))
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -489,7 +492,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
     population_loss at the returned parameters, and random perturbations do not lower it.
-    Claims: glance-optimum-attains."""
+    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -611,3 +614,52 @@ def test_best_scalar_step_without_noise(spec_n):
     white = spec.whitened()
     loss = population_loss(white, n, w_star * np.eye(spec.d))
     assert abs(loss / signal(spec) - (spec.d + 1) / (n + spec.d + 1)) <= 1e-9
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_finetune_decomposition_delta_and_centring_cost(spec_n, seed):
+    """Chapter 03: perturbing the optimal prompts by eta_k raises the loss by sum_k pi_k |eta_k|^2
+    in the Sigma_x-norm (ft-decomp); Delta_PT = nW_PT - I is negative definite (Proposition 3.1);
+    the centring cost is what centred heads remove at W_PT, positive when M != 0 (Remark 3.1).
+    Claims: ft-decomposition, ft-delta-negative, ft-centring-cost."""
+    from prompticl import centring_cost, optimal_W_whitened
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1.0
+    ft, pt = optimum(spec, n, "finetune"), optimum(spec, n, "plain")
+    eta = np.random.default_rng(seed).standard_normal(ft.biases.shape)
+    rise = population_loss(spec, n, ft.W, ft.biases + eta) - ft.loss
+    predicted = np.einsum("k,ki,ij,kj->", spec.weights, eta, spec.x_cov, eta)
+    assert abs(rise - predicted) <= 1e-9 * (predicted + scale)
+    mom = moments(spec)
+    w = optimal_W_whitened("plain", mom, n, spec.noise)
+    assert np.linalg.eigvalsh((n * w - np.eye(spec.d) + (n * w - np.eye(spec.d)).T) / 2).max() < 0
+    cost = centring_cost(spec, n, pt.W)
+    removed = ft.loss - population_loss(spec, n, pt.W, spec.means, spec.means)
+    assert abs(cost - removed) <= 1e-9 * scale
+    if np.trace(mom.mean_part) > 1e-12 * scale:
+        assert cost > 0
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_joint_loss_profiled_and_monotone_in_the_means(spec_n):
+    """Chapter 04: the profiled loss at W_JT is L_JT (jt-loss); scaling the means up raises L_JT
+    strictly when Sigma_bar != 0 and M != 0, and leaves L_D unchanged; they meet only at factor 0.
+    Claims: jt-loss-formula, jt-monotone-means."""
+    from prompticl import profiled_loss, scale_means
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1.0
+    sol = optimum(spec, n, "joint")
+    assert abs(profiled_loss(spec, n, sol.W) - sol.loss) <= 1e-9 * scale
+    mom = moments(spec)
+    if np.trace(mom.mean_part) <= 1e-9 * scale or np.trace(mom.sigma_bar) <= 1e-9 * scale:
+        return
+    rows = [optimal_losses(scale_means(spec, t), [n]) for t in (0.0, 0.5, 1.0, 2.0)]
+    l_jt = np.array([r["joint"][0] for r in rows])
+    l_d = np.array([r["joint-heads"][0] for r in rows])
+    assert np.all(np.diff(l_jt) > 0), l_jt
+    np.testing.assert_allclose(l_d, l_d[0], rtol=1e-9)
+    assert abs(l_jt[0] - l_d[0]) <= 1e-9 * scale and np.all(l_jt[1:] > l_d[1:])
