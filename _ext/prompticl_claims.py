@@ -134,10 +134,10 @@ def property_tests(root: Path = ROOT) -> dict[str, list[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 doc = ast.get_docstring(node) or ""
-                for match in re.finditer(r"Claims:\s*([\w\s,.-]+?)(?:\.\s|\.?$)", doc, re.MULTILINE):
-                    for cid in re.split(r"[\s,]+", match.group(1).strip()):
-                        if cid:
-                            found.setdefault(cid, []).append(f"{path.name}::{node.name}")
+                # "Claims: a, b,\n    c." -- ids separated by commas (a line may break after one)
+                for match in re.finditer(r"Claims:\s*((?:[\w.-]+,\s*)*[\w.-]+)", doc):
+                    for cid in re.split(r",\s*", match.group(1)):
+                        found.setdefault(cid.rstrip("."), []).append(f"{path.name}::{node.name}")
     return found
 
 
