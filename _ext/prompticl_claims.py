@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK_TEXT = {
     "theorem": "theorem",
     "grid": "observation on the grid of its domain",
-    "monte-carlo": "Monte Carlo, within the tolerance it names",
+    "monte-carlo": "Monte Carlo, within the tolerance the statement names",
 }
 _LABEL = re.compile(r"^\(([\w:-]+)\)=\s*$", re.MULTILINE)
 _CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
@@ -142,7 +142,7 @@ def property_tests(root: Path = ROOT) -> dict[str, list[str]]:
 
 
 def _cell_text(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ") if text is not None else "(not a literal)"
+    return " ".join(str(text).split()) if text is not None else "(not a literal)"
 
 
 def _count(k: int, noun: str) -> str:
@@ -150,7 +150,8 @@ def _count(k: int, noun: str) -> str:
 
 
 def claims_markdown(root: Path = ROOT) -> str:
-    """MyST text of the page: a count, then one table per chapter."""
+    """MyST text of the page: a count, then one table per chapter (a ``list-table``, so that a
+    cell may hold the domain under the sentence and the property test under the check)."""
     claims = chapter_claims(root)
     tests = property_tests(root)
     counts = {k: sum(1 for c in claims if c["check"] == k) for k in CHECK_TEXT}
@@ -162,17 +163,17 @@ def claims_markdown(root: Path = ROOT) -> str:
     for doc in docs:
         rows = [c for c in claims if c["doc"] == doc]
         parts.append(f"## {rows[0]['title']}\n")
-        parts.append("| Claim | Statement | Domain | Checked by |\n|:--|:--|:--|:--|")
+        parts.append(":::{list-table}\n:header-rows: 1\n:widths: 24 52 24\n:class: prompticl-claims\n")
+        parts.append("* - Claim\n  - Statement, and where it is claimed\n  - Checked by")
         for c in rows:
             cid = c["id"] or "(no id)"
             where = f"{{ref}}`{cid} <{c['label']}>`" if c["label"] else f"{{doc}}`{cid} <{doc.split('/')[-1]}>`"
             check = CHECK_TEXT.get(c["check"], str(c["check"]))
             if c["check"] == "theorem":
                 named = tests.get(cid, [])
-                check += "; property test " + ", ".join(f"`{t}`" for t in named) if named else " (no property test yet)"
-            check += f"; code cell {c['cell']}"
-            parts.append(f"| {where} | {_cell_text(c['text'])} | {_cell_text(c['domain'])} | {check} |")
-        parts.append("")
+                check += "; property test " + ", ".join(f"`{t.split('::')[1]}` ({t.split('::')[0]})" for t in named) if named else " (no property test yet)"
+            parts.append(f"* - {where} (code cell {c['cell']})\n  - {_cell_text(c['text'])}\n\n    *Domain:* {_cell_text(c['domain'])}\n  - {check}")
+        parts.append(":::\n")
     return "\n".join(parts)
 
 
