@@ -113,16 +113,19 @@ def chapter_claims(root: Path = ROOT) -> list[dict]:
         if path is None or doc == CLAIMS_DOCNAME:
             continue
         cells = _cells(path)
-        title, label, code_cell = _title(cells, doc), None, 0
+        title, label, code_cell, in_solution = _title(cells, doc), None, 0, False
         for kind, source in cells:
             if kind == "markdown":
                 labels = _LABEL.findall(source)
                 if labels:
                     label = labels[-1]
+                # a gated solution runs from {solution-start} to {solution-end}, code cells included
+                for match in re.finditer(r"\{solution-(start|end)\}", source):
+                    in_solution = match.group(1) == "start"
                 continue
             code_cell += 1
             for c in claims_in_source(source):
-                out.append({**c, "doc": doc, "title": title, "label": label, "cell": code_cell})
+                out.append({**c, "doc": doc, "title": title, "label": label, "cell": code_cell, "solution": in_solution})
     return out
 
 
@@ -149,10 +152,10 @@ def _count(k: int, noun: str) -> str:
     return f"{k} {noun}" + ("" if k == 1 else "s")
 
 
-def claims_markdown(root: Path = ROOT) -> str:
+def claims_markdown(root: Path = ROOT, students: bool = False) -> str:
     """MyST text of the page: a count, then one table per chapter (a ``list-table``, so that a
     cell may hold the domain under the sentence and the property test under the check)."""
-    claims = chapter_claims(root)
+    claims = [c for c in chapter_claims(root) if not (students and c["solution"])]  # no solution's claim
     tests = property_tests(root)
     counts = {k: sum(1 for c in claims if c["check"] == k) for k in CHECK_TEXT}
     docs = list(dict.fromkeys(c["doc"] for c in claims))
@@ -179,7 +182,8 @@ def claims_markdown(root: Path = ROOT) -> str:
 
 def fill_claims_page(app, docname: str, source: list) -> None:
     if docname == CLAIMS_DOCNAME and MARKER in source[0]:
-        source[0] = source[0].replace(MARKER, claims_markdown(Path(app.srcdir)))
+        students = bool(getattr(app.config, "prompticl_student_edition", False))
+        source[0] = source[0].replace(MARKER, claims_markdown(Path(app.srcdir), students=students))
 
 
 def always_reread(app, env, added, changed, removed) -> list[str]:

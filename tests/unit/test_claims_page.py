@@ -74,3 +74,14 @@ def test_calls_are_found_in_notebooks_and_text_notebooks(tmp_path):
     md = tmp_path / "p.md"
     md.write_text('(lab)=\n# T\n\n```{code-cell} ipython3\n:tags: [hide-input]\n%matplotlib inline\nclaim("z", 1, "t", domain="d")\n```\n')
     assert [k for k, _ in prompticl_claims._cells(md)] == ["markdown", "code", "markdown"]
+
+
+def test_the_student_edition_lists_no_claim_of_a_solution():
+    """Claims made in a solution's cells (between solution-start and solution-end) would give the
+    answer away: the student edition's page leaves them out; the full edition lists them."""
+    in_solutions = [c["id"] for c in CLAIMS if c["solution"]]
+    assert "ex-setting-wide-values" in in_solutions and "in-brief-ordering" not in in_solutions  # control
+    students = prompticl_claims.claims_markdown(ROOT, students=True)
+    full = prompticl_claims.claims_markdown(ROOT)
+    for cid in in_solutions:
+        assert f"`{cid} <" not in students and f"`{cid} <" in full
