@@ -433,6 +433,7 @@ def random_specs(draw):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
+    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering."""
     spec, n = spec_n
     losses = {r: v[0] for r, v in optimal_losses(spec, [n]).items()}
     slack = 1e-9 * (signal(spec) + spec.noise**2) + 1e-12
@@ -443,11 +444,55 @@ def test_ordering_heads_joint_finetune_plain(spec_n):
     assert losses["plain"] <= signal(spec) + spec.noise**2 + slack  # W = 0 is available
 
 
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_n):
+    """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
+    optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
+    positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
+    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict,
+    jt-equality-cases."""
+    from prompticl import finetune_gap, heads_gap, joint_gap
+
+    spec, n = spec_n
+    exact = {r: _loss(spec, n, _params(optimum(spec, n, r))) for r in REGIMES}
+    scale = signal(spec) + spec.noise**2
+    mom = moments(spec)
+    has_means = np.trace(mom.mean_part) > 1e-12 * scale
+    has_spread = np.trace(mom.sigma_bar) > 1e-12 * scale
+    for gap, hi, lo in ((finetune_gap, "plain", "finetune"), (joint_gap, "finetune", "joint"),
+                        (heads_gap, "joint", "joint-heads")):
+        g = gap(spec, n)
+        assert abs(g - (exact[hi] - exact[lo])) <= 1e-9 * scale, (gap.__name__, g, exact[hi] - exact[lo])
+        if has_means and (gap is not heads_gap or has_spread):
+            assert g > 0, (gap.__name__, g)
+        if not has_means:
+            assert abs(g) <= 1e-12 * scale, (gap.__name__, g)
+    if not has_means:  # Proposition 4.1's equality case: joint training keeps the plain attention
+        np.testing.assert_allclose(optimum(spec, n, "joint").W, optimum(spec, n, "plain").W, atol=1e-10 * (1 + np.abs(optimum(spec, n, "plain").W).max()))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_optimal_biases_are_the_stated_formula(spec_n):
+    """The optimum's biases are c_k = mu_k - nW(mu_k - m_k), (I - nW)mu_k without heads and mu_k
+    with them (m_k = mu_k), in whitening coordinates.  Claims: glance-biases."""
+    spec, n = spec_n
+    spec = spec.whitened()
+    for regime in REGIMES[1:]:
+        sol = optimum(spec, n, regime)
+        m = np.zeros_like(spec.means) if sol.centres is None else sol.centres
+        stated = spec.means - n * (spec.means - m) @ sol.W.T
+        scale = 1 + np.abs(spec.means).max()
+        np.testing.assert_allclose(sol.biases, stated, atol=1e-8 * scale, rtol=1e-8, err_msg=regime)
+
+
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
-    population_loss at the returned parameters, and random perturbations do not lower it."""
+    population_loss at the returned parameters, and random perturbations do not lower it.
+    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -515,3 +560,106 @@ def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
     for regime in REGIMES:
         single = [optimum(spec, n, regime).loss for n in ns]
         np.testing.assert_allclose(batched[regime], single, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_whitening_preserves_the_loss_at_random_parameters(spec_n, seed):
+    """Theorem 1.1: the loss at (W, c_k, m_k) equals the whitened problem's loss at the mapped
+    parameters, for random mixtures, n and parameters.  Claims: setting-whitening-loss."""
+    from prompticl import whiten_parameters
+
+    spec, n = spec_n
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((spec.d, spec.d)) / n
+    c, m = rng.standard_normal((spec.K, spec.d)), rng.standard_normal((spec.K, spec.d))
+    original = population_loss(spec, n, W, c, m)
+    whitened = population_loss(spec.whitened(), n, *whiten_parameters(spec, W, c, m))
+    assert abs(original - whitened) <= 1e-9 * max(1.0, abs(original)), (original, whitened)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
+    """Theorem 2.1: population_loss at W_PT is L_PT, equal to the spectral form (2.12); at any W the
+    excess over L_PT is the completed square (2.9), positive away from W_PT.
+    Claims: plain-optimum-loss, plain-excess-square."""
+    from prompticl import plain_excess_loss, plain_loss_spectral
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1e-300
+    sol = optimum(spec, n, "plain")
+    l_pt = optimal_losses(spec, [n])["plain"][0]
+    assert abs(population_loss(spec, n, sol.W) - l_pt) <= 1e-9 * scale
+    assert abs(plain_loss_spectral(moments(spec).sigma_tilde, n, spec.noise) - l_pt) <= 1e-9 * scale
+    W = sol.W + np.random.default_rng(seed).standard_normal((spec.d, spec.d)) / (2 * n * spec.d)
+    excess = plain_excess_loss(spec, n, W)
+    assert abs((population_loss(spec, n, W) - l_pt) - excess) <= 1e-9 * scale
+    assert excess >= -1e-12 * scale
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_best_scalar_step_without_noise(spec_n):
+    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step w*I, w* = tr Σ̃ / tr Q,
+    reaches the normalised loss (d+1)/(n+d+1) whatever the mixture.  Claims: ex-plain-scalar-loss."""
+    from prompticl import curvature
+
+    spec, n = spec_n
+    spec = with_overrides(spec, noise=0.0)
+    if signal(spec) <= 1e-12:
+        return  # nothing to learn: the normalised loss is 0/0
+    mom = moments(spec.whitened())
+    w_star = np.trace(mom.sigma_tilde) / np.trace(curvature("plain", mom, n, 0.0))
+    white = spec.whitened()
+    loss = population_loss(white, n, w_star * np.eye(spec.d))
+    assert abs(loss / signal(spec) - (spec.d + 1) / (n + spec.d + 1)) <= 1e-9
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_finetune_decomposition_delta_and_centring_cost(spec_n, seed):
+    """Chapter 03: perturbing the optimal prompts by eta_k raises the loss by sum_k pi_k |eta_k|^2
+    in the Sigma_x-norm (ft-decomp); Delta_PT = nW_PT - I is negative definite (Proposition 3.1);
+    the centring cost is what centred heads remove at W_PT, positive when M != 0 (Remark 3.1).
+    Claims: ft-decomposition, ft-delta-negative, ft-centring-cost."""
+    from prompticl import centring_cost, optimal_W_whitened
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1.0
+    ft, pt = optimum(spec, n, "finetune"), optimum(spec, n, "plain")
+    eta = np.random.default_rng(seed).standard_normal(ft.biases.shape)
+    rise = population_loss(spec, n, ft.W, ft.biases + eta) - ft.loss
+    predicted = np.einsum("k,ki,ij,kj->", spec.weights, eta, spec.x_cov, eta)
+    assert abs(rise - predicted) <= 1e-9 * (predicted + scale)
+    mom = moments(spec)
+    w = optimal_W_whitened("plain", mom, n, spec.noise)
+    assert np.linalg.eigvalsh((n * w - np.eye(spec.d) + (n * w - np.eye(spec.d)).T) / 2).max() < 0
+    cost = centring_cost(spec, n, pt.W)
+    removed = ft.loss - population_loss(spec, n, pt.W, spec.means, spec.means)
+    assert abs(cost - removed) <= 1e-9 * scale
+    if np.trace(mom.mean_part) > 1e-12 * scale:
+        assert cost > 0
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_joint_loss_profiled_and_monotone_in_the_means(spec_n):
+    """Chapter 04: the profiled loss at W_JT is L_JT (jt-loss); scaling the means up raises L_JT
+    strictly when Sigma_bar != 0 and M != 0, and leaves L_D unchanged; they meet only at factor 0.
+    Claims: jt-loss-formula, jt-monotone-means."""
+    from prompticl import profiled_loss, scale_means
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1.0
+    sol = optimum(spec, n, "joint")
+    assert abs(profiled_loss(spec, n, sol.W) - sol.loss) <= 1e-9 * scale
+    mom = moments(spec)
+    if np.trace(mom.mean_part) <= 1e-9 * scale or np.trace(mom.sigma_bar) <= 1e-9 * scale:
+        return
+    rows = [optimal_losses(scale_means(spec, t), [n]) for t in (0.0, 0.5, 1.0, 2.0)]
+    l_jt = np.array([r["joint"][0] for r in rows])
+    l_d = np.array([r["joint-heads"][0] for r in rows])
+    assert np.all(np.diff(l_jt) > 0), l_jt
+    np.testing.assert_allclose(l_d, l_d[0], rtol=1e-9)
+    assert abs(l_jt[0] - l_d[0]) <= 1e-9 * scale and np.all(l_jt[1:] > l_d[1:])
