@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 #: ``import prompticl`` (and ``prompticl --version``) does not load numpy, scipy and matplotlib.
 _MODULES: dict = {
     "_attention": ('AttentionParams', 'Effective', 'context_tokens', 'effective', 'forward_gram', 'forward_tokens', 'gram', 'query_token',),
+    "_claims": ('ClaimError', 'claim',),
     "_closed_forms": ('Moments', 'Solution', 'curvature', 'moments', 'one_minus_nW', 'optimal_losses', 'optimal_W_whitened', 'optimum', 'plain_loss_spectral', 'population_loss', 'signal', 'wishart_sas',),
     "_evaluation": ('SeedSummary', 'TestLoss', 'distance_to_optimum', 'summarize', 'test_loss', 'test_losses',),
     "_experiments": ('erm_bound', 'run_grid', 'within_tolerance',),
@@ -39,6 +40,7 @@ _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 if TYPE_CHECKING:  # static analysis and IDEs see the real imports
     from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
+    from ._claims import ClaimError, claim
     from ._closed_forms import (
         Moments,
         Solution,
@@ -155,5 +157,7 @@ __all__ = [
     # figures: style (_plotting.py) and export (_figures/export.py)
     "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
     "save_figure", "regenerate_command",
+    # claims with a domain, strict or reported (_claims.py)
+    "claim", "ClaimError",
     "__version__",
 ]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import CLIError
+from .._claims import summary_lines
 from .._safe_yaml import escape_control
 from ._common import parse_whole_number, positive_int
 from .._figures import (
@@ -48,6 +49,10 @@ output:
   the end; an existing non-empty DIR is refused unless --force and it is an earlier output (it
   holds provenance.json), which is then replaced only once the new run has succeeded.  A DIR that appears during the run (another run, or made by hand) is
   never replaced: the run exits with status 2.  DIR may not be, contain or lie inside the book.
+claims:
+  provenance.json lists every claim the chapters made (id, text, holds, numbers, domain, check).
+  On the book's defaults a claim that does not hold fails the chapter; with -p or -f the run goes
+  on, prints each claim that does not hold and "N of M claims hold for these parameters".
 exit status:
   0 done; 2 bad input (nothing written); 1 a chapter failed (DIR as it was);
   130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (workers, kernels and temporary folders removed).
@@ -138,9 +143,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
 
     command = _command_line(args, out)
+    # A reader's own parameters may take a claim off its domain: report it instead of failing.
+    claims = "report" if (args.param or args.params_file) else "strict"
     try:
         provenance = run_plan(
-            plan, out, jobs=args.jobs, force=args.force, progress=not args.quiet, command=command, timeout=args.timeout
+            plan, out, jobs=args.jobs, force=args.force, progress=not args.quiet, command=command, timeout=args.timeout,
+            claims=claims,
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None
@@ -151,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         message = str(exc) if isinstance(exc, ChapterFailed) else f"cannot write the figures: {exc}"
         print(f"prompticl: error: {' '.join(message.split())}", file=sys.stderr)
         return 1
+    if claims == "report":
+        for line in summary_lines(provenance["claims"]):
+            print(escape_control(line))
     n_figs = sum(len(v) for v in provenance["figures"].values())
     total = provenance["timings_seconds"]["total"]
     print(f"wrote {n_figs} figure(s) from {len(plan.chapters)} chapter(s) to {out} in {total:.1f} s")

@@ -34,6 +34,7 @@ from .params import RunPlan
 from .processes import run_owned_dirs, signals_interrupt, stop_processes, worker_init
 from .registry import KERNEL_NAME, ChapterFailed, FigureError
 from .export import FIGURE_FORMATS
+from .._claims import FILE_VARIABLE, MODE_VARIABLE, MODES, read_claims
 from .._safe_yaml import escape_control
 
 __all__ = ["check_out_dir", "default_out_dir", "git_commit", "run_chapter", "run_plan"]
@@ -123,10 +124,14 @@ def run_chapter(
     label: str,
     progress: bool = True,
     timeout: "float | None" = None,
+    claims: str = "strict",
+    claims_file: "str | None" = None,
 ) -> float:
     """Execute one chapter with papermill; returns the wall time in seconds.
 
-    Top-level and picklable, so that a process pool can run it.
+    Top-level and picklable, so that a process pool can run it.  The kernel inherits
+    ``PROMPTICL_CLAIMS=claims`` and, if given, ``PROMPTICL_CLAIMS_FILE=claims_file``, so that the
+    chapter's ``claim`` calls are strict or reported (:mod:`prompticl._claims`) and recorded there.
 
     Raises
     ------
@@ -138,6 +143,14 @@ def run_chapter(
 
     papermill_engines.register("prompticl-progress", _progress_engine())
     start = time.perf_counter()
+    # The kernel is a child of this process and inherits its environment: the one channel into it
+    # that needs no change of the chapter.  Restored afterwards, as run_chapter may run in-process.
+    saved = {k: os.environ.get(k) for k in (MODE_VARIABLE, FILE_VARIABLE)}
+    os.environ[MODE_VARIABLE] = claims
+    if claims_file:
+        os.environ[FILE_VARIABLE] = claims_file
+    else:
+        os.environ.pop(FILE_VARIABLE, None)
     try:
         pm.execute_notebook(
             notebook,
@@ -157,6 +170,12 @@ def run_chapter(
         )
     except Exception as exc:  # noqa: BLE001 - any failure becomes one picklable line
         raise ChapterFailed(_failure_message(chapter, exc, Path(executed))) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return time.perf_counter() - start
 
 
@@ -248,8 +267,13 @@ def run_plan(
     progress: bool = True,
     command: "Sequence[str] | None" = None,
     timeout: "float | None" = None,
+    claims: str = "strict",
 ) -> dict:
     """Run every chapter of ``plan`` into a temporary sibling of ``out``, then move it into place.
+
+    ``claims`` is ``"strict"`` (a chapter's claim that does not hold fails the run, as on the book's
+    defaults) or ``"report"`` (with a reader's own parameters: the chapter goes on).  Either way the
+    provenance lists every claim the chapters made, under ``claims``.
 
     On success ``out`` holds ``NAME.{svg,png,pdf,json}`` for each requested figure,
     ``notebooks/<chapter>.ipynb`` (executed) and ``provenance.json``.  An existing ``out`` is
@@ -274,6 +298,8 @@ def run_plan(
     """
     from .. import __version__
 
+    if claims not in MODES:
+        raise ValueError(f"claims={claims!r}: expected one of {', '.join(MODES)}")
     out = Path(out).absolute()
     check_out_dir(out, force, plan.book)
     with signals_interrupt(), run_owned_dirs():  # connection files and caches: removed however the run ends
@@ -289,7 +315,7 @@ def run_plan(
                 raise FigureError(
                     f"cannot create the output folder {escape_control(str(out))}: {exc.strerror or exc}"
                 ) from None
-            provenance = _run_into(plan, tmp, out, jobs, progress, command, timeout, __version__)
+            provenance = _run_into(plan, tmp, out, jobs, progress, command, timeout, __version__, claims)
             _move_into_place(tmp, out, force, start_identity)
             return provenance
         except BaseException:
@@ -303,7 +329,8 @@ def run_plan(
             raise
 
 
-def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, command, timeout, version: str) -> dict:
+def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, command, timeout, version: str,
+              claims: str = "strict") -> dict:
     """Run the chapters into ``tmp`` and write the provenance; ``tmp`` then holds the final layout."""
     work = tmp / ".work"
     (tmp / "notebooks").mkdir()
@@ -322,6 +349,8 @@ def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, co
                 label=f"[chapter {k}/{n}] {chapter.name}",
                 progress=progress,
                 timeout=timeout,
+                claims=claims,
+                claims_file=str(work / f"{chapter.name}.claims.jsonl"),
             )
         )
     start = time.perf_counter()
@@ -329,7 +358,9 @@ def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, co
     total = time.perf_counter() - start
 
     figures_out: dict[str, list[str]] = {}
+    recorded: list[dict] = []
     for chapter in plan.chapters:
+        recorded += [{"chapter": chapter.name, **r} for r in read_claims(work / f"{chapter.name}.claims.jsonl")]
         fig_dir = work / chapter.name
         for name in plan.figures[chapter.name]:
             missing = [fmt for fmt in (*FIGURE_FORMATS, "json") if not (fig_dir / f"{name}.{fmt}").is_file()]
@@ -361,6 +392,8 @@ def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, co
         "seeds": {c: _seeds(v) for c, v in plan.parameters.items()},
         "specs": plan.specs,
         "timings_seconds": {"chapters": {c: round(t, 3) for c, t in timings.items()}, "total": round(total, 3)},
+        "claims_mode": claims,
+        "claims": recorded,
     }
     (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return provenance
