@@ -42,3 +42,93 @@ def test_isotropic_tasks_each_reach_their_own_optimum():
 def test_heads_scale_rejects_non_commuting_covariances():
     with pytest.raises(ValueError, match="do not commute"):
         heads_scale_loss(load_spec("three-task"), 5)
+
+
+# ----------------------------------------------------------------- the label column with heads (issue 18)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from prompticl import Effective, empirical_risk, optimum, population_stats  # noqa: E402
+
+
+@st.composite
+def _heads_mixtures(draw):
+    """Random mixtures with Σ_x = I: rank-deficient or full covariances, or proportional ones, any σ."""
+    d = draw(st.integers(1, 4))
+    K = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kind = draw(st.sampled_from(["random", "proportional", "equal"]))
+    noise = draw(st.sampled_from([0.0, 0.3, 1.0]))
+    n = draw(st.integers(1, 60))
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.1, 1.0, K)
+    weights /= weights.sum()
+    base = rng.standard_normal((d, d))
+    base = base @ base.T + 0.1 * np.eye(d)
+    tasks = []
+    for w in weights:
+        if kind == "random":
+            a = rng.standard_normal((d, d)) * rng.uniform(0.2, 1.5)
+            cov = a @ a.T + 0.05 * np.eye(d)
+        else:
+            cov = base * (rng.uniform(0.2, 3.0) if kind == "proportional" else 1.0)
+        tasks.append({"weight": float(w), "mean": (1.5 * rng.standard_normal(d)).tolist(), "cov": cov.tolist()})
+    return spec_from_dict({"d": d, "noise": noise, "tasks": tasks}), n, kind
+
+
+def _label_derivative(spec, n):
+    """The derivative of Proposition 'label column with heads' (chapter 08), written out here."""
+    sol = optimum(spec, n, "joint-heads")
+    d, sig2 = spec.d, spec.noise**2
+    D = [sol.W @ ((n + 1) * S + (np.trace(S) + sig2) * np.eye(d)) - S for S in spec.covs]
+    grad = 2 * n * sum(p * Dk @ mu for p, Dk, mu in zip(spec.weights, D, spec.means))
+    return sol, D, grad
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(_heads_mixtures())
+def test_label_column_derivative_at_the_reduced_heads_optimum(case):
+    """dL/da_y = 2n Σ_k π_k D_k μ_k (a finite difference of the library's exact loss agrees),
+    Σ_k π_k D_k = 0, and D_k = 0 for all k exactly when the covariances are equal, or σ = 0 and
+    they are proportional."""
+    spec, n, kind = case
+    sol, D, grad = _label_derivative(spec, n)
+    st_ = population_stats(spec, n)
+    A = np.hstack([sol.W, np.zeros((spec.d, 1))])
+    b = np.hstack([-sol.centres, np.ones((spec.K, 1))])
+    base = empirical_risk(st_, Effective(A, b, sol.biases))
+    h = 1e-5
+    fd = np.empty(spec.d)
+    for i in range(spec.d):
+        step = np.zeros_like(A)
+        step[i, -1] = h
+        fd[i] = (empirical_risk(st_, Effective(A + step, b, sol.biases))
+                 - empirical_risk(st_, Effective(A - step, b, sol.biases))) / (2 * h)
+    scale = 1e-6 * (1 + abs(base)) * (1 + np.abs(fd).max())
+    np.testing.assert_allclose(fd, grad, atol=scale)
+    np.testing.assert_allclose(sum(p * Dk for p, Dk in zip(spec.weights, D)), 0, atol=1e-10)
+    vanishes = all(np.allclose(Dk, 0, atol=1e-10) for Dk in D)
+    s_bar = sum(p * S for p, S in zip(spec.weights, spec.covs))
+    alpha = [np.trace(S) / np.trace(s_bar) for S in spec.covs]
+    proportional = all(np.allclose(S, a * s_bar, atol=1e-9) for S, a in zip(spec.covs, alpha))
+    expected = proportional and (spec.noise == 0 or np.allclose(alpha, 1, atol=1e-9))
+    assert expected or kind == "random" or spec.noise > 0  # the strategy reaches both sides
+    assert vanishes == expected, (kind, spec.noise, [np.abs(Dk).max() for Dk in D])
+    if vanishes:
+        assert np.allclose(grad, 0, atol=1e-9)
+
+
+def test_label_column_gains_on_crossed_means():
+    """The counterexample to 'with heads only the per-task scale helps' (chapter 08): reduced = scale
+    = L_D = 1.5831588 and label = full = 1.5791216 at n = 10."""
+    spec = spec_from_dict({"d": 2, "noise": 1.0, "tasks": [
+        {"weight": 0.5, "mean": [1.5, 0.0], "cov": [2.0, 0.05]},
+        {"weight": 0.5, "mean": [0.0, -1.5], "cov": [0.05, 2.0]}]})
+    _, _, grad = _label_derivative(spec, 10)
+    assert np.linalg.norm(grad) > 1.0
+    l_d = optimal_losses(spec, [10])["joint-heads"][0]
+    assert l_d == pytest.approx(1.5831588, abs=1e-7)
+    for model, value in (("scale", 1.5831588), ("label", 1.5791216), ("full", 1.5791216)):
+        o = layer_optimum(spec, 10, "joint-heads", model)
+        assert o.certified and o.loss == pytest.approx(value, abs=1e-7), model
