@@ -515,3 +515,25 @@ def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
     for regime in REGIMES:
         single = [optimum(spec, n, regime).loss for n in ns]
         np.testing.assert_allclose(batched[regime], single, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.sampled_from([0.1, 0.5, 2.0]))
+def test_noise_raises_every_minimised_loss_by_at_least_sigma_squared(spec_n, extra):
+    """Chapter 07, exercise ex-exp-noise (claim exp-noise-rise-min): plain, joint and heads losses are
+    minima of losses that rise by at least σ² at every W, so raising the noise from σ₀ to σ₁ raises
+    each by at least σ₁² − σ₀². Fine-tuning is not a minimisation of its own loss and is not claimed."""
+    spec, n = spec_n
+    louder = with_overrides(spec, noise=float(np.hypot(spec.noise, extra)))
+    before, after = optimal_losses(spec, [n]), optimal_losses(louder, [n])
+    slack = 1e-9 * (signal(spec) + louder.noise**2 + 1.0)
+    for regime in ("plain", "joint", "joint-heads"):
+        assert after[regime][0] - before[regime][0] >= extra**2 - slack, regime
+
+
+def test_fine_tuning_can_rise_by_less_than_sigma_squared():
+    """The counterexample to 'each curve rises by at least σ²' (chapter 07, ex-exp-noise)."""
+    wide = load_spec("zero-mean-wide")
+    rise = (optimal_losses(with_overrides(wide, noise=0.5), [1])["finetune"][0]
+            - optimal_losses(with_overrides(wide, noise=0.0), [1])["finetune"][0])
+    assert rise == pytest.approx(0.2480, abs=1e-4) and rise < 0.25
