@@ -2,6 +2,7 @@
 #   make book   build the site into _build/html
 #   make test   run the whole test-suite (notebooks, site build, browser check included)
 #   make check  the fast unit tier only (tests/unit: no notebooks, no site, no browser)
+#   make test-long  the tests marked long (many minutes each; weekly in CI)
 # Beside them: make book-students (the site without solutions), make pdf (the printable book).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -35,12 +36,13 @@ BLAS_SERIAL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup mathjax actionlint book book-students pdf test check clean
+.PHONY: help setup mathjax actionlint book book-students pdf test test-long check clean
 
 help:
 	@echo "make book   build the site into _build/html (creates .venv on first use)"
-	@echo "make test   run every test, including notebooks, site build and browser check"
+	@echo "make test   run every test but the long tier, including notebooks, site build and browser check"
 	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
+	@echo "make test-long  the tests marked long (the session plan's training runs; weekly in CI)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
 	@echo "make book-students  the same site without any solution, into _build/html-students,"
 	@echo "                    with the student notebooks in _build/html-students/notebooks/"
@@ -107,7 +109,12 @@ pdf: book
 	@if [ -f $(PDF_DIR)/formula-sheet.pdf ]; then cp $(PDF_DIR)/formula-sheet.pdf _build/html/formula-sheet.pdf; fi
 
 test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
-	$(BLAS_SERIAL) $(VPY) -m pytest $(PYTEST_FLAGS)
+	$(BLAS_SERIAL) $(VPY) -m pytest $(PYTEST_FLAGS) -m "not long"
+
+# The long tier: commands that take many minutes each (the session plan's training runs of chapter
+# 07, tests/book/test_session_plan_run.py). Run weekly by .github/workflows/long.yml.
+test-long: $(VENV_STAMP)
+	$(BLAS_SERIAL) $(VPY) -m pytest tests/book -m long $(PYTEST_FLAGS)
 
 # The fast tier while editing: tests/unit, nothing marked slow.
 check: $(VENV_STAMP) $(ACTIONLINT_STAMP)

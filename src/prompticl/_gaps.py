@@ -199,6 +199,8 @@ def heads_gap(spec: Spec, n: int) -> float:
     """
     mom = moments(spec)
     sb = mom.sigma_bar
+    if not np.any(sb):  # no spread within tasks: the gap is 0, and Q_D is singular when also σ = 0
+        return 0.0
     q_joint = curvature("joint", mom, n, spec.noise)
     q_heads = curvature("joint-heads", mom, n, spec.noise)
     diff = np.linalg.solve(q_heads, sb) - np.linalg.solve(q_joint, sb)  # (Q_D⁻¹ − Q_J⁻¹) Sigma_bar

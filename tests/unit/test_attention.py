@@ -2,6 +2,7 @@
 exact maps between raw and effective parameters."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import prompticl as p
 from prompticl import load_spec
@@ -70,10 +71,13 @@ def test_to_params_rejects_unreachable_biases():
         to_params(eff, heads=False, prompt_len=1)  # [A; bᵀ] has rank 1
 
 
-def test_attention_depends_on_data_through_gram_matrix():
-    # ŷ = s xᵀ A G b with A = first d rows of W_Qᵀ W_K, b = last row of W_V and s = 1/√(d+1).
-    rng = np.random.default_rng(10)
-    d, n, B = 3, 5, 20
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(1, 6), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_attention_depends_on_data_through_gram_matrix(d, n, seed):
+    """ŷ = s xᵀ A G b with A = first d rows of W_Qᵀ W_K, b = last row of W_V and s = 1/√(d+1)
+    (Lemma 2.1), for random d, n, tokens and maps.  Claims: plain-gram-form."""
+    rng = np.random.default_rng(seed)
+    B = 20
     z = rng.standard_normal((B, n, d + 1))
     x = rng.standard_normal((B, d))
     wq, wk, wv = (rng.standard_normal((d + 1, d + 1)) for _ in range(3))
@@ -102,3 +106,19 @@ def test_forward_tokens_matches_a_token_loop():
         assert got[b] == pytest.approx(s * params.heads[k] @ out, rel=1e-10)
 
 
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_reduction_weights_reproduce_the_reduced_model(name, n, seed):
+    """The maps (2.4) give a layer that predicts xᵀWXᵀy for every W and prompt (chapter 02).
+    Claims: plain-reduction-maps."""
+    from prompticl import reduced_predict, reduced_to_params
+
+    rng = np.random.default_rng(seed)
+    spec = p.load_spec(name)
+    batch = sample_batch(spec, n, 16, rng)
+    W = rng.standard_normal((spec.d, spec.d)) / (n * spec.d)
+    layer = forward_tokens(reduced_to_params(W), context_tokens(batch.X, batch.y), query_token(batch.x), batch.task)
+    reduced = reduced_predict(batch, W)
+    np.testing.assert_allclose(layer, reduced, rtol=1e-9, atol=1e-9 * np.abs(reduced).max())

@@ -433,6 +433,7 @@ def random_specs(draw):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
+    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering."""
     spec, n = spec_n
     losses = {r: v[0] for r, v in optimal_losses(spec, [n]).items()}
     slack = 1e-9 * (signal(spec) + spec.noise**2) + 1e-12
@@ -443,11 +444,52 @@ def test_ordering_heads_joint_finetune_plain(spec_n):
     assert losses["plain"] <= signal(spec) + spec.noise**2 + slack  # W = 0 is available
 
 
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_n):
+    """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
+    optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
+    positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
+    Claims: glance-gap-formulas, glance-gaps-strict."""
+    from prompticl import finetune_gap, heads_gap, joint_gap
+
+    spec, n = spec_n
+    exact = {r: _loss(spec, n, _params(optimum(spec, n, r))) for r in REGIMES}
+    scale = signal(spec) + spec.noise**2
+    mom = moments(spec)
+    has_means = np.trace(mom.mean_part) > 1e-12 * scale
+    has_spread = np.trace(mom.sigma_bar) > 1e-12 * scale
+    for gap, hi, lo in ((finetune_gap, "plain", "finetune"), (joint_gap, "finetune", "joint"),
+                        (heads_gap, "joint", "joint-heads")):
+        g = gap(spec, n)
+        assert abs(g - (exact[hi] - exact[lo])) <= 1e-9 * scale, (gap.__name__, g, exact[hi] - exact[lo])
+        if has_means and (gap is not heads_gap or has_spread):
+            assert g > 0, (gap.__name__, g)
+        if not has_means:
+            assert abs(g) <= 1e-12 * scale, (gap.__name__, g)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_optimal_biases_are_the_stated_formula(spec_n):
+    """The optimum's biases are c_k = mu_k - nW(mu_k - m_k), (I - nW)mu_k without heads and mu_k
+    with them (m_k = mu_k), in whitening coordinates.  Claims: glance-biases."""
+    spec, n = spec_n
+    spec = spec.whitened()
+    for regime in REGIMES[1:]:
+        sol = optimum(spec, n, regime)
+        m = np.zeros_like(spec.means) if sol.centres is None else sol.centres
+        stated = spec.means - n * (spec.means - m) @ sol.W.T
+        scale = 1 + np.abs(spec.means).max()
+        np.testing.assert_allclose(sol.biases, stated, atol=1e-8 * scale, rtol=1e-8, err_msg=regime)
+
+
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
-    population_loss at the returned parameters, and random perturbations do not lower it."""
+    population_loss at the returned parameters, and random perturbations do not lower it.
+    Claims: glance-optimum-attains."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -518,11 +560,66 @@ def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_whitening_preserves_the_loss_at_random_parameters(spec_n, seed):
+    """Theorem 1.1: the loss at (W, c_k, m_k) equals the whitened problem's loss at the mapped
+    parameters, for random mixtures, n and parameters.  Claims: setting-whitening-loss."""
+    from prompticl import whiten_parameters
+
+    spec, n = spec_n
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((spec.d, spec.d)) / n
+    c, m = rng.standard_normal((spec.K, spec.d)), rng.standard_normal((spec.K, spec.d))
+    original = population_loss(spec, n, W, c, m)
+    whitened = population_loss(spec.whitened(), n, *whiten_parameters(spec, W, c, m))
+    assert abs(original - whitened) <= 1e-9 * max(1.0, abs(original)), (original, whitened)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
+    """Theorem 2.1: population_loss at W_PT is L_PT, equal to the spectral form (2.12); at any W the
+    excess over L_PT is the completed square (2.9), positive away from W_PT.
+    Claims: plain-optimum-loss, plain-excess-square."""
+    from prompticl import plain_excess_loss, plain_loss_spectral
+
+    spec, n = spec_n
+    scale = signal(spec) + spec.noise**2 + 1e-300
+    sol = optimum(spec, n, "plain")
+    l_pt = optimal_losses(spec, [n])["plain"][0]
+    assert abs(population_loss(spec, n, sol.W) - l_pt) <= 1e-9 * scale
+    assert abs(plain_loss_spectral(moments(spec).sigma_tilde, n, spec.noise) - l_pt) <= 1e-9 * scale
+    W = sol.W + np.random.default_rng(seed).standard_normal((spec.d, spec.d)) / (2 * n * spec.d)
+    excess = plain_excess_loss(spec, n, W)
+    assert abs((population_loss(spec, n, W) - l_pt) - excess) <= 1e-9 * scale
+    assert excess >= -1e-12 * scale
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs())
+def test_best_scalar_step_without_noise(spec_n):
+    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step w*I, w* = tr Σ̃ / tr Q,
+    reaches the normalised loss (d+1)/(n+d+1) whatever the mixture.  Claims: ex-plain-scalar-loss."""
+    from prompticl import curvature
+
+    spec, n = spec_n
+    spec = with_overrides(spec, noise=0.0)
+    if signal(spec) <= 1e-12:
+        return  # nothing to learn: the normalised loss is 0/0
+    mom = moments(spec.whitened())
+    w_star = np.trace(mom.sigma_tilde) / np.trace(curvature("plain", mom, n, 0.0))
+    white = spec.whitened()
+    loss = population_loss(white, n, w_star * np.eye(spec.d))
+    assert abs(loss / signal(spec) - (spec.d + 1) / (n + spec.d + 1)) <= 1e-9
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.sampled_from([0.1, 0.5, 2.0]))
 def test_noise_raises_every_minimised_loss_by_at_least_sigma_squared(spec_n, extra):
-    """Chapter 07, exercise ex-exp-noise (claim exp-noise-rise-min): plain, joint and heads losses are
+    """Chapter 07, exercise ex-exp-noise plain, joint and heads losses are
     minima of losses that rise by at least σ² at every W, so raising the noise from σ₀ to σ₁ raises
-    each by at least σ₁² − σ₀². Fine-tuning is not a minimisation of its own loss and is not claimed."""
+    each by at least σ₁² − σ₀². Fine-tuning is not a minimisation of its own loss and is not claimed.
+    Claims: exp-noise-rise-min."""
     spec, n = spec_n
     louder = with_overrides(spec, noise=float(np.hypot(spec.noise, extra)))
     before, after = optimal_losses(spec, [n]), optimal_losses(louder, [n])

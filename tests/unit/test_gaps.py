@@ -124,3 +124,14 @@ def test_heads_gap_vanishes_without_means():
 
     spec = p.scale_means(p.load_spec("zero-mean"), 0.0)
     assert abs(heads_gap(spec, 10)) < 1e-12
+
+
+def test_heads_gap_is_zero_without_spread_even_without_noise():
+    """Sigma_bar = 0 and sigma = 0 make Q_D singular; the gap is 0 (found by the property test of
+    tests/unit/test_closed_forms.py, issue 18)."""
+    from prompticl import heads_gap, optimal_losses, spec_from_dict
+
+    spec = spec_from_dict({"d": 2, "noise": 0.0, "tasks": [{"weight": 0.5, "mean": [1, 0], "cov": 0},
+                                                          {"weight": 0.5, "mean": [0, 1], "cov": 0}]})
+    losses = optimal_losses(spec, [3])
+    assert heads_gap(spec, 3) == 0.0 == losses["joint"][0] - losses["joint-heads"][0]

@@ -89,3 +89,15 @@ def test_one_session_per_chapter_in_order():
     for block in re.split(r"^## Session \d+:", text, flags=re.M)[1:]:
         for part in ("**Read**", "**Run**", "**Exercises**", "**Discuss**", "**Time**"):
             assert part in block, f"a session lacks {part}"
+
+
+def test_long_tier_names_only_commands_of_the_plan():
+    """tests/book/test_session_plan_run.py runs every command of the page; the ones it marks long
+    (``make test-long``) must be commands of the page, so that none is silently dropped."""
+    import runpy
+
+    run = runpy.run_path(str(ROOT / "tests" / "book" / "test_session_plan_run.py"))
+    found = run["plan_commands"]()
+    assert len(found) >= 12 and any(c.startswith("prompticl theory") for c in found)  # control
+    assert run["LONG"] <= set(found), sorted(run["LONG"] - set(found))
+    assert len(run["LONG"]) < len(found) / 2, "most commands must fit in make test"
