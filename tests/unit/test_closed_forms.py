@@ -433,7 +433,7 @@ def random_specs(draw):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
-    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering."""
+    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering, hd-order."""
     spec, n = spec_n
     losses = {r: v[0] for r, v in optimal_losses(spec, [n]).items()}
     slack = 1e-9 * (signal(spec) + spec.noise**2) + 1e-12
@@ -450,7 +450,7 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
     """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
     optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
     positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
-    Claims: glance-gap-formulas, glance-gaps-strict."""
+    Claims: glance-gap-formulas, glance-gaps-strict, pf-gap-formulas."""
     from prompticl import finetune_gap, heads_gap, joint_gap
 
     spec, n = spec_n
@@ -489,7 +489,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
     population_loss at the returned parameters, and random perturbations do not lower it.
-    Claims: glance-optimum-attains."""
+    Claims: glance-optimum-attains, hd-optimum."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -634,3 +634,18 @@ def test_fine_tuning_can_rise_by_less_than_sigma_squared():
     rise = (optimal_losses(with_overrides(wide, noise=0.5), [1])["finetune"][0]
             - optimal_losses(with_overrides(wide, noise=0.0), [1])["finetune"][0])
     assert rise == pytest.approx(0.2480, abs=1e-4) and rise < 0.25
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_heads_loss_does_not_depend_on_the_means(spec_n, seed):
+    """Chapter 05 (hd-thm): W_D and L_D depend on Sigma_bar and σ only, so moving the task means
+    leaves L_D unchanged.  Claims: hd-same-sigma-bar."""
+    spec, n = spec_n
+    rng = np.random.default_rng(seed)
+    data = {"d": spec.d, "noise": spec.noise, "x_cov": spec.x_cov.tolist(),
+            "tasks": [{"weight": float(w), "mean": (3.0 * rng.standard_normal(spec.d)).tolist(), "cov": c.tolist()}
+                      for w, c in zip(spec.weights, spec.covs)]}
+    moved = spec_from_dict(data)
+    a, b = optimal_losses(spec, [n])["joint-heads"][0], optimal_losses(moved, [n])["joint-heads"][0]
+    assert abs(a - b) <= 1e-9 * (signal(spec) + spec.noise**2 + 1.0)
