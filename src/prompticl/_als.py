@@ -20,6 +20,19 @@ from ._risk import b_quadratic, empirical_risk
 from ._risk_moments import SampleStats
 
 
+def _solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``H⁻¹ rhs`` for a symmetric positive semidefinite ``H``; the minimum-norm least-squares solution if singular.
+
+    ``H`` is singular exactly where the risk is flat in some direction (e.g. a deterministic task with
+    ``σ = 0``, whose tokens span only d of the d + 1 coordinates, or a read-out that no longer matters
+    once ``A = 0``): every solution is then a minimiser, and the minimum-norm one keeps the iterates finite.
+    """
+    try:
+        return np.linalg.solve(H, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(H, rhs, rcond=None)[0]
+
+
 def _solve_A_c(
     st: SampleStats, b: np.ndarray, with_bias: bool, ridge: float, a_free: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +55,7 @@ def _solve_A_c(
             Psi[:, F + k] += pi * st.beta[k]
     Phi = 0.5 * (Phi + Phi.T)
     Phi[np.diag_indices(size)] += ridge * np.trace(Phi) / size
-    theta = np.linalg.solve(Phi, Psi.T).T
+    theta = _solve(Phi, Psi.T).T
     A = np.zeros((d, D))
     A[:, idx] = theta[:, :F]
     c = theta[:, F:].T if with_bias else np.zeros((K, d))
@@ -74,7 +87,7 @@ def _solve_b(
         H = H[np.ix_(idx, idx)]
         H = H + ridge * np.trace(H) / idx.size * np.eye(idx.size)
         out = np.zeros(D)
-        out[idx] = -np.linalg.solve(H, l[idx])
+        out[idx] = -_solve(H, l[idx])
         return out
 
     if heads:
@@ -108,7 +121,7 @@ def _solve_b_shared_scale(
         rhs -= weights[k] * S.T @ l
     Phi = 0.5 * (Phi + Phi.T)
     Phi[np.diag_indices(size)] += ridge * np.trace(Phi) / max(size, 1)
-    u = np.linalg.solve(Phi, rhs)
+    u = _solve(Phi, rhs)
     return np.stack([S @ u for S in sel])
 
 

@@ -263,12 +263,20 @@ def _newton(st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int, it
         # Hessian is not positive definite, saddle-free Newton (|eigenvalues|) descends the negative
         # curvature rather than climbing it
         Hs = Hr + scale * np.outer(u, u)
-        try:
-            step = sla.cho_solve(sla.cho_factor(Hs), -gr)
-        except np.linalg.LinAlgError:
-            lam, vec = np.linalg.eigh(Hs)
-            lam = np.maximum(np.abs(lam), 1e-14 * scale)
-            step = -vec @ ((vec.T @ gr) / lam)
+        lam, vec = np.linalg.eigh(Hs)
+        flat = np.abs(lam) <= 1e-10 * np.abs(lam).max()
+        if flat.any():
+            # the loss is flat along whole directions (a deterministic task with σ = 0 leaves its
+            # read-out free along the null vector of its tokens): step only where it is curved, so
+            # the iterate stays finite and the flat coordinates keep their values
+            keep = ~flat
+            step = -vec[:, keep] @ ((vec[:, keep].T @ gr) / np.abs(lam[keep]))
+        else:
+            try:
+                step = sla.cho_solve(sla.cho_factor(Hs), -gr)
+            except np.linalg.LinAlgError:
+                lam = np.maximum(np.abs(lam), 1e-14 * scale)
+                step = -vec @ ((vec.T @ gr) / lam)
         z0 = _pack(eff)
         accepted = False
         for t in (1.0, 0.5, 0.25, 0.125, 0.0625):

@@ -61,3 +61,24 @@ def test_bad_model_is_a_clean_usage_error(capsys, tmp_path, monkeypatch, argv):
     assert len(lines) == 1 and lines[0].startswith("prompticl: error: ") and "--model" in lines[0]
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+def test_deterministic_task_without_noise_gives_a_finite_certified_optimum(capsys, tmp_path, n):
+    """Issue 18: a task with covariance 0 and σ = 0 made the solver hit a singular system.
+
+    With heads the deterministic task costs nothing (its read-out ``[-μ_1; 1]`` annihilates its
+    tokens, and its prompt's bias is ``μ_1``), so the optimum is ``π_2`` times the one-task optimum
+    of the other task, ``d(d + 1)/(n + 1 + d)`` for ``Σ_2 = I``, ``σ = 0`` (Wishart identity).
+    """
+    path = tmp_path / "det.yaml"
+    path.write_text("d: 3\nnoise: 0\ntasks:\n  - {weight: 0.3, mean: 1.4, cov: 0}\n"
+                    "  - {weight: 0.7, mean: -0.6, cov: 1}\n", encoding="utf-8")
+    rc, out, err = run_main(capsys, ["theory", str(path), "--n", str(n), "--model", "full", "--json"])
+    assert rc == 0 and err == "", err
+    data = json.loads(out)
+    d = 3
+    assert data["joint-heads"][0] == pytest.approx(0.7 * d * (d + 1) / (n + 1 + d), rel=1e-9)
+    closed = optimal_losses(load_spec(str(path)), [n])
+    for regime in ("plain", "joint", "joint-heads"):
+        assert data[regime][0] <= closed[regime][0] * (1 + 1e-9)

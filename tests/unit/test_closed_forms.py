@@ -433,7 +433,7 @@ def random_specs(draw):
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
-    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering."""
+    """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering, hd-order."""
     spec, n = spec_n
     losses = {r: v[0] for r, v in optimal_losses(spec, [n]).items()}
     slack = 1e-9 * (signal(spec) + spec.noise**2) + 1e-12
@@ -450,8 +450,7 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
     """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
     optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
     positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
-    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict,
-    jt-equality-cases."""
+    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict, jt-equality-cases., pf-gap-formulas.."""
     from prompticl import finetune_gap, heads_gap, joint_gap
 
     spec, n = spec_n
@@ -492,7 +491,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
     population_loss at the returned parameters, and random perturbations do not lower it.
-    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary."""
+    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary., hd-optimum.."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -663,3 +662,41 @@ def test_joint_loss_profiled_and_monotone_in_the_means(spec_n):
     assert np.all(np.diff(l_jt) > 0), l_jt
     np.testing.assert_allclose(l_d, l_d[0], rtol=1e-9)
     assert abs(l_jt[0] - l_d[0]) <= 1e-9 * scale and np.all(l_jt[1:] > l_d[1:])
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.sampled_from([0.1, 0.5, 2.0]))
+def test_noise_raises_every_minimised_loss_by_at_least_sigma_squared(spec_n, extra):
+    """Chapter 07, exercise ex-exp-noise plain, joint and heads losses are
+    minima of losses that rise by at least σ² at every W, so raising the noise from σ₀ to σ₁ raises
+    each by at least σ₁² − σ₀². Fine-tuning is not a minimisation of its own loss and is not claimed.
+    Claims: exp-noise-rise-min."""
+    spec, n = spec_n
+    louder = with_overrides(spec, noise=float(np.hypot(spec.noise, extra)))
+    before, after = optimal_losses(spec, [n]), optimal_losses(louder, [n])
+    slack = 1e-9 * (signal(spec) + louder.noise**2 + 1.0)
+    for regime in ("plain", "joint", "joint-heads"):
+        assert after[regime][0] - before[regime][0] >= extra**2 - slack, regime
+
+
+def test_fine_tuning_can_rise_by_less_than_sigma_squared():
+    """The counterexample to 'each curve rises by at least σ²' (chapter 07, ex-exp-noise)."""
+    wide = load_spec("zero-mean-wide")
+    rise = (optimal_losses(with_overrides(wide, noise=0.5), [1])["finetune"][0]
+            - optimal_losses(with_overrides(wide, noise=0.0), [1])["finetune"][0])
+    assert rise == pytest.approx(0.2480, abs=1e-4) and rise < 0.25
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(0, 2**32 - 1))
+def test_heads_loss_does_not_depend_on_the_means(spec_n, seed):
+    """Chapter 05 (hd-thm): W_D and L_D depend on Sigma_bar and σ only, so moving the task means
+    leaves L_D unchanged.  Claims: hd-same-sigma-bar."""
+    spec, n = spec_n
+    rng = np.random.default_rng(seed)
+    data = {"d": spec.d, "noise": spec.noise, "x_cov": spec.x_cov.tolist(),
+            "tasks": [{"weight": float(w), "mean": (3.0 * rng.standard_normal(spec.d)).tolist(), "cov": c.tolist()}
+                      for w, c in zip(spec.weights, spec.covs)]}
+    moved = spec_from_dict(data)
+    a, b = optimal_losses(spec, [n])["joint-heads"][0], optimal_losses(moved, [n])["joint-heads"][0]
+    assert abs(a - b) <= 1e-9 * (signal(spec) + spec.noise**2 + 1.0)

@@ -290,6 +290,12 @@ CORPUS.update(CORPUS_19)
 CORPUS_OK: dict[str, tuple[dict, list[str], str]] = {
     "19-ok-x-cov-1e-12": ({"s.yaml": _spec(x_cov="1.0e-12")}, THEORY, r"spec s: d = 2"),
     "19-ok-escape-in-name": ({"s.yaml": _spec(name='"a\\e[31mred\\a"')}, THEORY, r"spec a\\x1b\[31mred\\x07: d = 2"),
+    # issue 18: a deterministic task (cov 0) with σ = 0 made the full layer's solver hit a singular
+    # system ("internal error (LinAlgError: Singular matrix)"); the optimum is finite and certified
+    "18-ok-deterministic-task-full": (
+        {"s.yaml": _spec(d="3", noise="0", tasks="[{weight: 0.3, mean: 1.4, cov: 0}, {weight: 0.7, mean: -0.6, cov: 1}]")},
+        ["theory", "s.yaml", "--n", "10", "--model", "full"], r"\n +10 +1\.235\d* +1\.138\d* +0\.92\d* +0\.6 ",
+    ),
 }
 
 #: Cases that were here and now live only where an in-process test already checks the same input
