@@ -450,7 +450,7 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
     """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
     optimal losses, computed from the optimal parameters by population_loss; the gaps are strictly
     positive when M != 0 (fine-tuning, joint) and also Sigma_bar != 0 (heads), and zero when M = 0.
-    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict, jt-equality-cases., pf-gap-formulas.."""
+    Claims: glance-gap-formulas, glance-gaps-strict, ft-gain-general, jt-gap-identities, jt-gaps-strict, jt-equality-cases, pf-gap-formulas."""
     from prompticl import finetune_gap, heads_gap, joint_gap
 
     spec, n = spec_n
@@ -491,7 +491,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
     population_loss at the returned parameters, and random perturbations do not lower it.
-    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary., hd-optimum.."""
+    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary, hd-optimum."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
