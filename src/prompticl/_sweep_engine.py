@@ -1,4 +1,4 @@
-"""Running a sweep's points on Dask: a LocalCluster or a scheduler's address, rows saved as they finish
+"""Running a sweep's points on Dask, saving rows as they finish
 
 :func:`connect` opens a :class:`distributed.Client` (a LocalCluster with one single-threaded worker
 process per core, or an existing scheduler, reached within a short timeout); :func:`run_points` submits

@@ -1,4 +1,4 @@
-"""The grid file of ``prompticl sweep``: reading, validation, size and the list of points
+"""Grid files of sweeps: validation, size and the list of points
 
 A grid file (YAML, read with :mod:`prompticl._safe_yaml`) names the axes of a sweep::
 
@@ -34,7 +34,7 @@ GRID_BYTES = 64_000
 #: 2 cores (about 2.5 s each, benchmarks/results-sweep.json), and the list of points alone is
 #: about 1 KB per point of client memory.
 MAX_POINTS = 100_000
-_KEYS = {"mixtures", "n", "regimes", "model", "seeds", "description"}
+_KEYS = {"mixtures", "n", "regimes", "model", "seeds", "description"}  # description: free text
 _FAMILY_KEYS = {"family", "rho", "d", "energy", "noise"}
 #: Families a grid may name, with their parameter: ``mean-share`` is :func:`mean_share_family`.
 FAMILIES = ("mean-share",)

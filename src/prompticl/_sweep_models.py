@@ -1,4 +1,4 @@
-"""What one point of a sweep computes: the models of ``prompticl sweep`` and :func:`compute_point`
+"""What one point of a sweep computes: the models and ``compute_point``
 
 A sweep point is a plain dictionary (mixture as a spec dictionary, context length, regime, model, the
 model's options, seed); :func:`compute_point` turns it into one row of the results table.  It is a

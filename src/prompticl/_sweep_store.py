@@ -1,4 +1,4 @@
-"""The results folder of a sweep: Parquet part files written atomically, read back as one table
+"""Results tables of sweeps: Parquet part files, read back as one table
 
 A results folder (``--out RESULTS``) holds
 
