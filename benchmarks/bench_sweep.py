@@ -60,7 +60,7 @@ def _dask(points, workers: int) -> dict:
     from prompticl._sweep_models import compute_point
 
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     client = Client(cluster)
     client.run(lambda: __import__("prompticl._sweep_models"))  # imports are start-up, not task time

@@ -63,7 +63,7 @@ def connect(scheduler: "str | None" = None, workers: "int | None" = None):
             raise EngineError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s ({reason})") from None
         return client, None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
