@@ -3,6 +3,7 @@ and no engine started (the runs on a real scheduler and workers are in tests/boo
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -88,3 +89,20 @@ def test_a_complete_folder_is_not_recomputed(capsys, tmp_path, monkeypatch):
     rc, out, err = run_main(capsys, ["sweep", "g.yaml", "--out", "o"])
     assert (rc, err) == (0, "") and out == "2 points: all already in o\n"
     assert listing(tmp_path) == before
+
+
+def test_the_page_states_the_constants_of_the_code():
+    """book/sweeps.md quotes the limit, the connect timeout and the retries: they follow the code."""
+    from prompticl._sweep_engine import CONNECT_TIMEOUT, RETRIES
+    from prompticl._sweep_grid import MAX_POINTS
+    from prompticl._sweep_models import MODELS
+
+    page = " ".join((Path(__file__).resolve().parents[2] / "book" / "sweeps.md").read_text(encoding="utf-8").split())
+    assert f"more than {MAX_POINTS:,} points is refused" in page
+    assert f"within {CONNECT_TIMEOUT} seconds" in page
+    assert {1: "once", 2: "twice"}[RETRIES] in page.split("a task is retried ")[1][:10]
+    text = (Path(__file__).resolve().parents[2] / "book" / "sweeps.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE)[1:] == list(MODELS)  # the table lists every model
+    for name, model in MODELS.items():
+        for option, opt in model.options.items():
+            assert f"`{option}`" in page and f"default {opt.default}" in page
