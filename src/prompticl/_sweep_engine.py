@@ -100,14 +100,20 @@ def run_points(client, points: Sequence[dict], write: Callable[[list], Any], on_
         last = time.monotonic()
 
     try:
-        for future in as_completed(futures):
-            if future.status == "finished":
-                batch.append(future.result())
-            else:
+        pending = as_completed(futures)
+        for future in pending:
+            if future.status in ("error", "cancelled"):  # raised after Dask's retries, or cancelled on the cluster
                 summary.failed += 1
                 if not summary.first_error:
-                    exc = future.exception()
-                    summary.first_error = f"{type(exc).__name__}: {exc}".split("\n")[0]
+                    exc = future.exception() if future.status == "error" else "cancelled by the cluster"
+                    summary.first_error = (f"{type(exc).__name__}: {exc}" if future.status == "error" else exc).split("\n")[0]
+            else:
+                try:
+                    row = future.result()
+                except Exception:  # noqa: BLE001 - the result was lost with its worker: Dask recomputes it
+                    pending.add(future)
+                    continue
+                batch.append(row)
             future.release()
             if len(batch) >= BATCH_ROWS or time.monotonic() - last >= BATCH_SECONDS:
                 flush()

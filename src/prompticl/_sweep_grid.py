@@ -270,8 +270,12 @@ def parse_grid(data: Any, source: str = "<grid>", base: "Path | None" = None, ma
     mixture_count = sum(1 if d[0] == "spec" else len(d[1]) for d in described)
     size = mixture_count * len(ns) * len(regimes) * seed_count
     if size > max_points:
-        raise GridError(f"{escape_control(source)}: {size:,} points ({mixture_count} mixtures x {len(ns)} lengths x "
-                        f"{len(regimes)} regimes x {seed_count} seeds) is more than the limit {max_points:,}; "
+        def count(k: int, what: str) -> str:
+            return f"{k:,} {what}{'' if k == 1 else 's'}"
+
+        axes = " x ".join([count(mixture_count, "mixture"), count(len(ns), "length"), count(len(regimes), "regime"),
+                           count(seed_count, "seed")])
+        raise GridError(f"{escape_control(source)}: {size:,} points ({axes}) is more than the limit {max_points:,}; "
                         "split the grid, or raise the limit with --max-points")
     seed_values = (None,) if seeds is None else (
         tuple(range(seeds[1], seeds[1] + seeds[2])) if seeds[0] == "range" else seeds[1])

@@ -88,3 +88,18 @@ def test_sweep_rows_finds_the_grid_by_content_and_names_what_is_missing(tmp_path
         sweep_rows(table, load_spec("noisy"), [2, 3], ["joint", "plain"], "reduced")
     with pytest.raises(ValueError, match="not a sweep's results folder"):
         read_sweep(tmp_path)
+
+
+def test_figures_take_a_results_table_as_an_absolute_path(tmp_path, monkeypatch):
+    """``prompticl figures ... -p results PATH``: checked before running, made absolute (chapters run in book/)."""
+    from prompticl._figures.params import _check_results
+    from prompticl._figures.registry import FigureError
+
+    folder, points = _folder(tmp_path / "out")
+    folder.write([compute_point(points[0])])
+    monkeypatch.chdir(tmp_path)
+    assert _check_results("out", "parameter 'results'") == str(tmp_path / "out")
+    (tmp_path / "plain").mkdir()
+    for bad in ("nowhere", "plain"):
+        with pytest.raises(FigureError, match=rf"parameter 'results': '{bad}' is not a sweep's results table"):
+            _check_results(bad, "parameter 'results'")
