@@ -55,6 +55,9 @@ def connect(scheduler: "str | None" = None, workers: "int | None" = None):
     """
     from distributed import Client, LocalCluster
 
+    # Dask logs what it handles itself (a lost result "rescheduling", a closed connection) on stderr;
+    # the command's stderr carries only its own errors.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)

@@ -33,6 +33,11 @@ seeds: %d
 """
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, even when this run inherited SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,7 +80,7 @@ def cluster(tmp_path):
 
 def _sweep(tmp_path, *args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "prompticl", "sweep", *map(str, args)], cwd=tmp_path, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint, **kwargs)
 
 
 def _serial(grid_path) -> pd.DataFrame:

@@ -25,6 +25,11 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
        "PYTHONPATH": str(ROOT / "src"), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, even when this run inherited SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def commands() -> list[str]:
     blocks = re.findall(r"^```bash\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
     return [line for block in blocks for line in block.splitlines() if line.strip()]
@@ -49,7 +54,7 @@ def _shell(cmd: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedPr
 def _interrupted(cmd: str, cwd: Path, out: Path) -> None:
     """Start ``cmd`` as written, wait for its first saved rows, then Ctrl-C it (SIGINT)."""
     proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 900
     while not list(out.glob("part-*.parquet")):
         assert proc.poll() is None, proc.communicate()
