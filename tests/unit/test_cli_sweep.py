@@ -106,3 +106,16 @@ def test_the_page_states_the_constants_of_the_code():
     for name, model in MODELS.items():
         for option, opt in model.options.items():
             assert f"`{option}`" in page and f"default {opt.default}" in page
+
+
+def test_the_page_quotes_the_measured_times():
+    """The timing table of book/sweeps.md is benchmarks/results-sweep.json, rounded."""
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "book" / "sweeps.md").read_text(encoding="utf-8")
+    bench = json.loads((root / "benchmarks" / "results-sweep.json").read_text())
+    for name, m in bench["shipped_grids"].items():
+        row = f"| `grids/{name}.yaml` | {m['points']:,} | {m['mean_point_cpu_seconds']:.2f} | {m['core_hours']:.2f} core-hours | " \
+              f"about {m['estimated_wall_seconds_2_free_cores'] / 60:.0f} minutes |"
+        assert row in page, row
+    assert f"({1000 * bench['overhead']['per_task_seconds']:.0f} ms per task" in page
+    assert f"trained points was only {bench['fixed_grid']['speedup_2_over_1']:.2f}" in page
