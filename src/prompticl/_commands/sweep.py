@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     todo = [p for p in points if p["hash"] not in done]
     already = len(points) - len(todo)
     if not todo:
-        print(f"{len(points)} points: all already in {args.out}")
+        print(f"{len(points)} points: all already in {escape_control(args.out)}")
         return 0
     from .._sweep_engine import EngineError, connect, run_points
 
@@ -99,13 +99,17 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = run_points(client, todo, folder.write, on_progress)
+    except OSError as exc:  # the results folder became unwritable (full disk, removed): not the grid's fault
+        sys.stderr.write(f"prompticl: error: cannot write the results to {escape_control(args.out)}: "
+                         f"{escape_control(exc.strerror or str(exc))}; the rows saved before are kept\n")
+        return 1
     finally:
         if bar is not None:
             bar.close()
         client.close()
         if cluster is not None:
             cluster.close()
-    print(f"{len(points)} points: {summary.computed} computed now, {already} already in {args.out}, "
+    print(f"{len(points)} points: {summary.computed} computed now, {already} already in {escape_control(args.out)}, "
           f"{summary.failed} failed")
     if summary.failed:
         sys.stderr.write(f"prompticl: error: {summary.failed} points failed (first: {escape_control(summary.first_error)}); "
