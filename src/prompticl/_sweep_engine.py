@@ -66,8 +66,19 @@ def connect(scheduler: "str | None" = None, workers: "int | None" = None):
             raise EngineError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s ({reason})") from None
         return client, None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR)
+    # The worker processes inherit SIGINT ignored: Ctrl-C in a terminal reaches the whole process
+    # group, and the client (not each worker, with a traceback) is the one that stops the sweep.
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 

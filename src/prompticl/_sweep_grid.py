@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._limits import MAX_POINTS
 from ._safe_yaml import YAMLInputError, escape_control, load_yaml_bytes, read_regular_file
 from ._sweep_models import MODELS, point_hash
 
@@ -30,10 +31,6 @@ __all__ = ["FAMILIES", "GRID_BYTES", "MAX_POINTS", "Grid", "GridError", "load_gr
 
 #: Largest grid file: a grid is a few axes, not data.
 GRID_BYTES = 64_000
-#: Most points of a sweep unless ``--max-points`` says otherwise: 10^5 trained points take days on
-#: 2 cores (about 2.5 s each, benchmarks/results-sweep.json), and the list of points alone is
-#: about 1 KB per point of client memory.
-MAX_POINTS = 100_000
 _KEYS = {"mixtures", "n", "regimes", "model", "seeds", "description"}  # description: free text
 _FAMILY_KEYS = {"family", "rho", "d", "energy", "noise"}
 #: Families a grid may name, with their parameter: ``mean-share`` is :func:`mean_share_family`.

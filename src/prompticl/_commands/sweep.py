@@ -32,7 +32,7 @@ def _workers(text: str) -> int:
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add the ``sweep`` subcommand."""
-    from .._sweep_grid import MAX_POINTS
+    from .._limits import MAX_POINTS  # not the grid module: --help stays light
 
     parser = subparsers.add_parser(
         "sweep",
