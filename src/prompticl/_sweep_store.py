@@ -130,9 +130,9 @@ def _frame(rows: Iterable[Mapping[str, Any]]):
 
 
 def read_sweep(path: "str | os.PathLike") -> "Any":
-    """The results table of a sweep (``prompticl sweep ... --out PATH``) as a DataFrame, one row per point.
+    """A sweep's results table as a DataFrame, one row per point.
 
-    Chapters 07 and 08 read their full-scale settings with it (``-p results PATH``).
+    The table is the folder that ``prompticl sweep GRID --out PATH`` writes.  Chapters 07 and 08 read their full-scale settings with it (``-p results PATH``).
 
     Parameters
     ----------
@@ -171,7 +171,7 @@ def sweep_rows(table, spec, ns: Sequence[int], regimes: Sequence[str], model: st
                **options) -> list[dict]:
     """The rows of ``table`` for a grid, in grid order, after checking that the table covers it.
 
-    The rows are found by content (:func:`~prompticl._sweep_models.point_hash`), so a table computed
+    The rows are found by content (the points' hashes), so a table computed
     for another mixture, other settings or other seeds never stands in for the chapter's own.  Used by
     chapters 07 and 08 when given a results table.
 
