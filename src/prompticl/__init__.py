@@ -37,6 +37,7 @@ _MODULES: dict = {
     "_risk_moments": ('SampleStats', 'population_stats', 'sample_stats',),
     "_sampling": ('Batch', 'sample_batch', 'sample_grams', 'seed_streams',),
     "_spec": ('Spec', 'SpecError', 'load_spec', 'spec_from_dict', 'spec_names', 'with_overrides',),
+    "_sweep_store": ('read_sweep', 'sweep_rows',),
     "_training": ('TrainResult', 'train', 'train_adam', 'train_als',),
     "_whitening": ('unwhiten_parameters', 'whiten_parameters',),
     "_figures.export": ('regenerate_command', 'save_figure',),
@@ -107,6 +108,7 @@ if TYPE_CHECKING:  # static analysis and IDEs see the real imports
     from ._risk_moments import SampleStats, population_stats, sample_stats
     from ._sampling import Batch, sample_batch, sample_grams, seed_streams
     from ._spec import Spec, SpecError, load_spec, spec_from_dict, spec_names, with_overrides
+    from ._sweep_store import read_sweep, sweep_rows
     from ._training import TrainResult, train, train_adam, train_als
     from ._whitening import unwhiten_parameters, whiten_parameters
     from ._figures.export import regenerate_command, save_figure
@@ -162,6 +164,8 @@ __all__ = [
     "TestLoss", "SeedSummary", "test_loss", "test_losses", "summarize", "distance_to_optimum",
     # chapter 7's experiments (_experiments.py)
     "run_grid", "erm_bound", "within_tolerance",
+    # sweeps' results tables (_sweep_store.py; written by `prompticl sweep`)
+    "read_sweep", "sweep_rows",
     # the layer's own optimum (_layer_optimum.py) and closed forms beyond the reduced model (_layer_closed_forms.py)
     "LayerClass", "LayerOptimum", "layer_optimum", "layer_optima", "mechanism_table", "ordering_check",
     "layer_advantage", "GRAD_TOL", "HESS_TOL", "NESTED",

@@ -99,6 +99,11 @@ def check_theory(d: int, ns: Sequence[int]) -> None:
         )
 
 
+#: ``sweep``: most points of a grid unless ``--max-points`` says otherwise.  10^5 trained points are
+#: about 20 core-hours (0.77 CPU s each, benchmarks/results-sweep.json), and the list of points alone
+#: holds about 1 KB per point in the client.
+MAX_POINTS = 100_000
+
 #: ``theory --model full``: the certified layer optimum of one n (four regimes) takes about 0.6 s at
 #: d = 10 and 1.3 s at d = 20, but 28 s at d = 40 (benchmarks/results-layer-optimum.json).
 MAX_LAYER_D = 20

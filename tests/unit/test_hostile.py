@@ -285,6 +285,23 @@ CORPUS_19: dict[str, tuple[dict, list[str], str]] = {
 }
 CORPUS.update(CORPUS_19)
 
+#: Issue 24: prompticl sweep's grid files, refused before any point runs or any engine starts.
+SWEEP_GRID = "mixtures: [zero-mean]\nn: [2]\nmodel: reduced\n"
+CORPUS_24: dict[str, tuple[dict, list[str], str]] = {
+    "24-sweep-ten-million-points": ({"g.yaml": "mixtures: [zero-mean]\nn: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nregimes: [plain]\n"
+                                               "model: trained\n"
+                                               "seeds: 1000000\n"}, ["sweep", "g.yaml", "--out", "o"],
+                                    r"10,000,000 points .* more than the limit 100,000"),
+    "24-sweep-deep-grid": ({"g.yaml": "[" * 10000 + "]" * 10000}, ["sweep", "g.yaml", "--out", "o"], r"nested deeper than \d+ levels"),
+    "24-sweep-laughs": ({"g.yaml": _laughs()}, ["sweep", "g.yaml", "--out", "o"], r"anchors|aliases"),
+    "24-sweep-400-digit-n": ({"g.yaml": f"mixtures: [zero-mean]\nn: [{BIG}]\nmodel: reduced\n"}, ["sweep", "g.yaml", "--out", "o"],
+                             r"400 digits"),
+    "24-sweep-out-is-a-file": ({"g.yaml": SWEEP_GRID, "o": "mine"}, ["sweep", "g.yaml", "--out", "o"],
+                               r"--out o exists and is not a results folder"),
+    "24-sweep-grid-dev-zero": ({"g.yaml": ("symlink", "/dev/zero")}, ["sweep", "g.yaml", "--out", "o"], r"it is a device"),
+}
+CORPUS.update(CORPUS_24)
+
 #: Issue 19: valid input that was refused or failed; id -> (files, arguments, regex stdout must match).
 #: The promise: status 0, nothing on stderr, no control character on stdout.
 CORPUS_OK: dict[str, tuple[dict, list[str], str]] = {

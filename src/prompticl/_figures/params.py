@@ -216,6 +216,18 @@ def _check_spec(value: str, where: str) -> tuple[str, dict]:
     return value, {"builtin": spec.name, "d": spec.d, "K": spec.K, "noise": spec.noise}
 
 
+def _check_results(value: str, where: str) -> str:
+    """A sweep's results table (``prompticl sweep --out``), made absolute since chapters run in the book
+    folder; whether it covers the chapter's grid is checked by the chapter (``sweep_rows``)."""
+    from .._sweep_store import MANIFEST
+
+    path = Path(value)
+    if not (path.is_file() or (path.is_dir() and (path / MANIFEST).is_file())):
+        raise FigureError(f"{where}: {escape_control(value)[:80]!r} is not a sweep's results table (a folder written by "
+                          "'prompticl sweep --out', or a Parquet file)")
+    return str(path.resolve())
+
+
 @dataclass
 class RunPlan:
     """What a run will do, fully validated: chapters, their effective parameters, requested figures."""
@@ -316,6 +328,8 @@ def plan_run(
         for key, value in list(values.items()):
             if _is_spec_parameter(key) and isinstance(value, str) and value:
                 values[key], specs.setdefault(chapter.name, {})[key] = _check_spec(value, f"parameter {key!r}{where}")
+            elif key == "results" and isinstance(value, str) and value:
+                values[key] = _check_results(value, f"parameter {key!r}{where}")
             elif _is_spec_list(key) and isinstance(value, list):
                 checked = [_check_spec(v, f"parameter {key!r}{where}") for v in value if isinstance(v, str)]
                 values[key] = [c[0] for c in checked]

@@ -241,7 +241,8 @@ RANGES: Mapping[str, tuple[str, str]] = {
     "table_specs": ("len 1 .. 10", "each mixture is one more row of certified layer optima"),
     "table_n": ("1 .. 1000", _N_WHY),
     "n_mechanism": ("1 .. 1000", _N_WHY),
-    "scan_rhos": ("len 1 .. 20, >= 0, < 1", "mean shares (1 leaves no within-task covariance)"),
+    "scan_rhos": ("len 1 .. 100, >= 0, < 1", "mean shares (1 leaves no within-task covariance); each is one set of "
+                  "certified layer optima per n unless drawn from a sweep's table (grids/advantage-fine.yaml has 100)"),
     "scan_ns": ("len 1 .. 20, 1 .. 1000", "each (rho, n) is one set of certified layer optima of about a second"),
     "mono_sigmas": ("len 1 .. 10, >= 0, <= 1000", "standard deviations"),
 }
