@@ -762,10 +762,22 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
     ("mechanism_table", "kwargs"): forwarded("layer_optimum"),
     ("layer_advantage", "kwargs"): forwarded("layer_optimum"),
     ("mechanism_table", "models"): sequence_of(layer_model, "a non-empty list of model classes", unique=False),
+    ("read_sweep", "path"): path_like,
+    ("sweep_rows", "model"): text,
+    ("sweep_rows", "seeds"): optional(sequence_of(_SEED, "a non-empty list of integer seeds >= 0")),
 }
 
 #: Parameters deliberately left unchecked here, with the reason.
-EXEMPT: dict[tuple[str, str], str] = {}
+EXEMPT: dict[tuple[str, str], str] = {
+    ("claim", "id"): "claim checks its own arguments (ValueError naming the claim)",
+    ("claim", "holds"): "any truth value is accepted (numpy booleans included)",
+    ("claim", "text"): "claim checks its own arguments (ValueError naming the claim)",
+    ("claim", "numbers"): "claim checks its own arguments (TypeError naming the claim)",
+    ("claim", "domain"): "claim checks its own arguments (ValueError naming the claim)",
+    ("claim", "check"): "claim checks its own arguments (ValueError naming the claim)",
+    ("sweep_rows", "table"): "a pandas table read_sweep returns; sweep_rows names the points it lacks",
+    ("sweep_rows", "options"): "the model's options, matched by content against the table's rows",
+}
 
 #: Public classes whose constructor does not check its fields, with the reason.  (``Spec`` checks
 #: its fields in ``__post_init__``; exceptions take a message.)
