@@ -4,7 +4,8 @@ tab install the package with JupyterLab and jupyterlab-myst, the extension is en
 student notebooks are written as the page says.
 
 Needs the package indexes pip is configured with (it downloads JupyterLab): measured 2 to 5
-minutes. The Windows (PowerShell, cmd) and conda commands are not run by any test; the page says so.
+minutes idle, so the install is in the long tier (``make test-long``, weekly); the page's commands
+are checked on every ``make test`` by the first test. The Windows (PowerShell, cmd) and conda commands are not run by any test; the page says so.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def test_linux_commands_are_the_venv_route():
     assert commands == ["python3 -m venv .venv", "source .venv/bin/activate", "pip install -e '.[lab]'"], commands
 
 
+@pytest.mark.long
 def test_linux_route_installs_jupyterlab_with_myst(tmp_path):
     text = PAGE.read_text(encoding="utf-8")
     clone = tmp_path / "prompticl"
