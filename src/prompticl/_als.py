@@ -16,7 +16,7 @@ import numpy as np
 
 from ._attention import Effective
 from ._progress import progress_bar
-from ._risk import b_quadratic
+from ._risk import b_quadratic, contract
 from ._risk_moments import SampleStats
 
 
@@ -31,10 +31,11 @@ def _solve_A_c(
     Phi = np.zeros((size, size))
     Psi = np.zeros((d, size))
     for k, pi in enumerate(st.weights):
-        U = st.gxg(k, np.outer(b[k], b[k]))[np.ix_(idx, idx)]
+        UV = contract(st, k, b=b[k])
+        U = UV["U"][np.ix_(idx, idx)]
         ubar = (st.G[k] @ b[k])[idx]
         Phi[:F, :F] += pi * U
-        Psi[:, :F] += pi * st.betag(k, b[k])[:, idx]
+        Psi[:, :F] += pi * UV["V"][:, idx]
         if with_bias:
             Phi[:F, F + k] += pi * ubar
             Phi[F + k, :F] += pi * ubar

@@ -16,13 +16,31 @@ from ._attention import Effective
 from ._risk_moments import SampleStats
 
 
+def contract(st, k: int, *, X=None, b=None, Q=None) -> dict:
+    """Several contractions of task ``k``'s moments at once: ``E[GXG]`` (``"GXG"``), ``E[(Gb)(Gb)ᵀ]`` and
+    ``E[β(Gb)ᵀ]`` (``"U"``, ``"V"``), ``E[GQβ]`` (``"w"``).  Moments that re-draw their sample
+    (``prompticl._streamed_stats``) do it in one pass; the others contract one by one."""
+    if hasattr(st, "contract"):
+        return st.contract(k, X=X, b=b, Q=Q)
+    out = {}
+    if X is not None:
+        out["GXG"] = st.gxg(k, X)
+    if b is not None:
+        out["U"] = st.gxg(k, np.outer(b, b))
+        out["V"] = st.betag(k, b)
+    if Q is not None:
+        out["w"] = st.gbeta(k, Q)
+    return out
+
+
 def b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Task ``k``'s mean risk as ``bᵀ H b + 2 lᵀ b + const`` for fixed ``(A, c_k)`` (O(D³) contractions)."""
     sx = st.x_cov
     M = A.T @ sx @ A
-    H = st.gxg(k, 0.5 * (M + M.T))
     SA = sx @ A
-    l = st.G[k] @ (A.T @ sx @ c) - st.gbeta(k, SA.T)
+    t = contract(st, k, X=0.5 * (M + M.T), Q=SA.T)
+    H = t["GXG"]
+    l = st.G[k] @ (A.T @ sx @ c) - t["w"]
     const = c @ sx @ c - 2 * c @ sx @ st.beta[k] + np.trace(sx @ st.BB[k])
     return 0.5 * (H + H.T), l, float(const)
 

@@ -31,7 +31,25 @@ from ._regimes import check_regime
 from ._risk import empirical_risk
 from ._risk_moments import SampleStats, sample_stats
 from ._sampling import sample_batch, seed_streams
+from ._streamed_stats import streamed_stats
 from ._spec import Spec
+
+#: Largest ``K·(d+1)⁴`` for which :func:`train_als` stores the sample's moment tensor (128 MiB; fast);
+#: beyond, it re-draws the sample and contracts it in every sweep (:mod:`prompticl._streamed_stats`):
+#: memory grows like (d+1)² instead of (d+1)⁴, time like samples·(d+1)³ per sweep.
+DENSE_MOMENT_NUMBERS = 2**24
+
+
+def training_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False):
+    """The training sample's statistics: the moment tensors while they are small, else the streamed sample (chapter 07).
+
+    Both describe the same sample drawn from ``rng`` (up to d = 15; beyond, the streamed sample
+    draws in smaller chunks, so the prompts differ but not their distribution).
+    """
+    if spec.K * (spec.d + 1) ** 4 <= DENSE_MOMENT_NUMBERS:
+        return sample_stats(spec, n, samples, rng, progress)
+    return streamed_stats(spec, n, samples, rng, progress)
+
 
 #: Default training-sample size: the excess risk of ERM is about (#parameters/N)·L ≈ 0.15%.
 DEFAULT_TRAIN_SAMPLES = 100_000
@@ -161,7 +179,7 @@ def train_als(
     t0 = time.perf_counter()
     rng_train, rng_init, _ = seed_streams(seed, n)
     if stats is None:
-        stats = sample_stats(spec, n, samples, rng_train, progress)
+        stats = training_stats(spec, n, samples, rng_train, progress)
     K, D = spec.K, spec.d + 1
     heads = regime == "joint-heads"
     # Multi-start: with random read-outs about 1 start in 10 of plain training ends at a spurious
