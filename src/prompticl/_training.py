@@ -25,6 +25,7 @@ import numpy as np
 
 from ._als import als, fit_biases
 from ._attention import AttentionParams, Effective, _num_tasks, context_tokens, effective, gram, to_params
+from . import _limits
 from ._limits import check_context_length
 from ._progress import progress_bar
 from ._regimes import check_regime
@@ -34,19 +35,15 @@ from ._sampling import sample_batch, seed_streams
 from ._streamed_stats import streamed_stats
 from ._spec import Spec
 
-#: Largest ``K·(d+1)⁴`` for which :func:`train_als` stores the sample's moment tensor (128 MiB; fast);
-#: beyond, it re-draws the sample and contracts it in every sweep (:mod:`prompticl._streamed_stats`):
-#: memory grows like (d+1)² instead of (d+1)⁴, time like samples·(d+1)³ per sweep.
-DENSE_MOMENT_NUMBERS = 2**24
-
-
 def training_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False):
     """The training sample's statistics: the moment tensors while they are small, else the streamed sample (chapter 07).
 
     Both describe the same sample drawn from ``rng`` (up to d = 15; beyond, the streamed sample
     draws in smaller chunks, so the prompts differ but not their distribution).
     """
-    if spec.K * (spec.d + 1) ** 4 <= DENSE_MOMENT_NUMBERS:
+    # the moment tensors while they hold at most DENSE_MOMENT_NUMBERS numbers (fast); beyond, the
+    # streamed sample: memory like (d+1)², time like samples·(d+1)³ per sweep
+    if spec.K * (spec.d + 1) ** 4 <= _limits.DENSE_MOMENT_NUMBERS:
         return sample_stats(spec, n, samples, rng, progress)
     return streamed_stats(spec, n, samples, rng, progress)
 
