@@ -7,6 +7,11 @@ two, are optimised exactly: the population risk (chapter 08, Theorem 8.1, equati
 quartic of :func:`empirical_risk` evaluated on the exact moments of :func:`population_stats`,
 minimised by the same alternating least squares (``prompticl._als.als``) that trains the model, then
 polished by Newton steps on the exact gradient and Hessian, from several deterministic starts.
+Nothing of size (d+1)⁴ is formed (issue 23): the moments are contracted in O(d³)
+(``ExactMoments`` of ``prompticl._risk_moments``), the Hessian enters through exact
+Hessian-vector products (``RiskPoint`` of ``prompticl._risk``); up to :data:`DENSE_MAX` free
+parameters it is formed from them and factorised, beyond, Newton steps solve by conjugate gradients
+and the certificate's extreme eigenvalues come from Lanczos (``scipy.sparse.linalg.eigsh``).
 
 Certificate of each optimum (chapter 08, Definition 8.1): the relative stationarity
 ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters, balanced so that ``‖A‖_F = ‖b‖``; it bounds the

@@ -20,6 +20,8 @@ with ``δ(β) = (Σ_xβ, βᵀΣ_xβ + σ²) ∈ R^D`` (the column ``C[:, y]``),
 * ``Cov(β, δ) = [SB, 2SBμ]``.
 
 Everything is exact (no sampling, no quadrature); the cost is ``O(K D⁴)``, independent of ``n``.
+:func:`population_moments` keeps the same expectations as (d+1)²-sized pieces (``E p``, ``E[ppᵀ]``,
+``E[βpᵀ]`` of the label column) and contracts them in ``O(D³)`` (:class:`ExactMoments`, issue 23).
 """
 from __future__ import annotations
 
