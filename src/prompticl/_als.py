@@ -2,7 +2,7 @@
 
 The risk of the effective model ``ŷ = xᵀ(A G b_k + c_k)`` (:mod:`prompticl._risk`) is linear least
 squares in ``(A, c)`` for fixed ``b`` and in ``b`` (or each ``b_k``) for fixed ``(A, c)``: alternating
-exact solves (:func:`als`) decrease it monotonically, and every iteration costs ``O(D⁴)`` on the
+exact solves (:func:`als`) decrease it monotonically, and every iteration costs ``O(D³)`` contractions of the
 per-task moments (:class:`~prompticl._risk_moments.SampleStats`), independent of the sample size and
 of ``n``.  :func:`fit_biases` is the prompt phase alone (optimal ``c_k`` for frozen ``(A, b)``).
 Chapter 7 trains with it (:func:`prompticl.train_als`); chapter 8 starts the layer's certified
@@ -16,7 +16,7 @@ import numpy as np
 
 from ._attention import Effective
 from ._progress import progress_bar
-from ._risk import b_quadratic, empirical_risk
+from ._risk import b_quadratic, contract
 from ._risk_moments import SampleStats
 
 
@@ -44,10 +44,11 @@ def _solve_A_c(
     Phi = np.zeros((size, size))
     Psi = np.zeros((d, size))
     for k, pi in enumerate(st.weights):
-        U = np.einsum("ijlm,j,m->il", st.GG[k], b[k], b[k])[np.ix_(idx, idx)]
+        UV = contract(st, k, b=b[k])
+        U = UV["U"][np.ix_(idx, idx)]
         ubar = (st.G[k] @ b[k])[idx]
         Phi[:F, :F] += pi * U
-        Psi[:, :F] += pi * np.einsum("aij,j->ai", st.BG[k], b[k])[:, idx]
+        Psi[:, :F] += pi * UV["V"][:, idx]
         if with_bias:
             Phi[:F, F + k] += pi * ubar
             Phi[F + k, :F] += pi * ubar
@@ -70,8 +71,8 @@ def _solve_b(
     ridge: float,
     b_free: np.ndarray,
     shared_scale: bool = False,
-) -> np.ndarray:
-    """Least-squares read-outs for fixed ``(A, c)``: one shared ``b`` or one ``b_k`` per task.
+) -> tuple[np.ndarray, list]:
+    """Least-squares read-outs for fixed ``(A, c)``: one shared ``b`` or one ``b_k`` per task, and the quadratics.
 
     Coordinates outside ``b_free`` stay 0.  With heads and ``shared_scale`` the label coordinates
     ``b_{k,y}`` are tied to one common value (the reduced model's class with task centres).
@@ -80,6 +81,12 @@ def _solve_b(
     D = A.shape[1]
     idx = np.flatnonzero(b_free)
     quads = [b_quadratic(st, k, A, c[k]) for k in range(K)]
+    return _solve_b_quads(st, quads, heads, ridge, b_free, shared_scale, D), quads
+
+
+def _solve_b_quads(st, quads, heads, ridge, b_free, shared_scale, D):
+    K = st.weights.shape[0]
+    idx = np.flatnonzero(b_free)
     if heads and shared_scale:
         return _solve_b_shared_scale(st.weights, quads, ridge, b_free)
 
@@ -184,8 +191,10 @@ def als(
     it = 0
     for it in range(1, max_iter + 1):
         A, c = _solve_A_c(st, b, with_bias, ridge, a_free)
-        b = _solve_b(st, A, c, heads, ridge, b_free, shared_scale)
-        risks.append(empirical_risk(st, Effective(A, b, c)))
+        b, quads = _solve_b(st, A, c, heads, ridge, b_free, shared_scale)
+        # the risk at (A, b, c) from the quadratics in b just solved (= empirical_risk, no new contractions)
+        risks.append(float(sum(pi * (bk @ H @ bk + 2 * l @ bk + const) for pi, bk, (H, l, const) in zip(st.weights, b, quads)))
+                     + st.noise**2)
         # the model is invariant under (A, b) -> (tA, b/t): fix the scale of b, the next (A, c) adapts
         b = b / max(np.linalg.norm(b), 1e-300)
         if bar is not None:

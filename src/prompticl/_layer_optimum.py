@@ -7,6 +7,11 @@ two, are optimised exactly: the population risk (chapter 8, Theorem 8.1, equatio
 quartic of :func:`empirical_risk` evaluated on the exact moments of :func:`population_stats`,
 minimised by the same alternating least squares (``prompticl._als.als``) that trains the model, then
 polished by Newton steps on the exact gradient and Hessian, from several deterministic starts.
+Nothing of size (d+1)⁴ is formed (issue 23): the moments are contracted in O(d³)
+(``ExactMoments`` of ``prompticl._risk_moments``), the Hessian enters through exact
+Hessian-vector products (``RiskPoint`` of ``prompticl._risk``); up to :data:`DENSE_MAX` free
+parameters it is formed from them and factorised, beyond, Newton steps solve by conjugate gradients
+and the certificate's extreme eigenvalues come from Lanczos (``scipy.sparse.linalg.eigsh``).
 
 Certificate of each optimum (chapter 8, Definition 8.1): the relative stationarity
 ``‖∇L‖·‖θ‖ / L`` (``θ`` the free parameters, balanced so that ``‖A‖_F = ‖b‖``; it bounds the
@@ -33,13 +38,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg as sla
 from scipy import sparse
+from scipy.sparse import linalg as spla
 
 from ._als import als, fit_biases
 from ._attention import Effective
 from ._closed_forms import optimal_losses
 from ._regimes import REGIMES, check_regime
-from ._risk import loss_grad_hess
-from ._risk_moments import SampleStats, population_stats
+from ._risk import RiskPoint
+from ._risk_moments import SampleStats, population_moments
 from ._spec import Spec
 
 #: Certified stationarity (chapter 8, Definition 8.1): ``‖∇L(θ)‖·‖θ‖ ≤ GRAD_TOL · L(θ)`` at the
@@ -217,37 +223,142 @@ def _scaling_direction(eff: Effective, P: np.ndarray, nA: int, nb: int) -> np.nd
     return t / nt if nt > 0 else t
 
 
-def _reduced(st: SampleStats, eff: Effective, P: np.ndarray, order: int):
-    loss, g, H = loss_grad_hess(st, eff, order=order)
-    return loss, (P.T @ g if g is not None else None), (P.T @ (P.T @ H).T if H is not None else None)
+class _Reduced:
+    """Loss, gradient and Hessian-vector products on the free parameters θ (``z = Pθ``) at one point."""
+
+    def __init__(self, st, eff: Effective, P):
+        self.P = P
+        self.rp = RiskPoint(st, eff)
+        self.loss = self.rp.loss
+        self.g = P.T @ self.rp.grad()
+        self.calls = 0
+
+    def hvp(self, v: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return self.P.T @ self.rp.hvp(self.P @ np.asarray(v, dtype=float).ravel())
+
+    def dense(self) -> np.ndarray:
+        """The Hessian on θ, formed from one stacked Hessian-vector product (small problems only)."""
+        N = self.g.size
+        H = self.P.T @ self.rp.hvp((self.P @ np.eye(N)).T).T
+        return 0.5 * (H + H.T)
 
 
-def _certificate(
-    st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int
-) -> tuple[float, float, float, float, float]:
+#: Free parameters up to which the Hessian is formed from Hessian-vector products and
+#: diagonalised densely; beyond, Lanczos (``scipy.sparse.linalg.eigsh``) finds its extreme eigenvalues.
+DENSE_MAX = 300
+
+
+def _extreme_eigs(red: _Reduced, u: np.ndarray) -> tuple[float, float]:
+    """Smallest and largest eigenvalue of the Hessian on the orthogonal complement of ``u``."""
+    N = red.g.size
+
+    def proj(v):
+        return v - u * (u @ v)
+
+    def op(v):
+        return proj(red.hvp(proj(np.asarray(v).ravel())))
+
+    if N <= DENSE_MAX:
+        H = red.dense()
+        Hu = H @ u
+        proj_H = H - np.outer(u, Hu) - np.outer(Hu, u) + (u @ Hu) * np.outer(u, u)
+        lam = np.linalg.eigvalsh(0.5 * (proj_H + proj_H.T))
+        if np.any(u):
+            # ΠHΠ has u as an exact null vector, whose eigenvalue (the one nearest zero) is dropped
+            lam = np.delete(lam, int(np.argmin(np.abs(lam))))
+        return float(lam.min()), float(max(lam.max(), 0.0))
+    v0 = proj(np.ones(N))
+    lmax = float(spla.eigsh(spla.LinearOperator((N, N), matvec=op, dtype=float), k=1, which="LA", v0=v0,
+                            tol=1e-12, return_eigenvectors=False)[0])
+    top = max(lmax, 0.0)
+    # u gets the eigenvalue `top` (the top of the spectrum), so the smallest eigenvalue is the
+    # restriction's; Lanczos on top·I − ΠHΠ − top·uuᵀ finds it as the largest, to an error of
+    # about 1e-12·top, far below the certificate's HESS_TOL·top
+    shifted = spla.LinearOperator((N, N), matvec=lambda v: top * proj(np.asarray(v).ravel()) - op(v), dtype=float)
+    gap = float(spla.eigsh(shifted, k=1, which="LA", v0=v0, tol=1e-12, return_eigenvectors=False)[0])
+    return top - gap, top
+
+
+def _certificate(st, eff: Effective, P, nA: int, nb: int) -> tuple[float, float, float, float, float]:
     """Loss, gradient norm over the free parameters, their norm, extreme Hessian eigenvalues off the scaling direction."""
-    loss, gr, Hr = _reduced(st, eff, P, 2)
+    red = _Reduced(st, eff, P)
     pnorm = float(np.linalg.norm(_theta(P, _pack(eff))))
     u = _scaling_direction(eff, P, nA, nb)
-    # restrict the Hessian to the orthogonal complement of u (u is a null vector at a stationary
-    # point: the loss is constant along the symmetry orbit): ΠHΠ has u as an exact null vector,
-    # whose eigenvalue (the one nearest zero) is dropped
-    Hu = Hr @ u
-    proj = Hr - np.outer(u, Hu) - np.outer(Hu, u) + (u @ Hu) * np.outer(u, u)
-    lam = np.linalg.eigvalsh(0.5 * (proj + proj.T))
-    if np.any(u):
-        lam = np.delete(lam, int(np.argmin(np.abs(lam))))
-    return loss, float(np.linalg.norm(gr)), pnorm, float(lam.min()), float(max(lam.max(), 0.0))
+    lmin, lmax = _extreme_eigs(red, u)
+    return red.loss, float(np.linalg.norm(red.g)), pnorm, lmin, lmax
 
 
-def _newton(st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int, iters: int = 60) -> Effective:
-    """Newton polish on the free parameters (the scaling direction pinned, backtracking line search)."""
+def _cg_step(red: _Reduced, u: np.ndarray, max_iter: int, rtol: float) -> np.ndarray:
+    """Newton–CG step on the complement of ``u``: CG on ``ΠHΠ s = −Πg``, stopped at negative curvature.
+
+    Where the Hessian is not positive definite, the direction of negative curvature is followed
+    downhill (truncated Newton, Nocedal & Wright, Algorithm 7.1), as the dense saddle-free step did.
+    """
+
+    def proj(v):
+        return v - u * (u @ v)
+
+    r = -proj(red.g)
+    s = np.zeros_like(r)
+    p = r.copy()
+    rr = r @ r
+    stop = (rtol**2) * rr
+    for _ in range(max_iter):
+        Hp = proj(red.hvp(p))
+        curv = p @ Hp
+        if curv <= 0:
+            if np.any(s):
+                return s
+            # the first direction is −g itself: negative curvature descends along it too; the
+            # length is the gradient's over the curvature's scale, the line search trims it
+            nHp = np.linalg.norm(Hp)
+            return p * (np.sqrt(rr) / nHp) if nHp > 0 else p
+        alpha = rr / curv
+        s += alpha * p
+        r -= alpha * Hp
+        rr_new = r @ r
+        if rr_new <= stop:
+            break
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return s
+
+
+def _dense_step(red: _Reduced, u: np.ndarray) -> np.ndarray:
+    """Newton step from the dense Hessian (small problems; the implementation before issue 23)."""
+    Hr = red.dense()
+    gr = red.g
+    scale = max(np.abs(np.diag(Hr)).max(), 1e-300)
+    # the scaling direction gets a positive curvature so that it is left alone; where the
+    # Hessian is not positive definite, saddle-free Newton (|eigenvalues|) descends the negative
+    # curvature rather than climbing it
+    Hs = Hr + scale * np.outer(u, u)
+    lam, vec = np.linalg.eigh(Hs)
+    flat = np.abs(lam) <= 1e-10 * np.abs(lam).max()
+    if flat.any():
+        # the loss is flat along whole directions (a deterministic task with σ = 0 leaves its
+        # read-out free along the null vector of its tokens): step only where it is curved, so
+        # the iterate stays finite and the flat coordinates keep their values
+        keep = ~flat
+        return -vec[:, keep] @ ((vec[:, keep].T @ gr) / np.abs(lam[keep]))
+    try:
+        return sla.cho_solve(sla.cho_factor(Hs), -gr)
+    except np.linalg.LinAlgError:
+        lam = np.maximum(np.abs(lam), 1e-14 * scale)
+        return -vec @ ((vec.T @ gr) / lam)
+
+
+def _newton(st, eff: Effective, P, nA: int, nb: int, iters: int = 60) -> Effective:
+    """Newton–CG polish on the free parameters (the scaling direction pinned, backtracking line search)."""
     d, K = eff.A.shape[0], eff.b.shape[0]
     eff = _balance(eff)
     slow = 0
     prev = np.inf
+    red = _Reduced(st, eff, P)
+    N = red.g.size
     for _ in range(iters):
-        loss, gr, Hr = _reduced(st, eff, P, 2)
+        loss, gr = red.loss, red.g
         pnorm = np.linalg.norm(_pack(eff))
         gn = np.linalg.norm(gr)
         if gn * pnorm <= 1e-2 * GRAD_TOL * max(loss, 1e-300):
@@ -258,34 +369,17 @@ def _newton(st: SampleStats, eff: Effective, P: np.ndarray, nA: int, nb: int, it
             break
         prev = gn
         u = _scaling_direction(eff, P, nA, nb)
-        scale = max(np.abs(np.diag(Hr)).max(), 1e-300)
-        # the scaling direction gets a positive curvature so that it is left alone; where the
-        # Hessian is not positive definite, saddle-free Newton (|eigenvalues|) descends the negative
-        # curvature rather than climbing it
-        Hs = Hr + scale * np.outer(u, u)
-        lam, vec = np.linalg.eigh(Hs)
-        flat = np.abs(lam) <= 1e-10 * np.abs(lam).max()
-        if flat.any():
-            # the loss is flat along whole directions (a deterministic task with σ = 0 leaves its
-            # read-out free along the null vector of its tokens): step only where it is curved, so
-            # the iterate stays finite and the flat coordinates keep their values
-            keep = ~flat
-            step = -vec[:, keep] @ ((vec[:, keep].T @ gr) / np.abs(lam[keep]))
-        else:
-            try:
-                step = sla.cho_solve(sla.cho_factor(Hs), -gr)
-            except np.linalg.LinAlgError:
-                lam = np.maximum(np.abs(lam), 1e-14 * scale)
-                step = -vec @ ((vec.T @ gr) / lam)
+        step = _dense_step(red, u) if N <= DENSE_MAX else _cg_step(red, u, max_iter=min(10 * N, 20_000), rtol=1e-10)
         z0 = _pack(eff)
         accepted = False
         for t in (1.0, 0.5, 0.25, 0.125, 0.0625):
-            cand = _balance(_unpack(z0 + t * P @ step, d, K))
-            cl, cg = _reduced(st, cand, P, 1)[:2]
+            cand = _balance(_unpack(z0 + t * (P @ step), d, K))
+            cred = _Reduced(st, cand, P)
+            cl, cg = cred.loss, cred.g
             # near the optimum the loss changes by less than its rounding error: accept a step that
             # does not raise the loss beyond rounding and shrinks the gradient
             if cl < loss or (cl <= loss + 1e-13 * abs(loss) and np.linalg.norm(cg) < gn):
-                eff, accepted = cand, True
+                eff, red, accepted = cand, cred, True
                 break
         if not accepted:
             break
@@ -318,7 +412,7 @@ def _optimise(
             a_free=a_free, b_free=b_free, shared_scale=shared_scale,
         )
         eff = _newton(st, eff, P, nA, nb)
-        results.append((eff, loss_grad_hess(st, eff, order=0)[0]))
+        results.append((eff, RiskPoint(st, eff).loss))
     losses = np.array([r[1] for r in results])
     best = int(np.argmin(losses))
     at_best = int(np.sum(losses <= losses[best] + 1e-9 * max(1.0, abs(losses[best]))))
@@ -410,7 +504,7 @@ def layer_optimum(
         name, cls = model, CLASSES[model]
     else:
         name, cls = "custom", model
-    st = population_stats(spec, n) if stats is None else stats
+    st = population_moments(spec, n) if stats is None else stats
     if regime == "finetune":
         return _finetune(st, layer_optimum(spec, n, "plain", model, starts=starts, seed=seed, stats=st, als_iter=als_iter))
     eff, loss, gnorm, pnorm, lmin, lmax, at_best = _optimise(st, regime, cls, starts, seed, als_iter)
@@ -428,8 +522,8 @@ def _finetune(st: SampleStats, plain: LayerOptimum) -> LayerOptimum:
     """
     A, b = plain.eff.A, plain.eff.b
     eff = Effective(A, b, fit_biases(st, A, b))
-    loss, g, _ = loss_grad_hess(st, eff, order=1)
-    gc = g[-eff.c.size :]
+    rp = RiskPoint(st, eff)
+    loss, gc = rp.loss, rp.grad()[-eff.c.size :]
     stat_c = _stationarity(loss, float(np.linalg.norm(gc)), float(np.linalg.norm(eff.c)))
     return LayerOptimum(
         "finetune", plain.model, plain.n, float(loss), eff, max(plain.grad_norm, float(np.linalg.norm(gc))),
@@ -460,7 +554,7 @@ def layer_optima(spec: Spec, n: int, model: "str | LayerClass" = "full", **kwarg
     dict of str to LayerOptimum
         ``{regime: optimum}`` in the order of :data:`REGIMES`.
     """
-    st = population_stats(spec, n) if kwargs.get("stats") is None else kwargs.pop("stats")
+    st = population_moments(spec, n) if kwargs.get("stats") is None else kwargs.pop("stats")
     kwargs.pop("stats", None)
     out = {r: layer_optimum(spec, n, r, model, stats=st, **kwargs) for r in ("plain", "joint", "joint-heads")}
     out["finetune"] = _finetune(st, out["plain"])
@@ -492,7 +586,7 @@ def mechanism_table(
     dict
         ``{model: {regime: LayerOptimum}}``.
     """
-    st = population_stats(spec, n)
+    st = population_moments(spec, n)
     return {m: layer_optima(spec, n, m, stats=st, **kwargs) for m in models}
 
 

@@ -11,8 +11,11 @@ the project, each case in a fresh process:
   d = 200, 75-160 ms per n at d = 500, depending on the load).  The spec itself is
   validated with one eigendecomposition per task covariance (K·d³).
 * ``train`` (ALS, 100,000 prompts, joint regime): d = 30 takes 6-7.6 s and 0.71 GB, d = 40 16 s
-  (over 60 s when the machine is loaded) and 1.2 GB; the sample moments hold K·(d+1)⁴ numbers (d = 100: 0.8 GB per task, d = 1000: 8 TB).
-  Time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
+  (over 60 s when the machine is loaded) and 1.2 GB while the sample's moments (K·(d+1)⁴ numbers)
+  are stored; beyond 2²⁴ of them the trainer keeps the sample and contracts the (d+1)² statistics a
+  sweep needs (``prompticl._streamed_stats``): memory then grows like (d+1)², time like
+  samples·(d+1)³ per sweep (``benchmarks/bench_layer_scaling.py``, issue 23).
+  Sampling time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
   tokens, K·prompt_len·(d+1) numbers.
 * the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
   :mod:`prompticl._closed_forms`, checked against exact rational arithmetic in ``tests/unit/test_hostile.py``); the
@@ -41,8 +44,9 @@ MAX_N_VALUES = 1000
 #: Largest ``len(n)·d³`` of one ``theory`` call: 16 values at d = 500, 250 at d = 200, 1000 up
 #: to d = 126 (about 4 s at d = 100; 100 values at d = 500 took 7.5-16 s, 1000 at d = 200 5-11 s).
 THEORY_WORK = 2 * 10**9
-#: Largest d for ``train`` (d = 30: 7.6 s and 0.71 GB; the moments grow like (d+1)⁴).
-MAX_TRAIN_D = 30
+#: Largest d for ``train`` (d = 30: 7.6 s and 0.71 GB; beyond 2²⁴ moment numbers the streamed
+#: sample keeps memory at O(samples·(d+1)²) and the time is samples·(d+1)³ per sweep: see the budget).
+MAX_TRAIN_D = 100
 #: Most tasks for ``train`` (each task adds its moments and a block to the least-squares solves).
 MAX_TRAIN_K = 16
 #: Largest context length for ``train``: measured test loss within its 95% interval of theory up to
@@ -104,9 +108,10 @@ def check_theory(d: int, ns: Sequence[int]) -> None:
 #: holds about 1 KB per point in the client.
 MAX_POINTS = 100_000
 
-#: ``theory --model full``: the certified layer optimum of one n (four regimes) takes about 0.6 s at
-#: d = 10 and 1.3 s at d = 20, but 28 s at d = 40 (benchmarks/results-layer-optimum.json).
-MAX_LAYER_D = 20
+#: ``theory --model full``: the certified layer optimum of one n (four regimes, O(d³) per step, no
+#: (d+1)⁴ tensor) takes 0.8 s CPU at d = 10, 1.5 s at d = 40 and 4.4 s at d = 100, under 75 MB
+#: (benchmarks/results-layer-scaling.json; before issue 23: 21 s and 281 MB at d = 40).
+MAX_LAYER_D = 100
 #: ``theory --model full``: context lengths per call (each one is a separate certified optimisation).
 MAX_LAYER_N_VALUES = 20
 #: ``theory --model full``: largest context length.  The certificate (relative stationarity and a
@@ -124,7 +129,7 @@ def check_layer(d: int, ns: Sequence[int], K: int = 1) -> None:
         raise LimitError(f"--model full with K = {_int(K)} tasks; the limit is K <= {MAX_LAYER_K}")
     if d > MAX_LAYER_D:
         raise LimitError(
-            f"--model full at d = {_int(d)}: the certified layer optimum costs O(d^6) per n (28 s at d = 40); "
+            f"--model full at d = {_int(d)}: the certified layer optimum costs O(d^3) per step (about 5 s per n at d = 100); "
             f"the limit is d <= {MAX_LAYER_D}"
         )
     if max(ns, default=1) > MAX_LAYER_N:
@@ -143,10 +148,9 @@ def check_layer(d: int, ns: Sequence[int], K: int = 1) -> None:
 def check_train(d: int, K: int, n: int, samples: int, prompt_len: int) -> None:
     """Refuse a ``train`` run beyond the trainer's measured limits (before any sampling)."""
     if d > MAX_TRAIN_D:
-        need = 8.0 * K * (d + 1) ** 4
         raise LimitError(
-            f"train at d = {d} needs about {_gib(need)} for the sample moments (K(d+1)^4 numbers); "
-            f"the limit is d <= {MAX_TRAIN_D}"
+            f"train at d = {d}: every least-squares sweep contracts the whole sample, samples x (d+1)^3 work, "
+            f"measured up to d = {MAX_TRAIN_D}; the limit is d <= {MAX_TRAIN_D}"
         )
     if K > MAX_TRAIN_K:
         raise LimitError(f"train with K = {K} tasks: each adds moments and least-squares blocks; the limit is K <= {MAX_TRAIN_K}")
@@ -215,6 +219,12 @@ TRAIN_FIXED_SECONDS = 3.0
 #: ALS: seconds per unit of ``K·(d+1)⁴`` (each iteration contracts K moment tensors of (d+1)⁴
 #: numbers; d = 30, K = 4 took 80 s, d = 10, K = 8 took 5 s).
 ALS_SECONDS_PER_UNIT = 2.2e-5
+#: ALS: the sample's moment tensors are stored while they hold at most this many numbers
+#: (``K·(d+1)⁴``, 128 MiB); beyond, the streamed sample (``prompticl._streamed_stats``).
+DENSE_MOMENT_NUMBERS = 2**24
+#: ALS on the streamed sample: seconds per unit of ``samples·(d+1)³`` (every sweep contracts the
+#: sample; 4 starts of about 40 sweeps; d = 40, 2,000 prompts, K = 2: 14 s CPU; rounded up for load).
+STREAM_SECONDS_PER_UNIT = 3e-7
 #: ALS: seconds per unit of ``samples·(d+1)²`` (drawing the sample and its moments).
 ALS_SAMPLE_SECONDS_PER_UNIT = 8e-8
 #: Adam: seconds per unit of ``K·batch·((n+1)(d+1) + (d+1)²)`` per step (0.08-0.1 s per step at
@@ -229,10 +239,11 @@ ADAM_BYTES_PER_GRAM_UNIT = 32.0
 #: (27 µs at d = 10, 60 µs at d = 30).
 EVAL_SECONDS_FIXED = 20e-6
 EVAL_SECONDS_PER_D2 = 5e-8
-#: ``theory --model full``: seconds per context length, ``LAYER_FIXED + LAYER_PER_UNIT·K·d²``
-#: (d = 20, K = 16: 36 s; d = 20, K = 2: 3.9 s; d = 10, K = 2: 1.0 s).
-LAYER_FIXED_SECONDS = 0.5
-LAYER_SECONDS_PER_UNIT = 0.006
+#: ``theory --model full``: seconds per context length, ``K·(LAYER_FIXED + LAYER_PER_UNIT·(d+1)³)``
+#: (CPU, K = 2: 0.8 s at d = 10, 1.5 s at d = 40, 4.4 s at d = 100, benchmarks/bench_layer_scaling.py;
+#: rounded up threefold for load).
+LAYER_FIXED_SECONDS = 1.2
+LAYER_SECONDS_PER_UNIT = 5e-6
 
 
 def _duration(seconds: float) -> str:
@@ -261,7 +272,11 @@ def train_cost(d: int, K: int, n: int, *, method: str = "als", samples: int = 10
         per_step = ADAM_SECONDS_PER_UNIT * K * batch * ((n + 1) * D + D * D)
         fit = TRAIN_FIXED_SECONDS + steps * per_step
     else:
-        fit = TRAIN_FIXED_SECONDS + ALS_SECONDS_PER_UNIT * K * D**4 + ALS_SAMPLE_SECONDS_PER_UNIT * samples * D * D
+        fit = TRAIN_FIXED_SECONDS + ALS_SAMPLE_SECONDS_PER_UNIT * samples * D * D
+        if K * D**4 <= DENSE_MOMENT_NUMBERS:
+            fit += ALS_SECONDS_PER_UNIT * K * D**4
+        else:
+            fit += STREAM_SECONDS_PER_UNIT * samples * D**3
     test = eval_samples_estimate(ci) * (EVAL_SECONDS_FIXED + EVAL_SECONDS_PER_D2 * D * D)
     return {"train": fit, "test": test, "seconds": fit + test}
 
@@ -301,7 +316,7 @@ def check_train_budget(d: int, K: int, n: int, *, method: str, samples: int, ste
 
 def layer_cost(d: int, K: int, count: int) -> float:
     """Estimated seconds of ``theory --model full`` with ``count`` context lengths."""
-    return count * (LAYER_FIXED_SECONDS + LAYER_SECONDS_PER_UNIT * K * d * d)
+    return count * K * (LAYER_FIXED_SECONDS + LAYER_SECONDS_PER_UNIT * (d + 1) ** 3)
 
 
 #: ``theory --model bayes``: largest d (the Monte Carlo floor does K + 1 SVDs of n×d per draw).

@@ -16,13 +16,31 @@ from ._attention import Effective
 from ._risk_moments import SampleStats
 
 
+def contract(st, k: int, *, X=None, b=None, Q=None) -> dict:
+    """Several contractions of task ``k``'s moments at once: ``E[GXG]`` (``"GXG"``), ``E[(Gb)(Gb)ᵀ]`` and
+    ``E[β(Gb)ᵀ]`` (``"U"``, ``"V"``), ``E[GQβ]`` (``"w"``).  Moments that re-draw their sample
+    (``prompticl._streamed_stats``) do it in one pass; the others contract one by one."""
+    if hasattr(st, "contract"):
+        return st.contract(k, X=X, b=b, Q=Q)
+    out = {}
+    if X is not None:
+        out["GXG"] = st.gxg(k, X)
+    if b is not None:
+        out["U"] = st.gxg(k, np.outer(b, b))
+        out["V"] = st.betag(k, b)
+    if Q is not None:
+        out["w"] = st.gbeta(k, Q)
+    return out
+
+
 def b_quadratic(st: SampleStats, k: int, A: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Task ``k``'s mean risk as ``bᵀ H b + 2 lᵀ b + const`` for fixed ``(A, c_k)``."""
+    """Task ``k``'s mean risk as ``bᵀ H b + 2 lᵀ b + const`` for fixed ``(A, c_k)`` (O(D³) contractions)."""
     sx = st.x_cov
     M = A.T @ sx @ A
-    H = np.einsum("ijlm,jl->im", st.GG[k], M)
     SA = sx @ A
-    l = st.G[k] @ (A.T @ sx @ c) - np.einsum("ai,aij->j", SA, st.BG[k])
+    t = contract(st, k, X=0.5 * (M + M.T), Q=SA.T)
+    H = t["GXG"]
+    l = st.G[k] @ (A.T @ sx @ c) - t["w"]
     const = c @ sx @ c - 2 * c @ sx @ st.beta[k] + np.trace(sx @ st.BB[k])
     return 0.5 * (H + H.T), l, float(const)
 
@@ -123,3 +141,95 @@ def loss_grad_hess(st: SampleStats, eff: Effective, order: int):
         H[nA + nb :, nA : nA + nb] = H[nA : nA + nb, nA + nb :].T
         H = 0.5 * (H + H.T)
     return loss, g, H
+
+
+class RiskPoint:
+    """The risk at one point ``(A, b, c)``, its gradient and exact Hessian-vector products (chapter 08).
+
+    Works on any moments with the contractions ``gxg``, ``betag``, ``gbeta`` (:class:`SampleStats`
+    or the exact ``ExactMoments``): with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (Gb)ᵀ]``,
+    ``M = AᵀΣ_xA``, ``H = E[G M G]`` and ``w = E[G AᵀΣ_x β]`` per task, the gradient is
+    ``∇_A = 2Σ_x(AU + c ḡᵀ − V)``, ``∇_b = 2(H b + E[G]AᵀΣ_x c − w)``, ``∇_c = 2Σ_x(Aḡ + c − μ)``, and a
+    Hessian-vector product is its directional derivative, two more contractions per task: O(K D³)
+    each, where the dense Hessian of :func:`loss_grad_hess` costs O(K D⁶) to form.
+    Coordinates are the full ``z = (vec A, vec b, vec c)``.
+    """
+
+    def __init__(self, st, eff: Effective):
+        self.st, self.eff = st, eff
+        A, b, c = eff.A, eff.b, eff.c
+        sx = st.x_cov
+        self.SA = sx @ A
+        M = A.T @ self.SA
+        M = 0.5 * (M + M.T)
+        self.terms = []
+        loss = float(st.noise**2)
+        for k, pi in enumerate(st.weights):
+            bk, ck = b[k], c[k]
+            U = st.gxg(k, np.outer(bk, bk))
+            gb = st.G[k] @ bk
+            V = st.betag(k, bk)
+            Hm = st.gxg(k, M)
+            Hm = 0.5 * (Hm + Hm.T)
+            w = st.gbeta(k, self.SA.T)
+            Sc = sx @ ck
+            loss += pi * float(
+                np.sum(self.SA * (A @ U)) + 2 * Sc @ A @ gb - 2 * np.sum(self.SA * V) + ck @ Sc - 2 * Sc @ st.beta[k]
+                + np.sum(sx * st.BB[k])
+            )
+            self.terms.append((U, gb, V, Hm, w, Sc))
+        self.loss = loss
+
+    def _split(self, z: np.ndarray):
+        d, D = self.eff.A.shape
+        K = self.eff.b.shape[0]
+        return z[: d * D].reshape(d, D), z[d * D : d * D + K * D].reshape(K, D), z[d * D + K * D :].reshape(K, d)
+
+    def grad(self) -> np.ndarray:
+        st, (A, b, c) = self.st, (self.eff.A, self.eff.b, self.eff.c)
+        sx = st.x_cov
+        gA = np.zeros_like(A)
+        gbs, gcs = np.zeros_like(b), np.zeros_like(c)
+        for k, pi in enumerate(st.weights):
+            U, gb, V, Hm, w, Sc = self.terms[k]
+            gA += pi * 2 * sx @ (A @ U + np.outer(c[k], gb) - V)
+            gbs[k] = pi * 2 * (Hm @ b[k] + st.G[k] @ (A.T @ Sc) - w)
+            gcs[k] = pi * 2 * (self.SA @ gb + Sc - sx @ st.beta[k])
+        return np.concatenate([gA.ravel(), gbs.ravel(), gcs.ravel()])
+
+    def hvp(self, z: np.ndarray) -> np.ndarray:
+        """Exact Hessian of the risk times ``z`` (full coordinates; a stack of shape (m, nz) at once)."""
+        z = np.asarray(z, dtype=float)
+        if z.ndim == 1:
+            return self.hvp(z[None])[0]
+        st, (A, b, c) = self.st, (self.eff.A, self.eff.b, self.eff.c)
+        sx = st.x_cov
+        d, D = A.shape
+        K = b.shape[0]
+        nv = z.shape[0]
+        dA = z[:, : d * D].reshape(nv, d, D)
+        db = z[:, d * D : d * D + K * D].reshape(nv, K, D)
+        dc = z[:, d * D + K * D :].reshape(nv, K, d)
+        SdA = sx @ dA
+        dM = np.swapaxes(dA, -1, -2) @ self.SA
+        dM = dM + np.swapaxes(dM, -1, -2)
+        dw_Q = np.swapaxes(SdA, -1, -2)
+        oA = np.zeros_like(dA)
+        ob, oc = np.zeros_like(db), np.zeros_like(dc)
+        for k, pi in enumerate(st.weights):
+            U, gb, V, Hm, w, Sc = self.terms[k]
+            bk, dbk, dck = b[k], db[:, k], dc[:, k]
+            X = dbk[:, :, None] * bk
+            dU = st.gxg(k, X + np.swapaxes(X, -1, -2))
+            dgb = dbk @ st.G[k].T
+            dV = st.betag(k, dbk)
+            dHm = st.gxg(k, dM)
+            dHm = 0.5 * (dHm + np.swapaxes(dHm, -1, -2))
+            dw = st.gbeta(k, dw_Q)
+            dSc = dck @ sx
+            inner = dA @ U + A @ dU + dck[:, :, None] * gb + c[k][:, None] * dgb[:, None, :] - dV
+            oA += pi * 2 * (sx @ inner)
+            lin = np.einsum("vpi,p->vi", dA, Sc) + dSc @ A  # (dAᵀΣ_xc + AᵀΣ_x dc) per vector
+            ob[:, k] = pi * 2 * (dHm @ bk + dbk @ Hm.T + lin @ st.G[k].T - dw)
+            oc[:, k] = pi * 2 * (SdA @ gb + dgb @ self.SA.T + dSc)
+        return np.concatenate([oA.reshape(nv, -1), ob.reshape(nv, -1), oc.reshape(nv, -1)], axis=1)

@@ -20,6 +20,8 @@ with ``δ(β) = (Σ_xβ, βᵀΣ_xβ + σ²) ∈ R^D`` (the column ``C[:, y]``),
 * ``Cov(β, δ) = [SB, 2SBμ]``.
 
 Everything is exact (no sampling, no quadrature); the cost is ``O(K D⁴)``, independent of ``n``.
+:func:`population_moments` keeps the same expectations as (d+1)²-sized pieces (``E p``, ``E[ppᵀ]``,
+``E[βpᵀ]`` of the label column) and contracts them in ``O(D³)`` (:class:`ExactMoments`, issue 23).
 """
 from __future__ import annotations
 
@@ -282,4 +284,122 @@ def population_stats(spec: Spec, n: int) -> SampleStats:
         x_cov=spec.x_cov.copy(),
         noise=float(spec.noise),
         n=n,
+    )
+
+
+# ----------------------------------------------------------------------------- contractions, O(D³)
+# The risk, its gradient, Hessian-vector products and the least-squares steps of ALS need the
+# moments only through four contractions per task: E[G X G] for a symmetric X, E[β (Gb)ᵀ],
+# E[G Q β] and E[G].  ``SampleStats`` evaluates them on its (d+1)⁴ tensor; ``ExactMoments``
+# evaluates them in O(D³) without ever forming it.
+
+
+def _gxg_dense(st: SampleStats, k: int, X: np.ndarray) -> np.ndarray:
+    return np.einsum("ijlm,...jl->...im", st.GG[k], X)
+
+
+def _betag_dense(st: SampleStats, k: int, b: np.ndarray) -> np.ndarray:
+    return np.einsum("aij,...j->...ai", st.BG[k], b)
+
+
+def _gbeta_dense(st: SampleStats, k: int, Q: np.ndarray) -> np.ndarray:
+    return np.einsum("aij,...ja->...i", st.BG[k], Q)
+
+
+SampleStats.gxg = _gxg_dense  # type: ignore[attr-defined]
+SampleStats.betag = _betag_dense  # type: ignore[attr-defined]
+SampleStats.gbeta = _gbeta_dense  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ExactMoments:
+    r"""The exact moments of :func:`population_stats`, kept as (d+1)²-sized pieces (chapter 08).
+
+    Given :math:`\beta`, :math:`C(\beta) = C_0 + e p^\top + p e^\top` with :math:`C_0 =
+    \operatorname{diag}(\Sigma_x, 0)`, :math:`e` the label axis and :math:`p(\beta) = (\Sigma_x\beta,
+    (\beta^\top\Sigma_x\beta + \sigma^2)/2)`.  The Wishart moments give, for symmetric :math:`X`,
+    :math:`\mathbb E[GXG\mid\beta] = n(n+1)\,CXC + n\operatorname{tr}(CX)\,C`, whose average over
+    :math:`\beta` needs only :math:`m = \mathbb E p`, :math:`P = \mathbb E[pp^\top]` and
+    :math:`R = \mathbb E[\beta p^\top]` (Gaussian moments of :math:`\beta` up to order four).  Every
+    contraction then costs :math:`O(D^3)`; nothing of size :math:`D^4` is formed.
+    """
+
+    weights: np.ndarray
+    C0: np.ndarray
+    m: np.ndarray  # (K, D)
+    P: np.ndarray  # (K, D, D)
+    R: np.ndarray  # (K, d, D)
+    G: np.ndarray  # (K, D, D): E[G]
+    beta: np.ndarray
+    BB: np.ndarray
+    counts: np.ndarray
+    x_cov: np.ndarray
+    noise: float
+    n: int
+
+    def gxg(self, k: int, X: np.ndarray) -> np.ndarray:
+        """``E_k[G X G]`` for symmetric ``X`` of shape (..., D, D) (a stack is contracted at once)."""
+        C0, m, P, n = self.C0, self.m[k], self.P[k], self.n
+        xe = X[..., :, -1]
+        q = xe @ P
+        C0X = C0 @ X
+        a = xe @ C0
+        v = C0X @ m
+        out = n * (n + 1) * (C0X @ C0 + a[..., :, None] * m + m[:, None] * a[..., None, :] + X[..., -1, -1][..., None, None] * P)
+        out += n * np.sum(C0 * X, axis=(-2, -1))[..., None, None] * (self.G[k] / n)
+        out += 2 * n * (xe @ m)[..., None, None] * C0
+        edge = n * (n + 1) * (v + q) + 2 * n * q
+        out[..., :, -1] += edge
+        out[..., -1, :] += edge
+        out[..., -1, -1] += n * (n + 1) * np.sum(X * P, axis=(-2, -1))
+        return out
+
+    def betag(self, k: int, b: np.ndarray) -> np.ndarray:
+        """``E_k[β (G b)ᵀ]``, shape (..., d, D) for ``b`` of shape (..., D)."""
+        R = self.R[k]
+        out = self.beta[k][:, None] * (b @ self.C0)[..., None, :] + b[..., -1, None, None] * R
+        out[..., :, -1] += b @ R.T
+        return self.n * out
+
+    def gbeta(self, k: int, Q: np.ndarray) -> np.ndarray:
+        """``E_k[G Q β]``, shape (..., D) for ``Q`` of shape (..., D, d)."""
+        R = self.R[k]
+        out = (Q @ self.beta[k]) @ self.C0 + Q[..., -1, :] @ R
+        out[..., -1] += np.sum(Q * R.T, axis=(-2, -1))
+        return self.n * out
+
+
+def _exact_task(B: np.ndarray, mu: np.ndarray, S: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``m = E p``, ``P = E[p pᵀ]``, ``R = E[β pᵀ]`` of ``p = (Bβ, (βᵀBβ + σ²)/2)``, ``β ~ N(μ, S)``."""
+    d = B.shape[0]
+    SB = S @ B
+    BSB = B @ SB
+    BSBmu = BSB @ mu
+    m = np.empty(d + 1)
+    m[:d] = B @ mu
+    m[d] = 0.5 * (mu @ B @ mu + np.trace(SB) + noise**2)
+    cov = np.empty((d + 1, d + 1))
+    cov[:d, :d] = BSB
+    cov[:d, d] = cov[d, :d] = BSBmu
+    cov[d, d] = mu @ BSBmu + 0.5 * np.sum(SB * SB.T)
+    R = np.outer(mu, m)
+    R[:, :d] += SB
+    R[:, d] += SB @ mu
+    return m, cov + np.outer(m, m), R
+
+
+def population_moments(spec: Spec, n: int) -> ExactMoments:
+    """The exact moments of :func:`population_stats` as :class:`ExactMoments`: ``O(K d³)``, no (d+1)⁴ tensor (chapter 08)."""
+    n = check_context_length(n)
+    d = spec.d
+    D = d + 1
+    C0 = np.zeros((D, D))
+    C0[:d, :d] = spec.x_cov
+    parts = [_exact_task(spec.x_cov, spec.means[k], spec.covs[k], spec.noise) for k in range(spec.K)]
+    m, P, R = (np.stack(a) for a in zip(*parts))
+    G = np.stack([n * (C0 + np.outer(np.eye(D)[-1], mk) + np.outer(mk, np.eye(D)[-1])) for mk in m])
+    BB = np.stack([spec.covs[k] + np.outer(spec.means[k], spec.means[k]) for k in range(spec.K)])
+    return ExactMoments(
+        weights=spec.weights.copy(), C0=C0, m=m, P=P, R=R, G=G, beta=spec.means.copy(), BB=BB,
+        counts=np.zeros(spec.K, dtype=int), x_cov=spec.x_cov.copy(), noise=float(spec.noise), n=n,
     )

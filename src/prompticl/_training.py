@@ -25,13 +25,28 @@ import numpy as np
 
 from ._als import als, fit_biases
 from ._attention import AttentionParams, Effective, _num_tasks, context_tokens, effective, gram, to_params
+from . import _limits
 from ._limits import check_context_length
 from ._progress import progress_bar
 from ._regimes import check_regime
 from ._risk import empirical_risk
 from ._risk_moments import SampleStats, sample_stats
 from ._sampling import sample_batch, seed_streams
+from ._streamed_stats import streamed_stats
 from ._spec import Spec
+
+def training_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False):
+    """The training sample's statistics: the moment tensors while they are small, else the streamed sample (chapter 07).
+
+    Both describe the same sample drawn from ``rng`` (up to d = 15; beyond, the streamed sample
+    draws in smaller chunks, so the prompts differ but not their distribution).
+    """
+    # the moment tensors while they hold at most DENSE_MOMENT_NUMBERS numbers (fast); beyond, the
+    # streamed sample: memory like (d+1)², time like samples·(d+1)³ per sweep
+    if spec.K * (spec.d + 1) ** 4 <= _limits.DENSE_MOMENT_NUMBERS:
+        return sample_stats(spec, n, samples, rng, progress)
+    return streamed_stats(spec, n, samples, rng, progress)
+
 
 #: Default training-sample size: the excess risk of ERM is about (#parameters/N)·L ≈ 0.15%.
 DEFAULT_TRAIN_SAMPLES = 100_000
@@ -161,7 +176,7 @@ def train_als(
     t0 = time.perf_counter()
     rng_train, rng_init, _ = seed_streams(seed, n)
     if stats is None:
-        stats = sample_stats(spec, n, samples, rng_train, progress)
+        stats = training_stats(spec, n, samples, rng_train, progress)
     K, D = spec.K, spec.d + 1
     heads = regime == "joint-heads"
     # Multi-start: with random read-outs about 1 start in 10 of plain training ends at a spurious

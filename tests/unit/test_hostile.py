@@ -100,8 +100,8 @@ BRIEF = ["figures", "in-brief-regimes", "--smoke", "--out", "out"]
 CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
     # 1. tracebacks from input that parses badly or is huge
     # theory --model full (the certified layer optimum) has limits of its own
-    "full-model-d-too-large": ({"s.yaml": _one_task_d("21")}, ["theory", "s.yaml", "--n", "5", "--model", "full"],
-                               r"--model full at d = 21: .*the limit is d <= 20"),
+    "full-model-d-too-large": ({"s.yaml": _one_task_d("101")}, ["theory", "s.yaml", "--n", "5", "--model", "full"],
+                               r"--model full at d = 101: .*the limit is d <= 100"),
     "full-model-too-many-n": ({}, ["theory", "zero-mean", "--model", "full", "--n", *map(str, range(1, 22))],
                               r"--model full with 21 values of --n"),
     "deep-flow-theory": ({"s.yaml": "[" * 10000 + "]" * 10000}, THEORY, r"nested deeper than \d+ levels"),
@@ -122,7 +122,7 @@ CORPUS: dict[str, tuple[dict[str, "str | bytes"], list[str], str]] = {
         {"s.yaml": _one_task_d("1000")}, ["train", "s.yaml", "--regime", "plain", "--n", "5", "--samples", "100"],
         r"the limit is d <= 500",
     ),
-    "d-40-train": ({"s.yaml": _one_task_d("40")}, TRAIN, r"train at d = 40 needs about .*the limit is d <= 30"),
+    "d-101-train": ({"s.yaml": _one_task_d("101")}, TRAIN, r"train at d = 101: .*the limit is d <= 100"),
     "prompt-len-1e9": (
         {}, ["train", "zero-mean", "--regime", "joint", "--n", "5", "--prompt-len", "1000000000"],
         r"--prompt-len 1000000000 needs about 164 GB .*the limit is 1000",
