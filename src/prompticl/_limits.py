@@ -149,8 +149,8 @@ def check_train(d: int, K: int, n: int, samples: int, prompt_len: int) -> None:
     """Refuse a ``train`` run beyond the trainer's measured limits (before any sampling)."""
     if d > MAX_TRAIN_D:
         raise LimitError(
-            f"train at d = {d}: every least-squares sweep contracts the whole sample, samples x (d+1)^3 work, "
-            f"measured up to d = {MAX_TRAIN_D}; the limit is d <= {MAX_TRAIN_D}"
+            f"train at d = {d}: every least-squares sweep contracts the whole sample, samples x (d+1)^3 work; "
+            f"the limit is d <= {MAX_TRAIN_D}"
         )
     if K > MAX_TRAIN_K:
         raise LimitError(f"train with K = {K} tasks: each adds moments and least-squares blocks; the limit is K <= {MAX_TRAIN_K}")

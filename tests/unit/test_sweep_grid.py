@@ -80,8 +80,8 @@ BAD = {
     "family-extra-key": ({**GOOD, "mixtures": [{"family": "mean-share", "rho": 0.1, "mu": 1}]}, r"unknown key 'mu'"),
     "mixture-missing-file": ({**GOOD, "mixtures": ["nowhere.yaml"]}, r"mixtures\[0\]: .*nowhere\.yaml"),
     "mixture-twice": ({**GOOD, "mixtures": ["zero-mean", "zero-mean"]}, r"listed twice"),
-    "trained-d-too-large": ({**GOOD, "mixtures": [{"family": "mean-share", "rho": 0.5, "d": 40}]},
-                            r"train at d = 40 .* the limit is d <= 30"),
+    "trained-d-too-large": ({**GOOD, "mixtures": [{"family": "mean-share", "rho": 0.5, "d": 120}]},
+                            r"train at d = 120: .* the limit is d <= 100"),
     "full-n-too-large": ({"mixtures": ["zero-mean"], "n": [5000], "model": "full"}, r"the limit is n <= 1000"),
     "ten-million-points": ({**GOOD, "seeds": 10**7}, r"120,000,000 points .* more than the limit 100,000.*--max-points"),
 }
