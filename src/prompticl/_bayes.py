@@ -224,7 +224,7 @@ def _isotropic_scale(cov: np.ndarray) -> "float | None":
 
 
 def _exact_aware(w: Spec, n: int) -> "float | None":
-    """The task-aware floor where a closed form exists (Theorem 9.2), else ``None``."""
+    """The task-aware floor where a closed form exists (Theorem 9.1), else ``None``."""
     noise2 = w.noise**2
     if n == 0:
         return noise2 + float(np.einsum("k,kii->", w.weights, w.covs))
@@ -256,7 +256,7 @@ def _exact_blind(w: Spec, n: int) -> "float | None":
 
 
 def aware_bounds(spec: Spec, n: int) -> "tuple[float, float]":
-    r"""Closed-form bounds on the task-aware floor at ``σ > 0`` (Chapter 09, Proposition 9.3).
+    r"""Closed-form bounds on the task-aware floor at ``σ > 0`` (Chapter 09, Proposition 9.2).
 
     Lower (Jensen: ``S ↦ tr((Σ'^{-1} + S/σ²)^{-1})`` is convex and ``E S = nI``):
     ``σ² + Σ_k π_k tr((Σ_k'^{-1} + (n/σ²) I)^{-1})``, written as ``Σ_j λ σ²/(σ² + nλ)`` over the
@@ -295,7 +295,7 @@ def aware_bounds(spec: Spec, n: int) -> "tuple[float, float]":
 
 
 def bayes_floor(spec: Spec, ns: "int | Sequence[int]", *, samples: int = BAYES_SAMPLES, seed: int = 0) -> BayesFloor:
-    r"""Task-blind and task-aware Bayes floors at each context length (Chapter 09, Theorem 9.2).
+    r"""Task-blind and task-aware Bayes floors at each context length (Chapter 09, Theorem 9.1).
 
     Closed forms where they exist (standard error 0); elsewhere the mean of the exact conditional
     risk ``σ² + tr Cov(β' | D)`` over ``samples`` seeded draws of the prompt ``D``, with its standard

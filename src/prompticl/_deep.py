@@ -26,7 +26,9 @@ zero value map (the identity), so the best training loss cannot increase with ``
 ``β_{l+1} = β_l + Γ_l Xᵀ(y − Xβ_l)``, started at a task's prompt ``β_0 = c_k``.
 
 JAX is an optional dependency (``pip install prompticl[deep]``), imported on first use.
-Chapter 09 uses all of it.
+No chapter reports trained deep models yet (issue 20): chapter 08 is the one-layer model that
+``layers=1`` reduces to, and chapter 09 gives the Bayes floor that every depth is measured against
+and states the question of depth.
 """
 from __future__ import annotations
 
@@ -60,7 +62,9 @@ def _jax():
 
 @dataclass
 class DeepResult:
-    r"""A trained deep attention model or gradient-descent reference (Chapter 09).
+    r"""A trained deep attention model or gradient-descent reference.
+
+    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
 
     Attributes
     ----------
@@ -215,7 +219,9 @@ def _loss_factory(data: dict, attention: str, jnp, forward=None):
 
 def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str = "linear", samples: int = DEEP_SAMPLES,
                starts: int = 3, seed: int = 0, maxiter: int = 3000, warm: "DeepResult | None" = None) -> DeepResult:
-    r"""Train ``layers`` residual attention layers in one regime on a fixed seeded sample (Chapter 09).
+    r"""Train ``layers`` residual attention layers in one regime on a fixed seeded sample.
+
+    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
 
     Minimises the stratified training loss ``Σ_k π_k (1/N) Σ_{i∈k} (ŷ_i − y_i)²`` (``N`` =
     ``samples`` prompts per task) in float64 with L-BFGS from ``starts`` seeded random starts, plus,
@@ -290,7 +296,9 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
 
 def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int = DEEP_SAMPLES, seed: int = 0,
                    maxiter: int = 3000) -> DeepResult:
-    r"""Fit ``steps`` steps of preconditioned gradient descent directly, the reference of Chapter 09.
+    r"""Fit ``steps`` steps of preconditioned gradient descent directly, the deep models' reference.
+
+    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
 
     The model is :math:`\beta_0 = c_k`, :math:`\beta_{l+1} = \beta_l + \Gamma_l X^\top (y - X\beta_l)`,
     :math:`\hat y = x^\top \beta_L`, with a learned :math:`\Gamma_l` per step and a learned start:
@@ -347,7 +355,9 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
 
 @dataclass(frozen=True)
 class DeepTestLoss:
-    r"""Test loss of a deep model on fresh prompts, with its 95% interval (Chapter 09).
+    r"""Test loss of a deep model on fresh prompts, with its 95% interval.
+
+    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
 
     Attributes
     ----------
@@ -368,7 +378,9 @@ class DeepTestLoss:
 
 
 def deep_test_loss(spec: Spec, result: DeepResult, *, samples: int = DEEP_TEST_SAMPLES, seed: int = 0) -> DeepTestLoss:
-    r"""The population loss of a trained :class:`DeepResult` on fresh prompts, with a 95% interval (Chapter 09).
+    r"""The population loss of a trained :class:`DeepResult` on fresh prompts, with a 95% interval.
+
+    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
 
     ``samples`` fresh prompts per task (a seed stream disjoint from training's), stratified:
     :math:`\hat L = \sum_k \pi_k \bar\ell_k`, :math:`\mathrm{se}^2 = \sum_k \pi_k^2 s_k^2 / N`.
