@@ -388,6 +388,25 @@ def task_index(value, where, args):
     return integer(0, hi)(value, where, args)
 
 
+def posterior_task(value, where, args):
+    """``posterior_mean``'s task: None (task-blind), one task index, or one index per prompt of ``X``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return task_index(value, where, args)
+    spec, X = args.get("spec"), args.get("X")
+    K = spec.K if hasattr(spec, "K") else None
+    B = X.shape[0] if isinstance(X, np.ndarray) else None
+    what = (f"None, a task index or an integer array of shape ({B if B is not None else 'B'},) of task indices"
+            + (f" in 0..{K - 1}" if K is not None else " >= 0"))
+    arr = np.asarray(value) if not isinstance(value, (str, bytes, Mapping, float)) else None
+    if arr is None or arr.dtype.kind not in "iu":
+        raise _bad_type(where, what, value)
+    if arr.ndim != 1 or (B is not None and arr.shape != (B,)) or (arr.size and (arr.min() < 0 or (K is not None and arr.max() >= K))):
+        raise _bad_value(where, what, value)
+    return arr
+
+
 # --- the attention model's arrays ----------------------------------------------------------------
 
 def _batch3(value, where, args, what):
@@ -763,6 +782,10 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
     ("layer_advantage", "kwargs"): forwarded("layer_optimum"),
     ("mechanism_table", "models"): sequence_of(layer_model, "a non-empty list of model classes", unique=False),
     ("read_sweep", "path"): path_like,
+    ("posterior_mean", "task"): posterior_task,
+    # n = 0 (no context) is a case of the floor with a closed form (chapter 09, Theorem 9.1)
+    ("bayes_floor", "ns"): either(integer(0), sequence_of(integer(0), "a non-empty list of context lengths >= 0"),
+                                  what="a context length >= 0 or a non-empty list of them"),
     ("sweep_rows", "model"): text,
     ("sweep_rows", "seeds"): optional(sequence_of(_SEED, "a non-empty list of integer seeds >= 0")),
 }

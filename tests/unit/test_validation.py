@@ -451,3 +451,17 @@ def test_wrappers_keep_signature_docstring_and_module():
 def test_binding_errors_name_the_function():
     with pytest.raises(TypeError, match=r"^optimum: missing a required argument: 'regime'"):
         p.optimum(S, 5)
+
+
+def test_posterior_mean_task_is_none_an_index_or_one_per_prompt():
+    """posterior_mean's task: None (task-blind, chapter 09) and an index are valid; a float, a wrong
+    length or an index beyond K is refused naming the argument."""
+    import prompticl
+
+    spec = prompticl.load_spec("noisy")
+    batch = prompticl.sample_batch(spec, 5, 6, np.random.default_rng(0))
+    for task in (None, 1, batch.task):
+        assert prompticl.posterior_mean(spec, batch.X, batch.y, task=task).shape == (6, spec.d)
+    for bad, kind in ((2.5, TypeError), (np.zeros(3, int), ValueError), (spec.K, ValueError)):
+        with pytest.raises(kind, match="posterior_mean: task must be"):
+            prompticl.posterior_mean(spec, batch.X, batch.y, task=bad)
