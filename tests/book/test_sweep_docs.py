@@ -82,9 +82,9 @@ def test_every_command_as_written(folder):
     # A first sweep: runs, then a rerun computes nothing
     run = _shell(cmds[0], folder)
     assert (run.returncode, run.stderr) == (0, "")
-    assert run.stdout == "16 points: 16 computed now, 0 already in figure1-smoke, 0 failed\n"
+    assert run.stdout == "8 points: 8 computed now, 0 already in figure1-smoke, 0 failed\n"
     again = _shell(cmds[0], folder)
-    assert (again.returncode, again.stdout) == (0, "16 points: all already in figure1-smoke\n")
+    assert (again.returncode, again.stdout) == (0, "8 points: all already in figure1-smoke\n")
     # Chapter 07 draws Figure 1 from it: the plotted best of 2 seeds is the table's smallest loss
     fig = _shell(cmds[1], folder)
     assert fig.returncode == 0, fig.stderr
