@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -154,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     except FigureError as exc:
         raise CLIError(str(exc)) from None
     except Interrupted as exc:  # workers, kernels and temporary folders are gone already
+        # An execution task of the stopped kernel may still fail ("Kernel died") and be logged by
+        # asyncio as the interpreter exits, after our one line: nothing more is worth saying.
+        logging.disable(logging.CRITICAL)
         print(f"prompticl: error: interrupted by {exc.name}; nothing was written to {escape_control(str(out))}", file=sys.stderr)
         return exc.status
     except (ChapterFailed, OSError) as exc:  # failed while running: DIR is as it was
