@@ -399,12 +399,7 @@ def posterior_task(value, where, args):
     B = X.shape[0] if isinstance(X, np.ndarray) else None
     what = (f"None, a task index or an integer array of shape ({B if B is not None else 'B'},) of task indices"
             + (f" in 0..{K - 1}" if K is not None else " >= 0"))
-    arr = np.asarray(value) if not isinstance(value, (str, bytes, Mapping, float)) else None
-    if arr is None or arr.dtype.kind not in "iu":
-        raise _bad_type(where, what, value)
-    if arr.ndim != 1 or (B is not None and arr.shape != (B,)) or (arr.size and (arr.min() < 0 or (K is not None and arr.max() >= K))):
-        raise _bad_value(where, what, value)
-    return arr
+    return _task_indices(value, where, what, B, K)
 
 
 # --- the attention model's arrays ----------------------------------------------------------------
@@ -487,7 +482,12 @@ def task_array(value, where, args):
     K = _params_tasks(args.get("params"))
     what = f"an integer array of shape ({B if B is not None else 'B'},) of task indices" + (
         f" in 0..{K - 1}" if K is not None else " >= 0")
-    arr = np.asarray(value) if not isinstance(value, (str, bytes, Mapping)) and value is not None else None
+    return _task_indices(value, where, what, B, K)
+
+
+def _task_indices(value, where, what, B, K):
+    """One task index per sequence: an integer array of shape ``(B,)`` with entries in ``0..K-1``."""
+    arr = np.asarray(value) if not isinstance(value, (str, bytes, Mapping, float)) and value is not None else None
     if arr is None or arr.dtype.kind not in "iu":
         raise _bad_type(where, what, value)
     if arr.ndim != 1 or (B is not None and arr.shape != (B,)) or (arr.size and (arr.min() < 0 or (K is not None and arr.max() >= K))):
