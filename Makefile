@@ -42,7 +42,7 @@ help:
 	@echo "make book   build the site into _build/html (creates .venv on first use)"
 	@echo "make test   run every test but the long tier, including notebooks, site build and browser check"
 	@echo "make check  the fast unit tests only (under a minute; no notebooks, site or browser)"
-	@echo "make test-long  the tests marked long (the session plan's training runs; weekly in CI)"
+	@echo "make test-long  the tests marked long (the student install of Run it yourself; weekly in CI)"
 	@echo "make clean  remove _build and the MathJax copy (keeps .venv)"
 	@echo "make book-students  the same site without any solution, into _build/html-students,"
 	@echo "                    with the student notebooks in _build/html-students/notebooks/"
@@ -114,8 +114,8 @@ pdf: book
 test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
 	$(BLAS_SERIAL) $(VPY) -m pytest $(PYTEST_FLAGS) -m "not long"
 
-# The long tier: commands that take many minutes each (the session plan's training runs of chapter
-# 07, tests/book/test_session_plan_run.py). Run weekly by .github/workflows/long.yml.
+# The long tier: what takes many minutes (the student install of Run it yourself,
+# tests/book/test_run_it_yourself.py). Run weekly by .github/workflows/long.yml.
 test-long: $(VENV_STAMP)
 	$(BLAS_SERIAL) $(VPY) -m pytest tests/book -m long $(PYTEST_FLAGS)
 

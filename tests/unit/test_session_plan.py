@@ -101,3 +101,36 @@ def test_long_tier_names_only_commands_of_the_plan():
     assert len(found) >= 12 and any(c.startswith("prompticl theory") for c in found)  # control
     assert run["LONG"] <= set(found), sorted(run["LONG"] - set(found))
     assert len(run["LONG"]) < len(found) / 2, "most commands must fit in make test"
+
+
+def quoted_times(text: str) -> dict[str, str]:
+    """Each command of the page with the time written right after it, e.g. ``(12 s)`` or ``(3 min)``."""
+    found = {}
+    for match in re.finditer(r"`(prompticl (?:figures|theory|train)\b[^`]*)`\s*\((\d+ (?:s|min))\b", text):
+        found[" ".join(match.group(1).split())] = match.group(2)
+    return found
+
+
+def as_quoted(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 120 else f"{round(seconds / 60)} min"
+
+
+def test_every_command_quotes_its_measured_time():
+    """The times of the page are benchmarks/results-session-plan.json (benchmarks/bench_session_plan.py),
+    rounded: every command has a measurement, and the page quotes it right after the command."""
+    import json
+    import runpy
+
+    run = runpy.run_path(str(ROOT / "tests" / "book" / "test_session_plan_run.py"))
+    measured = json.loads((ROOT / "benchmarks" / "results-session-plan.json").read_text())
+    text = PLAN.read_text(encoding="utf-8")
+    quoted = quoted_times(text)
+    for command in run["plan_commands"]():
+        assert command in measured, f"not measured (run benchmarks/bench_session_plan.py --only ...): {command}"
+        row = measured[command]
+        assert row["exit"] == 0, f"exited {row['exit']} when measured: {command}"
+        want = as_quoted(row["quoted_s"])
+        assert quoted.get(command) == want, f"the page quotes {quoted.get(command)!r}, measured {want!r}: {command}"
+    # control: the extraction sees a changed number
+    changed = re.sub(r"\((\d+) s\)", lambda m: f"({int(m.group(1)) + 1} s)", text, count=1)
+    assert quoted_times(changed) != quoted
