@@ -600,7 +600,7 @@ def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_best_scalar_step_without_noise(spec_n):
-    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step w*I, w* = tr Σ̃ / tr Q,
+    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step η*I, η* = tr Σ̃ / tr Q,
     reaches the normalised loss (d+1)/(n+d+1) whatever the mixture.  Claims: ex-plain-scalar-loss."""
     from prompticl import curvature
 

@@ -18,6 +18,7 @@ SYMBOLS = [
     r"$S$", r"$s_k$", r"$\delta$", r"$T$", r"$N$", r"$w$", r"$A = [A_x\;\, a_y]$", r"$G$",  # reused letters
     r"$E$", r"$t$", r"$\tau$", r"$\alpha_k$", r"$\gamma_k$", r"$C(\beta)$", r"$\ell(\beta)$", r"$B$",  # once missing
     r"$\lambda$", r"$q_{ki}$", r"$F^\star$", r"$\varepsilon_N$", r"$p$", r"$\kappa_k$",
+    r"$\eta$", r"$\phi$", r"$Z$",  # the new names of a scalar step, the scale class's diagonal, chapter 09's design
 ]
 
 
@@ -42,6 +43,19 @@ def test_no_symbol_has_two_rows():
     assert twice == {}, f"symbols defined in two rows of book/notation.md: {twice}"
 
 
-def test_chapter_02_writes_the_feature_block_as_in_the_notation():
-    text = (ROOT / "book" / "02-linear-attention-plain.ipynb").read_text(encoding="utf-8")
-    assert "A_1" not in text and "A_x" in text
+# (notebook, text that must not come back): a letter that meant two things was renamed there.
+RENAMED = [
+    ("02-linear-attention-plain.ipynb", "A_1"),  # the feature block of A is A_x everywhere
+    ("02-linear-attention-plain.ipynb", "W = wI"),  # a scalar step is eta (w is the estimate of beta)
+    ("05-task-heads.ipynb", "w_kI"),  # an isotropic task's best step is omega_k, as omega_ki in chapter 08
+    ("08-layer-optimum.ipynb", "\\\\kappa_kw_i"),  # the scale class's diagonal is phi
+    ("08-layer-optimum.ipynb", "\\\\pi_ks_k^2"),  # per-task read-out scales are kappa_k, s_k is the anisotropic scale
+    ("09-bayes-floor.ipynb", "G^\\\\top G"),  # the whitened context features are Z; G is the Gram matrix
+    ("03-finetune-prompts.ipynb", "x^\\\\top A G b$"),  # with a prompt token the attended Gram matrix is G_k = G + p_kp_k^T
+]
+
+
+def test_renamed_symbols_stay_renamed():
+    for name, old in RENAMED:
+        text = (ROOT / "book" / name).read_text(encoding="utf-8")  # the notebook's JSON: backslashes doubled
+        assert old not in text, f"{name} writes {old!r} again (see book/notation.md)"
