@@ -40,11 +40,19 @@ def _normal(condition: str) -> str:
 ALLOWED = {(name, cid, _normal(cond)): why for (name, cid, cond), why in ALLOWED.items()}
 
 
+_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
 def _code_cells():
+    """(page, cell id, source) of every code cell: notebooks, and MyST text notebooks (at-a-glance)."""
     for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
         for cell in json.loads(nb_path.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == "code":
                 yield nb_path.name, cell.get("id"), "".join(cell["source"])
+    for md_path in sorted((ROOT / "book").glob("*.md")):
+        for number, m in enumerate(_CODE_CELL.finditer(md_path.read_text(encoding="utf-8")), start=1):
+            source = "\n".join(line for line in m.group(1).splitlines() if not re.match(r"\s*:\w+:", line))
+            yield md_path.name, f"code cell {number}", source
 
 
 def _python(source: str) -> str:
@@ -65,6 +73,7 @@ def bare_asserts():
 def test_the_scan_sees_the_chapters():
     cells = list(_code_cells())
     assert len({name for name, _, _ in cells}) >= 10 and len(cells) > 100
+    assert any(name == "at-a-glance.md" for name, _, _ in cells)  # the text notebook executed at build time
     # the scan reads a condition as written (ast.unparse), so the allow-list's keys can match
     assert ("01-setting.ipynb", "cell-04", "Z_TOL == 4") in bare_asserts()
 
