@@ -23,6 +23,7 @@ def _data(spec_name="three-task", n=6, batch=9, seed=0):
 @pytest.mark.parametrize("heads", [False, True])
 @pytest.mark.parametrize("prompt_len", [0, 1, 3])
 def test_fast_path_matches_raw_forward(heads, prompt_len):
+    """The Gram-matrix fast path predicts what the raw attention predicts.  Claims: exp-fast-path."""
     spec, rng, data, tokens, query = _data()
     params = init_params(spec.d, spec.K, rng, prompt_len=prompt_len, prompts=prompt_len > 0, heads=heads)
     raw = forward_tokens(params, tokens, query, data.task)
@@ -139,4 +140,22 @@ def test_prompt_tokens_realise_any_bias(name, n, seed):
     layer = forward_tokens(reduced_to_params(W, biases, np.zeros_like(biases)), context_tokens(batch.X, batch.y),
                            query_token(batch.x), batch.task)
     reduced = reduced_predict(batch, W, biases)
+    np.testing.assert_allclose(layer, reduced, rtol=1e-8, atol=1e-8 * (1 + np.abs(reduced).max()))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_prompt_tokens_and_heads_realise_biases_and_centres(name, n, seed):
+    """With W invertible, prompt tokens and task heads make the layer predict
+    xᵀ(WXᵀ(y − Xm_k) + c_k) for any biases c_k and centres m_k (chapter 05).  Claims: hd-layer-is-reduced."""
+    from prompticl import reduced_predict, reduced_to_params
+
+    rng = np.random.default_rng(seed)
+    spec = p.load_spec(name)
+    batch = sample_batch(spec, n, 16, rng)
+    W = rng.standard_normal((spec.d, spec.d)) / (n * spec.d) + np.eye(spec.d) / n
+    biases, centres = rng.standard_normal((2, spec.K, spec.d))
+    layer = forward_tokens(reduced_to_params(W, biases, centres), context_tokens(batch.X, batch.y),
+                           query_token(batch.x), batch.task)
+    reduced = reduced_predict(batch, W, biases, centres)
     np.testing.assert_allclose(layer, reduced, rtol=1e-8, atol=1e-8 * (1 + np.abs(reduced).max()))

@@ -475,7 +475,7 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
 @given(random_specs())
 def test_optimal_biases_are_the_stated_formula(spec_n):
     """The optimum's biases are c_k = mu_k - nW(mu_k - m_k), (I - nW)mu_k without heads and mu_k
-    with them (m_k = mu_k), in whitening coordinates.  Claims: glance-biases."""
+    with them (m_k = mu_k), in whitening coordinates.  Claims: glance-biases, ft-bias-formula, jt-bias-formula."""
     spec, n = spec_n
     spec = spec.whitened()
     for regime in REGIMES[1:]:
@@ -491,7 +491,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
     population_loss at the returned parameters, and random perturbations do not lower it.
-    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary, hd-optimum."""
+    Claims: glance-optimum-attains, ft-loss-formula, jt-stationary, hd-optimum, hd-loss-at-optimum."""
     spec, n = spec_n
     rng = np.random.default_rng(n)
     for regime in REGIMES:
@@ -600,7 +600,7 @@ def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_best_scalar_step_without_noise(spec_n):
-    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step w*I, w* = tr Σ̃ / tr Q,
+    """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step η*I, η* = tr Σ̃ / tr Q,
     reaches the normalised loss (d+1)/(n+d+1) whatever the mixture.  Claims: ex-plain-scalar-loss."""
     from prompticl import curvature
 
