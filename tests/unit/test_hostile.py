@@ -537,6 +537,56 @@ def test_progress_on_a_full_stderr_keeps_the_result():  # own process: fd 2 is /
     assert proc.returncode == 0 and json.loads(proc.stdout)["regime"] == "plain"
 
 
+#: A figures run whose chapter starts a child (as papermill starts a kernel) that writes on its
+#: stderr and then fails: run_plan replaced, so no kernel is needed.
+CHILD_WRITES_ON_STDERR = """
+import subprocess, sys
+from prompticl._commands import figures
+from prompticl._figures import ChapterFailed
+def run_plan(*args, **kwargs):
+    child = subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('kernel line'); sys.stderr.flush()"])
+    raise ChapterFailed(f"chapter fake failed (its child exited with {child.returncode})")
+figures.run_plan = run_plan
+from prompticl.cli import main
+sys.exit(main(["figures", "setting-mixture", "--smoke", "--out", "o"]))
+"""
+
+
+def test_closed_stderr_reaches_neither_stdout_nor_a_child():  # own process: fd 2 closed (issue 19)
+    """``2>&-``: the failure line is dropped (stdout stays empty, it went there through
+    print(file=None)), and a child (a kernel) gets /dev/null as stderr instead of a closed fd 2 or
+    whatever file took number 2, so its writes succeed (the kernel died before)."""
+    def close_stderr() -> None:
+        _limits()
+        os.close(2)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", CHILD_WRITES_ON_STDERR], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=close_stderr)
+        assert os.listdir(tmp) == []
+    assert proc.returncode == 1 and proc.stdout == b""
+    # the same script with stderr open: the child's write and the one line arrive there
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", CHILD_WRITES_ON_STDERR], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, preexec_fn=_limits)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr == b"kernel lineprompticl: error: chapter fake failed (its child exited with 0)\n"
+
+
+def test_closed_stderr_child_exit_status():  # own process: what the child saw (issue 19)
+    """The child of a run started with fd 2 closed exits 0 after writing on its stderr."""
+    script = CHILD_WRITES_ON_STDERR.replace("raise ChapterFailed(", "print(child.returncode); raise ChapterFailed(")
+    def close_stderr() -> None:
+        _limits()
+        os.close(2)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=close_stderr)
+    # print goes through main's guarded stdout: the child's status, then nothing else
+    assert proc.returncode == 1 and proc.stdout == b"0\n"
+
+
 def test_deleted_current_folder_is_one_line_exit_2(tmp_path):  # own process: its cwd is gone (issue 19)
     gone = tmp_path / "gone"
     gone.mkdir()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -151,6 +152,10 @@ def run_chapter(
         os.environ[FILE_VARIABLE] = claims_file
     else:
         os.environ.pop(FILE_VARIABLE, None)
+    # papermill's logger (nbclient's too) writes e.g. "Timeout waiting for execute reply (1s)." on
+    # stderr before the failure reaches us: every failure ends as our one line, so it stays quiet.
+    pm_logger = logging.getLogger("papermill")
+    was_disabled, pm_logger.disabled = pm_logger.disabled, True
     try:
         pm.execute_notebook(
             notebook,
@@ -171,6 +176,7 @@ def run_chapter(
     except Exception as exc:  # noqa: BLE001 - any failure becomes one picklable line
         raise ChapterFailed(_failure_message(chapter, exc, Path(executed))) from None
     finally:
+        pm_logger.disabled = was_disabled
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -268,8 +274,12 @@ def run_plan(
     command: "Sequence[str] | None" = None,
     timeout: "float | None" = None,
     claims: str = "strict",
+    exiting: bool = False,
 ) -> dict:
     """Run every chapter of ``plan`` into a temporary sibling of ``out``, then move it into place.
+
+    ``exiting``: the caller's process ends after the run (the command line), so after a signal the
+    handled signals stay ignored (:func:`~prompticl._figures.processes.signals_interrupt`).
 
     ``claims`` is ``"strict"`` (a chapter's claim that does not hold fails the run, as on the book's
     defaults) or ``"report"`` (with a reader's own parameters: the chapter goes on).  Either way the
@@ -302,7 +312,7 @@ def run_plan(
         raise ValueError(f"claims={claims!r}: expected one of {', '.join(MODES)}")
     out = Path(out).absolute()
     check_out_dir(out, force, plan.book)
-    with signals_interrupt(), run_owned_dirs():  # connection files and caches: removed however the run ends
+    with signals_interrupt(exiting), run_owned_dirs():  # connection files and caches: removed however the run ends
         start_identity = _identity(out)  # the only folder a --force run may replace
         created: list[Path] = []
         tmp: "Path | None" = None
