@@ -255,6 +255,15 @@ CORPUS_19: dict[str, tuple[dict, list[str], str]] = {
                        r"with --ci 1e-09 \(about 2e\+06 test prompts\) would take about .* raise --ci"),
     "19-full-d20-K16-20n": ({"s.yaml": _tasks_d(20, 16)}, ["theory", "s.yaml", "--model", "full", "--n", *map(str, range(1, 21))],
                             r"--model full with 20 values of --n at d = 20, K = 16 tasks would take about .* minutes"),
+    "19-figures-in-brief-d500-n_max-1000": ({"d500.yaml": _one_task_d("500")},
+                                            ["figures", "in-brief-regimes", "-p", "spec_name", "d500.yaml", "-p", "n_max", "1000",
+                                             "--out", "out"],
+                                            r"chapter in-brief with these parameters needs about \d+\.\d GiB of memory .*driven by "
+                                            r"n_max\); the budget is 2\.0 GiB: .*pass --allow-long to run it anyway"),
+    "19-figures-seeds-50-samples-1e6": ({}, ["figures", "experiments-figure1", "--smoke", "-p", "seeds", "50", "-p",
+                                             "train_samples", "1000000", "--out", "out"],
+                                        r"chapter 07-experiments with these parameters would take about [\d.]+ (minutes|hours) .*driven by "
+                                        r"seeds, seeds_other, train_samples.*; the budget is 20 minutes per chapter: .*pass --allow-long"),
     # 3. valid input that failed: now refused up front with the limit (see the ok-cases for the rest)
     "19-full-n-100000": ({}, ["theory", "zero-mean", "--model", "full", "--n", "100000"],
                          r"--model full at n = 100000: .*the limit is n <= 1000, and --model reduced"),
