@@ -6,6 +6,7 @@ the real book's metadata.  Runs are tested in ``tests/book/test_figures_run.py``
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import sys
@@ -651,3 +652,23 @@ def test_papermills_own_log_lines_are_silenced_while_a_chapter_runs(monkeypatch,
         logging.getLogger("papermill").removeHandler(handler)
     assert seen.getvalue() == "" and capsys.readouterr().err == ""
     assert not logging.getLogger("papermill").disabled  # as it was, afterwards
+
+
+def test_a_long_chapter_allowed_by_allow_long_reports_the_time_left(monkeypatch, capsys, tmp_path):
+    """With an estimate (a chapter beyond the budget, run with --allow-long) each progress line
+    gives the estimated time left; without one the lines are as before."""
+    import papermill as pm
+
+    from prompticl._figures import run_chapter
+
+    def execute(*args, progress_report=None, **kwargs):
+        progress_report("[chapter 1/1] c: cell 1/2")
+
+    monkeypatch.setattr(pm, "execute_notebook", execute)
+    args = (str(tmp_path / "c.ipynb"), "c", {}, str(tmp_path), str(tmp_path / "x.ipynb"), "[chapter 1/1] c")
+    run_chapter(*args, estimate=1800.0)
+    assert re.fullmatch(r"\[chapter 1/1\] c: cell 1/2 \(about 30 minutes left\)\n", capsys.readouterr().err)
+    run_chapter(*args, estimate=1e-9)
+    assert capsys.readouterr().err == "[chapter 1/1] c: cell 1/2 (longer than estimated)\n"
+    run_chapter(*args)
+    assert capsys.readouterr().err == "[chapter 1/1] c: cell 1/2\n"

@@ -129,3 +129,23 @@ def test_the_estimates_agree_with_the_measured_chapters():
         plan = plan_run(registry, [row["chapter"]], list(row["parameters"].items()), smoke=row["smoke"])
         estimate = plan_cost(plan)[row["chapter"]].seconds
         assert row["chapter_seconds"] <= estimate * 1.2 and estimate <= 3 * row["chapter_seconds"], row
+
+
+def test_allow_long_runs_and_hands_the_estimate_to_the_progress_lines(monkeypatch, tmp_path, capsys):
+    """--allow-long: the run goes ahead, and the chapters beyond the budget get their estimate (for
+    the time left in the progress lines); chapters within it get none."""
+    from prompticl._commands import figures
+    from prompticl._figures import ChapterFailed
+
+    seen = {}
+
+    def run_plan(plan, out, **kwargs):
+        seen.update(kwargs["estimates"])
+        raise ChapterFailed("stopped by the test")
+
+    monkeypatch.setattr(figures, "run_plan", run_plan)
+    monkeypatch.chdir(tmp_path)
+    argv = ["figures", "experiments-figure1", "in-brief-regimes", "--smoke", "-p", "seeds", "50", "-p", "train_samples",
+            "1000000", "--out", "o", "--allow-long"]
+    assert main(argv) == 1 and capsys.readouterr().err == "prompticl: error: stopped by the test\n"
+    assert list(seen) == ["07-experiments"] and seen["07-experiments"] > BUDGET_SECONDS

@@ -46,7 +46,8 @@ parameters:
   Precedence: defaults < --smoke < PARAMS.yaml < -p.
   Every parameter has a range (shown by --list, e.g. [1 .. 1000]); values outside are refused.
   Each chapter declares what its parameters cost: a run with a chapter estimated beyond 20 minutes,
-  or beyond 2 GiB of memory, is refused before it starts, with the estimate, unless --allow-long.
+  or beyond 2 GiB of memory, is refused before it starts, with the estimate, unless --allow-long
+  (its progress lines then give the estimated time left).
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_run(registry, args.names, args.param, file_params, run_all=args.all, smoke=args.smoke)
         out = Path(args.out) if args.out else default_out_dir()
         check_out_dir(out, args.force, registry.book)
-        check_plan_cost(plan, args.jobs, args.allow_long)  # each chapter's declared cost, before any work
+        costs = check_plan_cost(plan, args.jobs, args.allow_long)  # each chapter's declared cost, before any work
     except FigureError as exc:
         raise CLIError(str(exc)) from None
 
@@ -159,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         provenance = run_plan(
             plan, out, jobs=args.jobs, force=args.force, progress=not args.quiet, command=command, timeout=args.timeout,
             claims=claims, exiting=True,
+            # long work allowed by --allow-long shows the estimated time left
+            estimates={c: e.seconds for c, e in costs.items() if e.seconds > BUDGET_SECONDS},
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None
