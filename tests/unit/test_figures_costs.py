@@ -149,3 +149,16 @@ def test_allow_long_runs_and_hands_the_estimate_to_the_progress_lines(monkeypatc
             "1000000", "--out", "o", "--allow-long"]
     assert main(argv) == 1 and capsys.readouterr().err == "prompticl: error: stopped by the test\n"
     assert list(seen) == ["07-experiments"] and seen["07-experiments"] > BUDGET_SECONDS
+
+
+def test_a_chapter_of_another_book_that_shares_a_name_is_not_estimated(tmp_path):
+    """--book with its own 'in-brief' notebook (other parameters): no declared cost applies, no crash."""
+    from support import FIXTURES
+
+    book = tmp_path / "bk"
+    book.mkdir()
+    source = sorted(p for p in FIXTURES.glob("*.ipynb") if build_registry(FIXTURES).chapters.get(p.stem))[0]
+    (book / "in-brief.ipynb").write_bytes(source.read_bytes())
+    registry = build_registry(book)
+    plan = plan_run(registry, ["in-brief"])
+    assert plan_cost(plan) == {} and check_plan_cost(plan) == {}

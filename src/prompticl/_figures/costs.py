@@ -298,8 +298,12 @@ def plan_cost(plan: RunPlan) -> dict[str, Estimate]:
     out = {}
     for chapter in plan.chapters:
         declared = CHAPTER_COSTS.get(chapter.name)
-        if declared is not None:
+        if declared is None:
+            continue
+        try:
             out[chapter.name] = declared(plan.parameters[chapter.name], plan.sizes.get(chapter.name, {}))
+        except (KeyError, TypeError, ValueError):  # a chapter of another --book that shares a name with ours
+            continue
     return out
 
 
