@@ -97,7 +97,7 @@ class Spec:
         checked = _check_fields(self.d, self.noise, self.x_cov, self.weights, self.means, self.covs,
                                 self.name, self.description, self.title)
         for key, value in checked.items():
-            object.__setattr__(self, key, value)  # frozen: the checked, owned copies
+            object.__setattr__(self, key, _read_only(value))  # frozen: the checked, owned copies
 
     @property
     def K(self) -> int:  # noqa: N802 - the paper's symbol
@@ -108,14 +108,14 @@ class Spec:
     def x_sqrt(self) -> np.ndarray:
         """Symmetric square root Σ_x^{1/2} (used for whitening)."""
         if "x_sqrt" not in self._factors:
-            self._factors["x_sqrt"] = _psd_sqrt(self.x_cov)
+            self._factors["x_sqrt"] = _read_only(_psd_sqrt(self.x_cov))
         return self._factors["x_sqrt"]
 
     @property
     def cov_sqrts(self) -> np.ndarray:
         """Symmetric square roots Σ_k^{1/2}, shape (K, d, d) (PSD-safe, unlike Cholesky)."""
         if "cov_sqrts" not in self._factors:
-            self._factors["cov_sqrts"] = np.stack([_psd_sqrt(c) for c in self.covs])
+            self._factors["cov_sqrts"] = _read_only(np.stack([_psd_sqrt(c) for c in self.covs]))
         return self._factors["cov_sqrts"]
 
     def whitened(self) -> "Spec":
@@ -132,6 +132,17 @@ class Spec:
             description=self.description,
             title=self.title,
         )
+
+
+def _read_only(value: Any) -> Any:
+    """An array as a read-only view of a read-only copy (other values as they are): a spec's arrays
+    are checked once, so writing into them afterwards (``spec.covs[0] = -1``) would bypass the
+    checks.  The view's base is read-only, so ``setflags(write=True)`` cannot undo it either."""
+    if not isinstance(value, np.ndarray):
+        return value
+    base = np.array(value, copy=True)
+    base.setflags(write=False)
+    return base.view()
 
 
 def _psd_sqrt(a: np.ndarray) -> np.ndarray:
@@ -369,7 +380,7 @@ def _trusted_spec(**fields: Any) -> Spec:
     spec = object.__new__(Spec)
     fields = {"name": "custom", "description": "", "title": "", **fields, "_factors": {}}
     for key, value in fields.items():
-        object.__setattr__(spec, key, value)
+        object.__setattr__(spec, key, _read_only(value))
     return spec
 
 

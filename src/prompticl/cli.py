@@ -165,6 +165,28 @@ def _discard_stdout(stream) -> None:
         pass
 
 
+def _occupy_closed_std_fds() -> None:
+    """Put /dev/null on each of the file descriptors 0, 1 and 2 that the process started without
+    (``2>&-``).  Otherwise the next file or pipe opened takes that number, and a child (a Jupyter
+    kernel) inherits it as its stdin, stdout or stderr, or none at all, and dies on its first write.
+    ``sys.stdout`` and ``sys.stderr`` stay as Python set them (``None``): :func:`main` treats a
+    closed stdout as such, and a closed stderr as nowhere to report."""
+    for fd, flags in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            new = os.open(os.devnull, flags)
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+            os.set_inheritable(fd, True)  # os.open makes descriptors that children do not inherit
+        except OSError:
+            pass
+
+
 def _internal(exc: BaseException) -> int:
     if os.environ.get("PROMPTICL_TRACEBACK") == "1":  # for debugging: the full traceback
         raise exc
@@ -209,7 +231,12 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     argv : sequence of str, optional
         The arguments without the program name; defaults to ``sys.argv[1:]``.
     """
-    real = sys.stdout
+    _occupy_closed_std_fds()
+    real, real_err = sys.stdout, sys.stderr
+    # Started with stderr closed (`2>&-`): what would go there is dropped, never sent to stdout
+    # (print(file=None) writes to stdout).
+    if real_err is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
     # Started with stdout closed (`>&-`): bad input is still bad input (status 2), and the first
     # write of an answer fails with one line (status 1).
     sys.stdout = _GuardedOutput(real if real is not None else _ClosedStdout())
@@ -235,6 +262,9 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return _fail(f"cannot write the output: {reason}", 1)
     finally:
         sys.stdout = real
+        if real_err is None:
+            sys.stderr.close()
+            sys.stderr = real_err
 
 
 if __name__ == "__main__":  # pragma: no cover

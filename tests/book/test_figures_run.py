@@ -316,3 +316,70 @@ def test_output_follows_the_umask(tmp_path):
     modes = {str(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")]}
     assert modes["."] == "0o755" and modes["notebooks"] == "0o755"
     assert {m for name, m in modes.items() if name not in (".", "notebooks")} == {"0o644"}, modes
+
+
+# --------------------------------------------------------------------------- issue 19: signals and streams
+
+
+def test_sigkill_of_the_parent_takes_workers_and_kernels_with_it(tmp_path):
+    """SIGKILL runs no handler: the workers die by their parent-death signal, and their kernels
+    (sessions of their own) by ipykernel's parent poller; nothing writes into the temporary folder
+    afterwards."""
+    out = tmp_path / "o"
+    proc = _start(out, "--all", "--jobs", "2")
+    tree = _wait_for_kernels(proc, 2)
+    kernels = [p for p in tree if "ipykernel" in _proc_table().get(p, (0, 0, "", ""))[3]]
+    assert len(kernels) == 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while _alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(tree) == []
+    before = snapshot(tmp_path)
+    time.sleep(2)
+    assert snapshot(tmp_path) == before  # nobody left to write
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("first, second", [("SIGINT", "SIGTERM"), ("SIGTERM", "SIGINT"), ("SIGINT", "SIGINT")])
+def test_a_second_signal_does_not_cut_the_clean_up_short(tmp_path, first, second):
+    """Two signals 0.2 s apart: the status of the first, its one line and nothing else, and
+    everything removed (the second arrives during the clean-up or the interpreter's exit)."""
+    out = tmp_path / "o"
+    proc = _start(out, "--all", "--jobs", "2")
+    tree = _wait_for_kernels(proc, 2)
+    os.kill(proc.pid, getattr(signal, first))
+    time.sleep(0.2)
+    if proc.poll() is None:
+        os.kill(proc.pid, getattr(signal, second))
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + getattr(signal, first), stderr
+    assert stdout == b"" and stderr.decode() == f"prompticl: error: interrupted by {first}; nothing was written to {out}\n"
+    deadline = time.monotonic() + 10
+    while _alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(tree) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_timeout_prints_only_our_line(tmp_path):
+    """--timeout 1 on a cell that sleeps: nbclient's 'Timeout waiting for execute reply' is not shown."""
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "prompticl", "figures", "--book", str(SLOWBOOK), "slow1", "-p", "nap", "5",
+                           "--timeout", "1", "-q", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("prompticl: error: chapter slow1 failed") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "CellTimeoutError" in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_with_stderr_closed_succeeds_and_prints_only_its_result(tmp_path):
+    """``2>&-``: the kernel gets /dev/null as stderr (it died on a closed one), the run succeeds and
+    stdout has its result line only."""
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "prompticl", "figures", "--book", str(SLOWBOOK), "slow1", "-p", "nap", "0",
+                           "--out", str(out)], stdout=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(2))
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines() == ["0 of 0 claims hold for these parameters",
+                                        f"wrote 1 figure(s) from 1 chapter(s) to {out} in {proc.stdout.split()[-2]} s"]
+    assert (out / "slow1-line.svg").is_file()

@@ -6,6 +6,7 @@ the real book's metadata.  Runs are tested in ``tests/book/test_figures_run.py``
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import sys
@@ -589,3 +590,85 @@ def test_a_worker_dies_with_its_parent_even_on_sigkill():
         os.kill(worker, signal.SIGKILL)
     alive = still
     assert not alive, "the worker outlived its parent's SIGKILL"
+
+
+@pytest.mark.parametrize("exiting", [False, True])
+def test_after_an_interrupt_the_signals_stay_ignored_when_the_process_is_ending(exiting):
+    """A second signal 0.2 s after the first must not kill the command after its one line: with
+    ``exiting`` (the command line) the handled signals stay ignored after the interrupt; in-process
+    callers get their handlers back."""
+    import logging
+    import signal
+
+    from prompticl._figures.processes import HANDLED_SIGNALS, Interrupted, signals_interrupt
+
+    before = {s: signal.getsignal(s) for s in HANDLED_SIGNALS}
+    try:
+        with pytest.raises(Interrupted) as info:
+            with signals_interrupt(exiting):
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the handler runs between bytecodes
+                    pass
+        assert info.value.status == 143
+        after = {s: signal.getsignal(s) for s in HANDLED_SIGNALS}
+        if exiting:
+            assert after == {s: signal.SIG_IGN for s in HANDLED_SIGNALS}
+            os.kill(os.getpid(), signal.SIGINT)  # the second signal: ignored, nothing raised
+        else:
+            assert after == before
+        # without a signal the handlers always come back
+        with signals_interrupt(exiting):
+            pass
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+        logging.disable(logging.NOTSET)
+    assert {s: signal.getsignal(s) for s in HANDLED_SIGNALS} == before
+
+
+def test_papermills_own_log_lines_are_silenced_while_a_chapter_runs(monkeypatch, capsys, tmp_path):
+    """``--timeout 1``: nbclient logs 'Timeout waiting for execute reply' through papermill's
+    logger before the failure reaches us; only our one line may be printed."""
+    import logging
+
+    import papermill as pm
+
+    from prompticl._figures import ChapterFailed, run_chapter
+
+    def execute(*args, **kwargs):
+        logging.getLogger("papermill").error("Timeout waiting for execute reply (1s).")
+        raise TimeoutError("A cell timed out")
+
+    import io
+
+    monkeypatch.setattr(pm, "execute_notebook", execute)
+    seen = io.StringIO()  # what the command line's last-resort handler would print on stderr
+    handler = logging.StreamHandler(seen)
+    logging.getLogger("papermill").addHandler(handler)
+    try:
+        with pytest.raises(ChapterFailed, match="chapter c failed: TimeoutError: A cell timed out"):
+            run_chapter(str(tmp_path / "c.ipynb"), "c", {}, str(tmp_path), str(tmp_path / "x.ipynb"), "[1/1] c")
+    finally:
+        logging.getLogger("papermill").removeHandler(handler)
+    assert seen.getvalue() == "" and capsys.readouterr().err == ""
+    assert not logging.getLogger("papermill").disabled  # as it was, afterwards
+
+
+def test_a_long_chapter_allowed_by_allow_long_reports_the_time_left(monkeypatch, capsys, tmp_path):
+    """With an estimate (a chapter beyond the budget, run with --allow-long) each progress line
+    gives the estimated time left; without one the lines are as before."""
+    import papermill as pm
+
+    from prompticl._figures import run_chapter
+
+    def execute(*args, progress_report=None, **kwargs):
+        progress_report("[chapter 1/1] c: cell 1/2")
+
+    monkeypatch.setattr(pm, "execute_notebook", execute)
+    args = (str(tmp_path / "c.ipynb"), "c", {}, str(tmp_path), str(tmp_path / "x.ipynb"), "[chapter 1/1] c")
+    run_chapter(*args, estimate=1800.0)
+    assert re.fullmatch(r"\[chapter 1/1\] c: cell 1/2 \(about 30 minutes left\)\n", capsys.readouterr().err)
+    run_chapter(*args, estimate=1e-9)
+    assert capsys.readouterr().err == "[chapter 1/1] c: cell 1/2 (longer than estimated)\n"
+    run_chapter(*args)
+    assert capsys.readouterr().err == "[chapter 1/1] c: cell 1/2\n"

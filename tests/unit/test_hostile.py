@@ -255,6 +255,15 @@ CORPUS_19: dict[str, tuple[dict, list[str], str]] = {
                        r"with --ci 1e-09 \(about 2e\+06 test prompts\) would take about .* raise --ci"),
     "19-full-d20-K16-20n": ({"s.yaml": _tasks_d(20, 16)}, ["theory", "s.yaml", "--model", "full", "--n", *map(str, range(1, 21))],
                             r"--model full with 20 values of --n at d = 20, K = 16 tasks would take about .* minutes"),
+    "19-figures-in-brief-d500-n_max-1000": ({"d500.yaml": _one_task_d("500")},
+                                            ["figures", "in-brief-regimes", "-p", "spec_name", "d500.yaml", "-p", "n_max", "1000",
+                                             "--out", "out"],
+                                            r"chapter in-brief with these parameters needs about \d+\.\d GiB of memory .*driven by "
+                                            r"n_max\); the budget is 2\.0 GiB: .*pass --allow-long to run it anyway"),
+    "19-figures-seeds-50-samples-1e6": ({}, ["figures", "experiments-figure1", "--smoke", "-p", "seeds", "50", "-p",
+                                             "train_samples", "1000000", "--out", "out"],
+                                        r"chapter 07-experiments with these parameters would take about [\d.]+ (minutes|hours) .*driven by "
+                                        r"seeds, seeds_other, train_samples.*; the budget is 20 minutes per chapter: .*pass --allow-long"),
     # 3. valid input that failed: now refused up front with the limit (see the ok-cases for the rest)
     "19-full-n-100000": ({}, ["theory", "zero-mean", "--model", "full", "--n", "100000"],
                          r"--model full at n = 100000: .*the limit is n <= 1000, and --model reduced"),
@@ -535,6 +544,56 @@ def test_progress_on_a_full_stderr_keeps_the_result():  # own process: fd 2 is /
                                "--samples", "2000", "--ci", "0.05", "--progress", "--json"], env=_child_env(),
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=full, timeout=60, preexec_fn=_limits)
     assert proc.returncode == 0 and json.loads(proc.stdout)["regime"] == "plain"
+
+
+#: A figures run whose chapter starts a child (as papermill starts a kernel) that writes on its
+#: stderr and then fails: run_plan replaced, so no kernel is needed.
+CHILD_WRITES_ON_STDERR = """
+import subprocess, sys
+from prompticl._commands import figures
+from prompticl._figures import ChapterFailed
+def run_plan(*args, **kwargs):
+    child = subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('kernel line'); sys.stderr.flush()"])
+    raise ChapterFailed(f"chapter fake failed (its child exited with {child.returncode})")
+figures.run_plan = run_plan
+from prompticl.cli import main
+sys.exit(main(["figures", "setting-mixture", "--smoke", "--out", "o"]))
+"""
+
+
+def test_closed_stderr_reaches_neither_stdout_nor_a_child():  # own process: fd 2 closed (issue 19)
+    """``2>&-``: the failure line is dropped (stdout stays empty, it went there through
+    print(file=None)), and a child (a kernel) gets /dev/null as stderr instead of a closed fd 2 or
+    whatever file took number 2, so its writes succeed (the kernel died before)."""
+    def close_stderr() -> None:
+        _limits()
+        os.close(2)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", CHILD_WRITES_ON_STDERR], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=close_stderr)
+        assert os.listdir(tmp) == []
+    assert proc.returncode == 1 and proc.stdout == b""
+    # the same script with stderr open: the child's write and the one line arrive there
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", CHILD_WRITES_ON_STDERR], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, preexec_fn=_limits)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert proc.stderr == b"kernel lineprompticl: error: chapter fake failed (its child exited with 0)\n"
+
+
+def test_closed_stderr_child_exit_status():  # own process: what the child saw (issue 19)
+    """The child of a run started with fd 2 closed exits 0 after writing on its stderr."""
+    script = CHILD_WRITES_ON_STDERR.replace("raise ChapterFailed(", "print(child.returncode); raise ChapterFailed(")
+    def close_stderr() -> None:
+        _limits()
+        os.close(2)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp, env=_child_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=close_stderr)
+    # print goes through main's guarded stdout: the child's status, then nothing else
+    assert proc.returncode == 1 and proc.stdout == b"0\n"
 
 
 def test_deleted_current_folder_is_one_line_exit_2(tmp_path):  # own process: its cwd is gone (issue 19)

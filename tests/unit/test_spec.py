@@ -310,3 +310,33 @@ def test_tiny_but_positive_definite_x_cov_is_accepted():  # issue 19: 1e-12·I w
 def test_text_fields_must_be_text(key, value):  # issue 19: name [1, 2] / null became "spec None"
     with pytest.raises(SpecError, match=f"{key}: must be text"):
         spec_from_dict({"d": 2, "noise": 0, key: value, "tasks": [{"weight": 1, "mean": 0, "cov": 1}]})
+
+
+def _array_fields(spec):
+    return {"x_cov": spec.x_cov, "weights": spec.weights, "means": spec.means, "covs": spec.covs,
+            "x_sqrt": spec.x_sqrt, "cov_sqrts": spec.cov_sqrts}
+
+
+@pytest.mark.parametrize("make", ["load_spec", "spec_from_dict", "Spec", "whitened", "with_overrides"])
+def test_a_specs_arrays_cannot_be_changed_after_validation(make):
+    """Validation is done once: writing into a spec's arrays (``spec.covs[0] = -1``, a negative
+    'covariance') would bypass it.  Every array is read-only, cannot be made writeable again, and
+    does not share memory with the arrays it was built from."""
+    given = {"x_cov": np.eye(3), "weights": np.array([0.25, 0.75]), "means": np.zeros((2, 3)),
+             "covs": np.stack([np.eye(3), 2 * np.eye(3)])}
+    spec = {
+        "load_spec": lambda: load_spec("zero-mean"),
+        "spec_from_dict": lambda: spec_from_dict(base()),
+        "Spec": lambda: Spec(d=3, noise=0.1, **given),
+        "whitened": lambda: spec_from_dict(base()).whitened(),
+        "with_overrides": lambda: with_overrides(load_spec("zero-mean"), noise=0.5),
+    }[make]()
+    for name, array in _array_fields(spec).items():
+        with pytest.raises(ValueError, match="read-only"):
+            array[...] = -1.0
+        with pytest.raises(ValueError):
+            array.setflags(write=True)
+        assert all(not np.shares_memory(array, g) for g in given.values()), name
+    if make == "Spec":
+        given["covs"][0] = -np.eye(3)  # the caller's array changes, the spec does not
+        assert np.all(np.linalg.eigvalsh(spec.covs) > 0)

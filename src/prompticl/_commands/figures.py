@@ -18,6 +18,7 @@ from . import CLIError
 from .._claims import summary_lines
 from .._safe_yaml import escape_control
 from ._common import parse_whole_number, positive_int
+from .._figures.costs import BUDGET_BYTES, BUDGET_SECONDS, check_plan_cost
 from .._figures import (
     ChapterFailed,
     FigureError,
@@ -44,6 +45,9 @@ parameters:
   PARAMS.yaml maps names to values; a key naming a chapter may hold that chapter's own values.
   Precedence: defaults < --smoke < PARAMS.yaml < -p.
   Every parameter has a range (shown by --list, e.g. [1 .. 1000]); values outside are refused.
+  Each chapter declares what its parameters cost: a run with a chapter estimated beyond 20 minutes,
+  or beyond 2 GiB of memory, is refused before it starts, with the estimate, unless --allow-long
+  (its progress lines then give the estimated time left).
 output:
   DIR gets NAME.svg/.png/.pdf/.json per figure, notebooks/CHAPTER.ipynb (executed) and
   provenance.json.  The run writes to a temporary folder next to DIR and moves it into place at
@@ -82,6 +86,7 @@ def _command_line(args: argparse.Namespace, out: Path) -> list[str]:
             cmd += [flag, value]
     cmd += ["--smoke"] if args.smoke else []
     cmd += ["--jobs", str(args.jobs)] if args.jobs != 1 else []
+    cmd += ["--allow-long"] if args.allow_long else []
     return cmd + ["--out", str(out)]
 
 
@@ -110,6 +115,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--book", metavar="DIR", help="the book folder (default: book/ of this repository)")
     parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="fail a cell that runs longer than this (whole seconds)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--allow-long", action="store_true",
+                        help=f"run even when a chapter's estimated time exceeds {BUDGET_SECONDS / 60:.0f} minutes or the "
+                        f"estimated memory {BUDGET_BYTES / 2**30:.0f} GiB")
     parser.set_defaults(handler=run)
 
 
@@ -140,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_run(registry, args.names, args.param, file_params, run_all=args.all, smoke=args.smoke)
         out = Path(args.out) if args.out else default_out_dir()
         check_out_dir(out, args.force, registry.book)
+        costs = check_plan_cost(plan, args.jobs, args.allow_long)  # each chapter's declared cost, before any work
     except FigureError as exc:
         raise CLIError(str(exc)) from None
 
@@ -150,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         provenance = run_plan(
             plan, out, jobs=args.jobs, force=args.force, progress=not args.quiet, command=command, timeout=args.timeout,
-            claims=claims,
+            claims=claims, exiting=True,
+            # long work allowed by --allow-long shows the estimated time left
+            estimates={c: e.seconds for c, e in costs.items() if e.seconds > BUDGET_SECONDS},
         )
     except FigureError as exc:
         raise CLIError(str(exc)) from None

@@ -195,8 +195,9 @@ def _is_spec_list(name: str) -> bool:
     return name.endswith(("spec_names", "specs"))
 
 
-def _check_spec(value: str, where: str) -> tuple[str, dict]:
-    """Validate a spec name or path; return the value to inject and a provenance record.
+def _check_spec(value: str, where: str) -> tuple[str, dict, tuple[int, int]]:
+    """Validate a spec name or path; return the value to inject, a provenance record and the spec's
+    size (d, K), from which the chapter's cost is estimated (:mod:`prompticl._figures.costs`).
 
     A relative path is made absolute, since chapters run with the book folder as working directory.
     A file's content is recorded (with its SHA-256), a built-in spec by name and the package version.
@@ -212,8 +213,8 @@ def _check_spec(value: str, where: str) -> tuple[str, dict]:
         except (YAMLInputError, UnicodeDecodeError) as exc:  # replaced since load_spec read it
             raise FigureError(f"invalid spec for {where}: {exc}") from None
         record = {"path": str(path.resolve()), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "content": text}
-        return str(path.resolve()), record
-    return value, {"builtin": spec.name, "d": spec.d, "K": spec.K, "noise": spec.noise}
+        return str(path.resolve()), record, (spec.d, spec.K)
+    return value, {"builtin": spec.name, "d": spec.d, "K": spec.K, "noise": spec.noise}, (spec.d, spec.K)
 
 
 def _check_results(value: str, where: str) -> str:
@@ -237,6 +238,7 @@ class RunPlan:
     parameters: dict  # chapter name -> effective parameters (figure_dir excluded)
     figures: dict  # chapter name -> requested figure names
     specs: dict = field(default_factory=dict)  # chapter name -> {parameter: spec dict}
+    sizes: dict = field(default_factory=dict)  # chapter name -> {parameter: (d, K) or a list of them}
 
 
 def plan_run(
@@ -304,6 +306,7 @@ def plan_run(
 
     effective: dict[str, dict] = {}
     specs: dict[str, dict] = {}
+    sizes: dict[str, dict] = {}
     # Sections for chapters not being run are checked too (typos), but not used.
     checked = chapters + [c for c in registry.chapters.values() if c.name in sections and c.name not in wanted]
     for chapter in checked:
@@ -327,16 +330,19 @@ def plan_run(
             check_range(chapter.parameters[key], values[key], where)
         for key, value in list(values.items()):
             if _is_spec_parameter(key) and isinstance(value, str) and value:
-                values[key], specs.setdefault(chapter.name, {})[key] = _check_spec(value, f"parameter {key!r}{where}")
+                values[key], specs.setdefault(chapter.name, {})[key], sizes.setdefault(chapter.name, {})[key] = \
+                    _check_spec(value, f"parameter {key!r}{where}")
             elif key == "results" and isinstance(value, str) and value:
                 values[key] = _check_results(value, f"parameter {key!r}{where}")
             elif _is_spec_list(key) and isinstance(value, list):
                 checked = [_check_spec(v, f"parameter {key!r}{where}") for v in value if isinstance(v, str)]
                 values[key] = [c[0] for c in checked]
                 specs.setdefault(chapter.name, {})[key] = [c[1] for c in checked]
+                sizes.setdefault(chapter.name, {})[key] = [c[2] for c in checked]
         effective[chapter.name] = values
     effective = {c.name: effective[c.name] for c in chapters}
     specs = {c: v for c, v in specs.items() if c in wanted}
-    return RunPlan(registry.book, chapters, effective, wanted, specs)
+    sizes = {c: v for c, v in sizes.items() if c in wanted}
+    return RunPlan(registry.book, chapters, effective, wanted, specs, sizes)
 
 

@@ -35,17 +35,23 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextmanager
-def signals_interrupt() -> Iterator[None]:
+def signals_interrupt(exiting: bool = False) -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` for the duration of a run.
 
     The first signal also ignores further ones, so that the clean-up it starts is not itself cut
-    short (a second Ctrl-C, or a SIGTERM after the SIGINT).  Only the main thread can do this.
+    short (a second Ctrl-C, or a SIGTERM after the SIGINT).  With ``exiting`` (the command line,
+    whose process ends after the run) they stay ignored after an interrupt: restoring the default
+    handlers would let a second signal 0.2 s later kill the process after its one line, while the
+    interpreter shuts down.  Only the main thread can do this.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    interrupted = False
 
     def handler(signum, frame):  # noqa: ARG001
+        nonlocal interrupted
+        interrupted = True
         for s in HANDLED_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
         # The run ends with one line: mute the libraries' logs (nbclient reports the kernel that the
@@ -57,9 +63,10 @@ def signals_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        logging.disable(logging.NOTSET)  # the clean-up is over: logs as before
+        if not (interrupted and exiting):  # else the handlers stay ignored and the logs muted
+            for s, h in previous.items():
+                signal.signal(s, h)
+            logging.disable(logging.NOTSET)  # the clean-up is over: logs as before
 
 
 def _children() -> dict[int, list[int]]:

@@ -168,8 +168,8 @@ def split_range(comment: str) -> "tuple[str, str | None]":
 #   hence n <= 200 for Monte Carlo context lengths;
 #   plain-theory-vs-mc, check_n 200 with 10^6 check prompts: over 240 s (stopped), 1.3 GB.
 # Each range bounds one parameter: several maxima at once (10^6 prompts at n = 200) still take
-# minutes (memory stays near 1-5 GB); a joint cost check per chapter is not done yet.  --timeout
-# bounds a cell's time.
+# minutes (memory stays near 1-5 GB): the joint cost of a chapter's parameters is estimated, and
+# refused beyond a budget, by prompticl._figures.costs.  --timeout bounds a cell's time.
 _SAMPLES_WHY = ("a Monte Carlo estimate over more than 10^6 draws takes minutes and, for the unbatched "
                 "moment checks, GBs (prompts of n(d+1) numbers each)")
 _N_WHY = ("the closed forms are cheap, but the chapters' exact checks grow with n; 1000 is 20 times the "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -93,6 +94,17 @@ def _stderr_report(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _time_left_report(start: float, estimate: float) -> Callable[[str], None]:
+    """Progress lines of a long chapter (run with --allow-long) with the estimated time left."""
+    from .._limits import _duration
+
+    def report(line: str) -> None:
+        left = estimate - (time.perf_counter() - start)
+        _stderr_report(f"{line} (about {_duration(left)} left)" if left > 0 else f"{line} (longer than estimated)")
+
+    return report
+
+
 def _failure_message(chapter: str, exc: BaseException, executed: "Path | None") -> str:
     from papermill.exceptions import PapermillExecutionError
 
@@ -126,6 +138,7 @@ def run_chapter(
     timeout: "float | None" = None,
     claims: str = "strict",
     claims_file: "str | None" = None,
+    estimate: "float | None" = None,
 ) -> float:
     """Execute one chapter with papermill; returns the wall time in seconds.
 
@@ -151,6 +164,10 @@ def run_chapter(
         os.environ[FILE_VARIABLE] = claims_file
     else:
         os.environ.pop(FILE_VARIABLE, None)
+    # papermill's logger (nbclient's too) writes e.g. "Timeout waiting for execute reply (1s)." on
+    # stderr before the failure reaches us: every failure ends as our one line, so it stays quiet.
+    pm_logger = logging.getLogger("papermill")
+    was_disabled, pm_logger.disabled = pm_logger.disabled, True
     try:
         pm.execute_notebook(
             notebook,
@@ -166,11 +183,12 @@ def run_chapter(
             # Nothing is left to save once the last cell ran; a graceful shutdown costs seconds.
             shutdown_kernel="immediate",
             progress_label=label,
-            progress_report=_stderr_report if progress else None,
+            progress_report=(_time_left_report(start, estimate) if estimate else _stderr_report) if progress else None,
         )
     except Exception as exc:  # noqa: BLE001 - any failure becomes one picklable line
         raise ChapterFailed(_failure_message(chapter, exc, Path(executed))) from None
     finally:
+        pm_logger.disabled = was_disabled
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -268,8 +286,15 @@ def run_plan(
     command: "Sequence[str] | None" = None,
     timeout: "float | None" = None,
     claims: str = "strict",
+    exiting: bool = False,
+    estimates: "Mapping[str, float] | None" = None,
 ) -> dict:
     """Run every chapter of ``plan`` into a temporary sibling of ``out``, then move it into place.
+
+    ``exiting``: the caller's process ends after the run (the command line), so after a signal the
+    handled signals stay ignored (:func:`~prompticl._figures.processes.signals_interrupt`).
+    ``estimates``: chapter name to estimated seconds, for the chapters whose progress lines should
+    show the time left (those allowed beyond the budget by ``--allow-long``).
 
     ``claims`` is ``"strict"`` (a chapter's claim that does not hold fails the run, as on the book's
     defaults) or ``"report"`` (with a reader's own parameters: the chapter goes on).  Either way the
@@ -302,7 +327,7 @@ def run_plan(
         raise ValueError(f"claims={claims!r}: expected one of {', '.join(MODES)}")
     out = Path(out).absolute()
     check_out_dir(out, force, plan.book)
-    with signals_interrupt(), run_owned_dirs():  # connection files and caches: removed however the run ends
+    with signals_interrupt(exiting), run_owned_dirs():  # connection files and caches: removed however the run ends
         start_identity = _identity(out)  # the only folder a --force run may replace
         created: list[Path] = []
         tmp: "Path | None" = None
@@ -315,7 +340,8 @@ def run_plan(
                 raise FigureError(
                     f"cannot create the output folder {escape_control(str(out))}: {exc.strerror or exc}"
                 ) from None
-            provenance = _run_into(plan, tmp, out, jobs, progress, command, timeout, __version__, claims)
+            provenance = _run_into(plan, tmp, out, jobs, progress, command, timeout, __version__, claims,
+                                   estimates or {})
             _move_into_place(tmp, out, force, start_identity)
             return provenance
         except BaseException:
@@ -330,7 +356,7 @@ def run_plan(
 
 
 def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, command, timeout, version: str,
-              claims: str = "strict") -> dict:
+              claims: str = "strict", estimates: "Mapping[str, float] | None" = None) -> dict:
     """Run the chapters into ``tmp`` and write the provenance; ``tmp`` then holds the final layout."""
     work = tmp / ".work"
     (tmp / "notebooks").mkdir()
@@ -351,6 +377,7 @@ def _run_into(plan: RunPlan, tmp: Path, out: Path, jobs: int, progress: bool, co
                 timeout=timeout,
                 claims=claims,
                 claims_file=str(work / f"{chapter.name}.claims.jsonl"),
+                estimate=(estimates or {}).get(chapter.name),
             )
         )
     start = time.perf_counter()
