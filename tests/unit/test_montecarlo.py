@@ -118,3 +118,22 @@ def test_check_z_passes_within_and_fails_outside_the_tolerance():
         check_z(np.array([1.0, 3.1]), np.array([1.0, 0.5]), np.array([1.0, 1.0]), what="x")
     with pytest.raises(AssertionError):
         check_z(1.0, 0.0, 1.0 + 1e-12)  # a deterministic mismatch is never excused
+
+
+def test_check_z_reports_instead_of_raising_with_a_readers_parameters(monkeypatch, tmp_path, capsys):
+    """A reader's own parameters (report mode) never stop a chapter on a Monte Carlo check: the
+    failed check is the claim ``mc-within-z``, printed and recorded; strict mode still raises."""
+    from prompticl import ClaimError
+    from prompticl._claims import read_claims
+
+    with pytest.raises(ClaimError, match="mc-within-z"):
+        check_z(1.0, 0.1, 2.0, what="strict")
+    record = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("PROMPTICL_CLAIMS", "report")
+    monkeypatch.setenv("PROMPTICL_CLAIMS_FILE", str(record))
+    assert check_z(1.0, 0.1, 2.0, what="test loss") == pytest.approx(10.0)
+    assert check_z(1.0, 0.5, 1.5) == pytest.approx(1.0)  # a check that passes records nothing
+    (claimed,) = read_claims(record)
+    assert claimed["id"] == "mc-within-z" and claimed["holds"] is False and claimed["check"] == "monte-carlo"
+    assert claimed["numbers"] == {"z": 10.0, "tolerance": 4.0}
+    assert "note: claim mc-within-z does not hold: test loss: 10.00 standard errors" in capsys.readouterr().out
