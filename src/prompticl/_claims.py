@@ -19,7 +19,7 @@ Two modes, read from the environment at each call (``PROMPTICL_CLAIMS``):
 
 If ``PROMPTICL_CLAIMS_FILE`` names a file, every claim (held or not) is appended to it as one JSON
 line; ``prompticl figures`` reads it into ``provenance.json`` under ``claims``.  The book's page
-"Claims" lists every claim of chapters 01-08; "Reproducing and regenerating the figures" explains
+"Claims" lists every claim of chapters 1-8; "Reproducing and regenerating the figures" explains
 the report.
 """
 from __future__ import annotations
@@ -125,7 +125,7 @@ def claim(id: str, holds: bool, text: str, *, numbers: "dict | None" = None, dom
 
     Notes
     -----
-    Chapters 01-08 state their claims with it; the book's page "Claims" lists them all.
+    Chapters 1-8 state their claims with it; the book's page "Claims" lists them all.
     """
     if not isinstance(id, str) or not _ID.match(id):
         raise ValueError(f"claim id {id!r}: use lower-case letters, digits, '.' and '-'")
