@@ -175,6 +175,11 @@ async ([prefix, pages, xref]) => {
     h1.insertBefore(document.createTextNode(number[1] + '. '), h1.firstChild);
     title = number[1] + '. ' + title;
   }
+  // Print shows the theme's own title (#jb-print-docs-body h1, the page's title without its
+  // number) and hides the article's h1: number that one too.
+  const printed = document.querySelector('#jb-print-docs-body h1');
+  if (number && printed && !printed.textContent.trim().startsWith(number[1] + '.'))
+    printed.insertBefore(document.createTextNode(number[1] + '. '), printed.firstChild);
   // The sections (h2) for the contents and the bookmarks: title and destination name.
   const sections = Array.from(document.querySelectorAll('article.bd-article section > h2'))
     .filter(h => h.parentElement.id)

@@ -1026,6 +1026,16 @@ def test_pdf(printed, site):
     assert not unnumbered, f"pages without their number at the foot: {unnumbered[:20]}"
     # Chapter numbers in the titles and bookmarks ("7. Experiments: ..."), and the sections under them.
     assert any(re.match(r"7\. Experiments", o) for o in outline), f"chapter bookmarks without numbers: {outline}"
+    # ... and on the chapter's first page, where print shows the theme's title, not the article's h1.
+    numbered, unnumbered = 0, []
+    for item in reader.outline:
+        m = None if isinstance(item, list) else re.match(r"(\d+)\. ([^\s\-–]+)", item.title)
+        if m:
+            numbered += 1
+            opening = [w for w, _ in _page_words(book, reader.get_destination_page_number(item) + 1)[1]][:2]
+            if opening != [m.group(1), m.group(2).strip("[](),.;:")]:
+                unnumbered.append(f"{item.title!r} opens with {opening}")
+    assert numbered >= 9 and not unnumbered, f"chapter openings without their number: {unnumbered}"
     # Nothing past the right margin (a wide table must not be cut or run off the page).
     past = _past_right_margin(book)
     assert not past, "text past the right margin (page, word, right edge in pt):\n" + "\n".join(map(str, past[:20]))
