@@ -8,7 +8,10 @@ page and its images have loaded, with all solutions opened; the pages are then m
 behind a generated table of contents (every page and its sections, with page numbers, linked), each
 page gets a bookmark with its sections (h2) under it, every page is numbered at its foot, and each
 link between pages of the book is pointed at the page and height where its target is printed
-(links to anything outside the book's pages, such as downloads, become plain text).
+(links to anything outside the book's pages, such as downloads, become plain text). A display
+equation too wide for the paper's column (the site lets it scroll) is set smaller until it fits; a
+box still cut at its edge is reported on stderr. Headings' maths reach the contents and bookmarks
+as plain text written from their TeX (L_D ≤ L_JT).
 
 ``book/at-a-glance.md``, when it exists, is also printed alone as ``formula-sheet.pdf``: one A4 page
 in landscape, two columns, without the site's navigation and the code cells (their tables stay),
