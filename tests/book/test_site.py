@@ -377,8 +377,15 @@ async () => {
     box.scrollLeft = box.scrollWidth;
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     const left = box.getBoundingClientRect().left;
+    // The first cell of every row, and in the body every header cell before the row's first data
+    // cell (a two-level index: its second level is not first on the rows that start a group).
     const lost = Array.from(table.rows).filter(row => row.cells.length > 1)
-      .map(row => row.cells[0]).filter(cell => cell.getBoundingClientRect().left < left - 1);
+      .flatMap(row => {
+        const labels = [row.cells[0]];
+        for (let i = 1; row.parentElement.tagName === 'TBODY' && i < row.cells.length && row.cells[i].tagName === 'TH'; i++) labels.push(row.cells[i]);
+        return labels;
+      })
+      .filter(cell => cell.getBoundingClientRect().left < left - 1);
     if (lost.length) {
       out.lostLabels.push('table at ' + where(table) + ' (' + Math.round(table.scrollWidth) + ' px): ' +
         lost.length + ' first-column cells scroll out of view, e.g. "' + lost[lost.length - 1].textContent.trim().slice(0, 30) + '"');
