@@ -60,3 +60,21 @@ def test_chapters_are_named_by_the_site_numbers():
             text = "\n".join(json.dumps(cell, ensure_ascii=False) for cell in cells)
         bad += [f"{path.relative_to(ROOT)}: {text[max(0, m.start() - 40):m.end() + 20]!r}" for m in ZERO_PADDED.finditer(text)]
     assert not bad, "chapters named by their file number (write 'chapter 7', as the site numbers it):\n" + "\n".join(bad[:20])
+
+
+def test_no_caption_or_prose_has_a_combining_character():
+    """Captions and prose write Σ̄ and Σ̃ in TeX: as text, the site's font draws the combining tilde
+    so faint at 1x that "tr Σ̃" in a caption reads as "tr Σ" (seen at 390 px, chapter 4)."""
+    bad, captions = [], 0
+    for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(nb_path.read_text(encoding="utf-8"))["cells"], start=1):
+            caption = (cell.get("metadata", {}).get("mystnb", {}).get("figure") or {}).get("caption", "")
+            captions += bool(caption)
+            texts = [caption] + (["".join(cell["source"])] if cell["cell_type"] == "markdown" else [])
+            bad += [f"{nb_path.name}, cell {number}: {t[max(0, m.start() - 25):m.end() + 10]!r}"
+                    for t in texts for m in COMBINING.finditer(t)]
+    for md in sorted((ROOT / "book").glob("*.md")):
+        text = md.read_text(encoding="utf-8")
+        bad += [f"{md.name}: {text[max(0, m.start() - 25):m.end() + 10]!r}" for m in COMBINING.finditer(text)]
+    assert captions >= 10, f"only {captions} figure captions found"
+    assert not bad, "combining characters in captions or prose (write $\\widetilde{\\Sigma}$):\n" + "\n".join(bad)
