@@ -178,7 +178,7 @@ def forward_tokens(params: AttentionParams, tokens: np.ndarray, query: np.ndarra
 
     Chapter 2, Definition 2.1 (equation (2.1)), with the prompt tokens :math:`p_{k1}, \dots,
     p_{km}` of task :math:`k` prepended to the context and its head :math:`h_k` as read-out (chapter
-    07): with :math:`s = 1/\sqrt D` (the authors' factor, which only rescales :math:`A`) and the
+    7): with :math:`s = 1/\sqrt D` (the authors' factor, which only rescales :math:`A`) and the
     attended tokens :math:`(\zeta_1, \dots, \zeta_T) = (p_{k1}, \dots, p_{km}, z_1, \dots, z_n)`,
     :math:`T = m + n`,
 

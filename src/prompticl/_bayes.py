@@ -13,7 +13,7 @@ because the query is independent of ``(β, D)``.  Two floors, one per kind of re
   Gaussian prior ``N(μ_k, Σ_k)``, whose covariance does not depend on ``y``.
 
 Everything is computed in whitened coordinates (``x = Σ_x^{1/2} g``, ``β' = Σ_x^{1/2}β``), where the
-loss is ``σ² + E tr Cov(β' | D)``.  Exact values (standard error 0) where Chapter 09 proves a
+loss is ``σ² + E tr Cov(β' | D)``.  Exact values (standard error 0) where Chapter 9 proves a
 closed form:
 
 * ``n = 0``: task-aware ``σ² + tr Σ̄``, task-blind ``σ² + tr Σ̄ + tr M − ‖μ̄‖²``;
@@ -26,7 +26,7 @@ Otherwise the floor is a Monte Carlo average of the **exact** conditional risk `
 over seeded draws of ``D`` (the average over β given ``D`` is done in closed form), reported with its
 standard error.
 
-Chapter 09 derives all of it.
+Chapter 9 derives all of it.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ _RANK_TOL = 1e-10
 
 @dataclass(frozen=True)
 class BayesFloor:
-    r"""The Bayes floors of a spec at some context lengths (Chapter 09, Proposition 9.1).
+    r"""The Bayes floors of a spec at some context lengths (Chapter 9, Proposition 9.1).
 
     Attributes
     ----------
@@ -168,7 +168,7 @@ def _mixture_posterior(w: Spec, G: np.ndarray, y: np.ndarray, task: "np.ndarray 
 
 
 def posterior_mean(spec: Spec, X: np.ndarray, y: np.ndarray, task: "np.ndarray | int | None" = None) -> np.ndarray:
-    r"""The Bayes predictor's task vector ``E[β | X, y]`` for a batch of prompts (Chapter 09).
+    r"""The Bayes predictor's task vector ``E[β | X, y]`` for a batch of prompts (Chapter 9).
 
     Under the mixture prior (``task=None``, the task-blind posterior) or under the prior of each
     prompt's own task (the task-aware posterior).  Prediction for a query ``x`` is ``xᵀ E[β | X, y]``.
@@ -256,7 +256,7 @@ def _exact_blind(w: Spec, n: int) -> "float | None":
 
 
 def aware_bounds(spec: Spec, n: int) -> "tuple[float, float]":
-    r"""Closed-form bounds on the task-aware floor at ``σ > 0`` (Chapter 09, Proposition 9.2).
+    r"""Closed-form bounds on the task-aware floor at ``σ > 0`` (Chapter 9, Proposition 9.2).
 
     Lower (Jensen: ``S ↦ tr((Σ'^{-1} + S/σ²)^{-1})`` is convex and ``E S = nI``):
     ``σ² + Σ_k π_k tr((Σ_k'^{-1} + (n/σ²) I)^{-1})``, written as ``Σ_j λ σ²/(σ² + nλ)`` over the
@@ -295,7 +295,7 @@ def aware_bounds(spec: Spec, n: int) -> "tuple[float, float]":
 
 
 def bayes_floor(spec: Spec, ns: "int | Sequence[int]", *, samples: int = BAYES_SAMPLES, seed: int = 0) -> BayesFloor:
-    r"""Task-blind and task-aware Bayes floors at each context length (Chapter 09, Theorem 9.1).
+    r"""Task-blind and task-aware Bayes floors at each context length (Chapter 9, Theorem 9.1).
 
     Closed forms where they exist (standard error 0); elsewhere the mean of the exact conditional
     risk ``σ² + tr Cov(β' | D)`` over ``samples`` seeded draws of the prompt ``D``, with its standard

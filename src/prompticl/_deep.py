@@ -12,7 +12,7 @@ where ``Z_c`` are the prompt and context tokens (the keys and values), ``S`` is 
 token's label coordinate, or a task head ``v_kᵀ z_query`` (``joint-heads``).
 
 Two choices differ from the authors' code, both so that the classes are nested and one layer is
-chapter 08's layer exactly: the query token is not among the keys (their code lets it attend to
+chapter 8's layer exactly: the query token is not among the keys (their code lets it attend to
 itself, which adds a term cubic in the query), and the residual adds ``Z`` once (their layer
 returns ``attention(Z) + Z`` and the model adds ``Z`` again, so a layer maps ``Z ↦ 2Z + …`` and a
 layer with zero value map doubles the stream instead of leaving it alone).
@@ -26,8 +26,8 @@ zero value map (the identity), so the best training loss cannot increase with ``
 ``β_{l+1} = β_l + Γ_l Xᵀ(y − Xβ_l)``, started at a task's prompt ``β_0 = c_k``.
 
 JAX is an optional dependency (``pip install prompticl[deep]``), imported on first use.
-No chapter reports trained deep models yet (issue 20): chapter 08 is the one-layer model that
-``layers=1`` reduces to, and chapter 09 gives the Bayes floor that every depth is measured against
+No chapter reports trained deep models yet (issue 20): chapter 8 is the one-layer model that
+``layers=1`` reduces to, and chapter 9 gives the Bayes floor that every depth is measured against
 and states the question of depth.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _jax():
 class DeepResult:
     r"""A trained deep attention model or gradient-descent reference.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
+    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
 
     Attributes
     ----------
@@ -221,7 +221,7 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
                starts: int = 3, seed: int = 0, maxiter: int = 3000, warm: "DeepResult | None" = None) -> DeepResult:
     r"""Train ``layers`` residual attention layers in one regime on a fixed seeded sample.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
+    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
 
     Minimises the stratified training loss ``Σ_k π_k (1/N) Σ_{i∈k} (ŷ_i − y_i)²`` (``N`` =
     ``samples`` prompts per task) in float64 with L-BFGS from ``starts`` seeded random starts, plus,
@@ -298,7 +298,7 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
                    maxiter: int = 3000) -> DeepResult:
     r"""Fit ``steps`` steps of preconditioned gradient descent directly, the deep models' reference.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
+    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
 
     The model is :math:`\beta_0 = c_k`, :math:`\beta_{l+1} = \beta_l + \Gamma_l X^\top (y - X\beta_l)`,
     :math:`\hat y = x^\top \beta_L`, with a learned :math:`\Gamma_l` per step and a learned start:
@@ -357,7 +357,7 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
 class DeepTestLoss:
     r"""Test loss of a deep model on fresh prompts, with its 95% interval.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
+    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
 
     Attributes
     ----------
@@ -380,7 +380,7 @@ class DeepTestLoss:
 def deep_test_loss(spec: Spec, result: DeepResult, *, samples: int = DEEP_TEST_SAMPLES, seed: int = 0) -> DeepTestLoss:
     r"""The population loss of a trained :class:`DeepResult` on fresh prompts, with a 95% interval.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 09 states the question of depth.
+    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
 
     ``samples`` fresh prompts per task (a seed stream disjoint from training's), stratified:
     :math:`\hat L = \sum_k \pi_k \bar\ell_k`, :math:`\mathrm{se}^2 = \sum_k \pi_k^2 s_k^2 / N`.

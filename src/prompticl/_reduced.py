@@ -6,7 +6,7 @@ Lemma 2.2; chapter 8, equation (8.1)): ``reduced_effective`` and :func:`reduced_
 reduced model in the layer, :func:`to_reduced` reads a trained layer back as one
 (:class:`ReducedView`, with the size of what the reduced model lacks), and ``reduced_estimate`` /
 :func:`reduced_predict` evaluate it on a :class:`Batch`.  Chapter 2 derives the reduction; chapters
-03, 05, 07 and 08 use these maps.
+3, 5, 7 and 8 use these maps.
 """
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def loss_grad_hess(st: SampleStats, eff: Effective, order: int):
 
 
 class RiskPoint:
-    """The risk at one point ``(A, b, c)``, its gradient and exact Hessian-vector products (chapter 08).
+    """The risk at one point ``(A, b, c)``, its gradient and exact Hessian-vector products (chapter 8).
 
     Works on any moments with the contractions ``gxg``, ``betag``, ``gbeta`` (:class:`SampleStats`
     or the exact ``ExactMoments``): with ``U = E[G b bᵀ G]``, ``ḡ = E[G] b``, ``V = E[β (Gb)ᵀ]``,

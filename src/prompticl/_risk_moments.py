@@ -313,7 +313,7 @@ SampleStats.gbeta = _gbeta_dense  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class ExactMoments:
-    r"""The exact moments of :func:`population_stats`, kept as (d+1)²-sized pieces (chapter 08).
+    r"""The exact moments of :func:`population_stats`, kept as (d+1)²-sized pieces (chapter 8).
 
     Given :math:`\beta`, :math:`C(\beta) = C_0 + e p^\top + p e^\top` with :math:`C_0 =
     \operatorname{diag}(\Sigma_x, 0)`, :math:`e` the label axis and :math:`p(\beta) = (\Sigma_x\beta,
@@ -389,7 +389,7 @@ def _exact_task(B: np.ndarray, mu: np.ndarray, S: np.ndarray, noise: float) -> t
 
 
 def population_moments(spec: Spec, n: int) -> ExactMoments:
-    """The exact moments of :func:`population_stats` as :class:`ExactMoments`: ``O(K d³)``, no (d+1)⁴ tensor (chapter 08)."""
+    """The exact moments of :func:`population_stats` as :class:`ExactMoments`: ``O(K d³)``, no (d+1)⁴ tensor (chapter 8)."""
     n = check_context_length(n)
     d = spec.d
     D = d + 1

@@ -4,7 +4,7 @@
 largest, ``E[G⊗G]``, holds K·(d+1)⁴ numbers (0.8 GB per task at d = 100).  An alternating
 least-squares sweep needs far less: for fixed read-outs ``b`` the (d+1)² statistics
 ``E[(Gb)(Gb)ᵀ]`` and ``E[β(Gb)ᵀ]``, for fixed ``(A, c)`` the (d+1)² statistic ``E[GMG]``
-(``M = AᵀΣ_xA``) and ``E[GAᵀΣ_xβ]`` (chapter 07; chapter 08, Theorem 8.1).  :class:`StreamedStats`
+(``M = AᵀΣ_xA``) and ``E[GAᵀΣ_xβ]`` (chapter 7; chapter 8, Theorem 8.1).  :class:`StreamedStats`
 keeps the random generator's state at the start of every task's prompts and, whenever a sweep asks
 for one of these contractions, draws the same prompts again, chunk by chunk, and accumulates it
 (a sample whose Gram matrices fit in :data:`CACHE_BYTES` is kept instead of re-drawn):
@@ -40,7 +40,7 @@ def chunk_size(d: int) -> int:
 
 @dataclass
 class StreamedStats:
-    """A training sample kept as its generator states, with the first moments (chapter 07, issue 23).
+    """A training sample kept as its generator states, with the first moments (chapter 7, issue 23).
 
     Attributes ``weights``, ``G``, ``beta``, ``BB``, ``counts``, ``x_cov``, ``noise``, ``n`` are those of
     :class:`~prompticl._risk_moments.SampleStats`; the contractions ``gxg``, ``betag``, ``gbeta``

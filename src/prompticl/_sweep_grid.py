@@ -4,7 +4,7 @@ A grid file (YAML, read with :mod:`prompticl._safe_yaml`) names the axes of a sw
 
     mixtures:                       # built-in names, spec paths (relative to the grid file) or a family
       - zero-mean
-      - family: mean-share          # chapter 06's family, one mixture per rho
+      - family: mean-share          # chapter 6's family, one mixture per rho
         rho: [0.0, 0.5, 0.9]
     n: [1, 5, 10]                   # context lengths
     regimes: [plain, joint]         # optional: all four by default
@@ -214,7 +214,7 @@ def _build_mixtures(described: list, where: str, base: Path) -> tuple:
 
 def parse_grid(data: Any, source: str = "<grid>", base: "Path | None" = None, max_points: int = MAX_POINTS) -> Grid:
     """Validate a grid's parsed YAML and build its mixtures; refuse more than ``max_points`` points
-    before building anything (chapter 07's sweeps).
+    before building anything (chapter 7's sweeps).
 
     Parameters
     ----------
@@ -286,7 +286,7 @@ def parse_grid(data: Any, source: str = "<grid>", base: "Path | None" = None, ma
 
 
 def load_grid(path: "str | Path", max_points: int = MAX_POINTS) -> Grid:
-    """Read and validate the grid file at ``path`` (:func:`parse_grid`; chapter 07's sweeps).
+    """Read and validate the grid file at ``path`` (:func:`parse_grid`; chapter 7's sweeps).
 
     Parameters
     ----------

@@ -7,10 +7,10 @@ and context length, so any process (a Dask worker on another machine included) c
 
 The models are entries of :data:`MODELS`, added with :func:`register_model`:
 
-* ``reduced``: the reduced model's closed form (chapters 02-05), exact, no seed;
-* ``full``: the certified optimum of the full attention layer (chapter 08), exact, no seed;
+* ``reduced``: the reduced model's closed form (chapters 2-5), exact, no seed;
+* ``full``: the certified optimum of the full attention layer (chapter 8), exact, no seed;
 * ``trained``: the one-layer model trained by alternating least squares on a seeded sample and tested
-  on fresh prompts with a 95% interval, as ``prompticl train`` does (chapter 07).
+  on fresh prompts with a 95% interval, as ``prompticl train`` does (chapter 7).
 
 A later model (a deep or softmax stack, a Bayes predictor) is one more :class:`SweepModel` passed to
 :func:`register_model`; nothing else of the sweep changes.  The book's page "Sweeps on a cluster"
@@ -62,7 +62,7 @@ MODELS: dict[str, SweepModel] = {}
 
 
 def register_model(model: SweepModel) -> SweepModel:
-    """Make ``model`` available to grid files under ``model.name`` (chapter 07's sweeps)."""
+    """Make ``model`` available to grid files under ``model.name`` (chapter 7's sweeps)."""
     MODELS[model.name] = model
     return model
 
@@ -183,7 +183,7 @@ def compute_point(point: Mapping[str, Any]) -> dict:
     """One row of a sweep's results table: the point's parameters, its loss and interval, the reduced
     model's closed form ``theory``, the seconds it took, the code version and the point's hash.
 
-    The function each Dask task runs (chapter 07's sweeps).
+    The function each Dask task runs (chapter 7's sweeps).
 
     Parameters
     ----------

@@ -132,7 +132,7 @@ def _frame(rows: Iterable[Mapping[str, Any]]):
 def read_sweep(path: "str | os.PathLike") -> "Any":
     """A sweep's results table as a DataFrame, one row per point.
 
-    The table is the folder that ``prompticl sweep GRID --out PATH`` writes.  Chapters 07 and 08 read their full-scale settings with it (``-p results PATH``).
+    The table is the folder that ``prompticl sweep GRID --out PATH`` writes.  Chapters 7 and 8 read their full-scale settings with it (``-p results PATH``).
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ def sweep_rows(table, spec, ns: Sequence[int], regimes: Sequence[str], model: st
 
     The rows are found by content (the points' hashes), so a table computed
     for another mixture, other settings or other seeds never stands in for the chapter's own.  Used by
-    chapters 07 and 08 when given a results table.
+    chapters 7 and 8 when given a results table.
 
     Parameters
     ----------

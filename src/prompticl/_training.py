@@ -36,7 +36,7 @@ from ._streamed_stats import streamed_stats
 from ._spec import Spec
 
 def training_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, progress: bool = False):
-    """The training sample's statistics: the moment tensors while they are small, else the streamed sample (chapter 07).
+    """The training sample's statistics: the moment tensors while they are small, else the streamed sample (chapter 7).
 
     Both describe the same sample drawn from ``rng`` (up to d = 15; beyond, the streamed sample
     draws in smaller chunks, so the prompts differ but not their distribution).

@@ -757,7 +757,7 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
     ("optimal_W_whitened", "n"): n_or_array,
     ("one_minus_nW", "n"): n_or_array,
     ("seed_streams", "n"): _N,
-    ("sample_batch", "n"): integer(0),  # n = 0 draws tasks and queries only (chapter 01's histogram)
+    ("sample_batch", "n"): integer(0),  # n = 0 draws tasks and queries only (chapter 1's histogram)
     ("sample_batch", "task"): optional(task_index),
     ("sample_grams", "n"): integer(0),
     ("sample_grams", "task"): task_index,
@@ -783,7 +783,7 @@ OVERRIDES: dict[tuple[str, str], Rule] = {
     ("mechanism_table", "models"): sequence_of(layer_model, "a non-empty list of model classes", unique=False),
     ("read_sweep", "path"): path_like,
     ("posterior_mean", "task"): posterior_task,
-    # n = 0 (no context) is a case of the floor with a closed form (chapter 09, Theorem 9.1)
+    # n = 0 (no context) is a case of the floor with a closed form (chapter 9, Theorem 9.1)
     ("bayes_floor", "ns"): either(integer(0), sequence_of(integer(0), "a non-empty list of context lengths >= 0"),
                                   what="a context length >= 0 or a non-empty list of them"),
     ("sweep_rows", "model"): text,

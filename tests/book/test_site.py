@@ -377,8 +377,15 @@ async () => {
     box.scrollLeft = box.scrollWidth;
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     const left = box.getBoundingClientRect().left;
+    // The first cell of every row, and in the body every header cell before the row's first data
+    // cell (a two-level index: its second level is not first on the rows that start a group).
     const lost = Array.from(table.rows).filter(row => row.cells.length > 1)
-      .map(row => row.cells[0]).filter(cell => cell.getBoundingClientRect().left < left - 1);
+      .flatMap(row => {
+        const labels = [row.cells[0]];
+        for (let i = 1; row.parentElement.tagName === 'TBODY' && i < row.cells.length && row.cells[i].tagName === 'TH'; i++) labels.push(row.cells[i]);
+        return labels;
+      })
+      .filter(cell => cell.getBoundingClientRect().left < left - 1);
     if (lost.length) {
       out.lostLabels.push('table at ' + where(table) + ' (' + Math.round(table.scrollWidth) + ' px): ' +
         lost.length + ' first-column cells scroll out of view, e.g. "' + lost[lost.length - 1].textContent.trim().slice(0, 30) + '"');
@@ -787,6 +794,7 @@ def printed(site, tmp_path_factory) -> Path:
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--html", str(site), "--out", str(out)],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, f"tools/print_pdf.py failed:\n{_tail(run.stdout + run.stderr)}"
+    (out / "print_pdf.log").write_text(run.stdout + run.stderr, encoding="utf-8")
     return out
 
 
@@ -938,6 +946,37 @@ def _check_pdf_navigation(reader, book: Path, site: Path) -> None:
     assert not wrong, "links landing away from their target:\n" + "\n".join(wrong[:10])
 
 
+def _titles_losing_maths(reader, site: Path) -> list[str]:
+    """Bookmarks (the contents uses the same titles) of headings with maths that hold TeX or lose
+    the maths' structure: each subscript of a heading's formulas (L_{\\mathrm D}) must be in its
+    bookmark the way the book's tables write it (L_D), not run together with its letter ("LD")."""
+    import html as html_lib
+
+    titles = []
+
+    def walk(items):
+        for item in items:
+            walk(item) if isinstance(item, list) else titles.append(" ".join(item.title.split()))
+
+    walk(reader.outline)
+    bad = [f"TeX in a bookmark: {t!r}" for t in titles if re.search(r"\\[A-Za-z]|\$", t)]
+    checked = 0
+    for name in toc_files(ROOT):
+        for m in re.finditer(r"<h2>(.*?)</h2>", (site / f"{name}.html").read_text(encoding="utf-8"), re.S):
+            formulas = [html_lib.unescape(f) for f in re.findall(r"\\\((.*?)\\\)", m.group(1), re.S)]
+            number = re.search(r'class="section-number">([0-9.]+)', m.group(1))
+            subscripts = [f"{b}_{x}" for f in formulas
+                          for b, x in re.findall(r"(?<![\\A-Za-z])([A-Za-z])_\{?\s*(?:\\math[a-z]+\s*\{?\s*)?([A-Za-z0-9]+)", f)]
+            if not number or not subscripts:
+                continue
+            checked += 1
+            mine = [t for t in titles if t.startswith(number.group(1) + " ")]
+            if not mine or any(x not in mine[0] for x in subscripts):
+                bad.append(f"{name} {number.group(1)}: bookmark {mine[:1]} should hold {subscripts}")
+    assert checked >= 2, f"only {checked} headings with subscripted maths found: the check checks nothing"
+    return bad
+
+
 def _empty_frames(book: Path, dpi: int = 30) -> list[tuple[int, float]]:
     """Pages where a tinted box at least 8% of the page high holds nothing (no dark pixel across it)."""
     import tempfile
@@ -994,10 +1033,25 @@ def test_pdf(printed, site):
     assert not unnumbered, f"pages without their number at the foot: {unnumbered[:20]}"
     # Chapter numbers in the titles and bookmarks ("7. Experiments: ..."), and the sections under them.
     assert any(re.match(r"7\. Experiments", o) for o in outline), f"chapter bookmarks without numbers: {outline}"
+    # ... and on the chapter's first page, where print shows the theme's title, not the article's h1.
+    numbered, unnumbered = 0, []
+    for item in reader.outline:
+        m = None if isinstance(item, list) else re.match(r"(\d+)\. ([^\s\-–]+)", item.title)
+        if m:
+            numbered += 1
+            opening = [w for w, _ in _page_words(book, reader.get_destination_page_number(item) + 1)[1]][:2]
+            if opening != [m.group(1), m.group(2).strip("[](),.;:")]:
+                unnumbered.append(f"{item.title!r} opens with {opening}")
+    assert numbered >= 9 and not unnumbered, f"chapter openings without their number: {unnumbered}"
     # Nothing past the right margin (a wide table must not be cut or run off the page).
     past = _past_right_margin(book)
     assert not past, "text past the right margin (page, word, right edge in pt):\n" + "\n".join(map(str, past[:20]))
-    # ... nor clipped at the edge of a box (on paper nothing scrolls): every table cell is printed.
+    # ... nor cut at the edge of its box (on paper nothing scrolls): no display or other box of a
+    # page is wider than its box once laid out at the paper's width (print_pdf reports each; the
+    # words of a cut display end inside the margin, so the check above cannot see them) ...
+    cut = [line for line in (printed / "print_pdf.log").read_text(encoding="utf-8").splitlines() if "cut at the right edge" in line]
+    assert not cut, "boxes cut at the right edge of the printed page:\n" + "\n".join(cut[:20])
+    # ... and every table cell is printed.
     lost = _unprinted_table_cells(site, book)
     assert not lost, f"table cells missing from {book} (cut at the right edge?): {lost[:20]}"
     # Every link inside the book lands in the book (anchors are unique across the merged chapters).
@@ -1005,6 +1059,9 @@ def test_pdf(printed, site):
     prefixes = {d.split("--")[0] for d in dests}
     assert len(prefixes) >= 8, f"named destinations from too few chapters (anchors collide): {sorted(prefixes)[:10]}"
     _check_pdf_navigation(reader, book, site)
+    # Maths in the contents and bookmarks: plain text that keeps subscripts, no TeX.
+    lost = _titles_losing_maths(reader, site)
+    assert not lost, "bookmark titles that lose their maths:\n" + "\n".join(lost)
     # No empty code frame: a box that Chromium could not split, left on one page with its code on the next.
     empty = _empty_frames(book)
     assert not empty, f"pages with an empty frame (page, share of the page height): {empty}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,50 @@ def test_every_builtin_spec_has_a_title():
     assert all(t.strip() for t in titles.values()), f"specs without a title: {[n for n, t in titles.items() if not t.strip()]}"
     assert len(set(titles.values())) == len(titles), "two specs share a title"
     assert all(plotting.spec_title(load_spec(n)) == t for n, t in titles.items())
+
+
+# One error-bar convention (issue 21): every interval the book prints is a 95% interval and says so.
+# A "±" in a stored output is followed, on its line, by "95%"; no output, caption or prose gives a
+# one-standard-error interval. (Distances in standard errors, "1.6 s.e. away", are z-scores, not
+# intervals, and stay.)
+PLUS_MINUS = re.compile(r"±\s*[0-9]")
+ONE_SE = re.compile(r"\(\s*1\s*(s\.e\.|SE\b|se\b|sd\b|std)|\bone standard error|±\s*1\s*(s\.e\.|SE\b|standard error)|(?<![\d.])68\s*%\s*(interval|confidence|CI)", re.I)
+
+
+def _book_texts():
+    """(where, kind, text) of every markdown cell, caption and stored text output of the chapters,
+    and of every markdown page."""
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            where = f"{path.name} cell {i}"
+            if cell["cell_type"] == "markdown":
+                yield where, "prose", "".join(cell["source"])
+                continue
+            caption = (cell.get("metadata", {}).get("mystnb", {}).get("figure") or {}).get("caption")
+            if caption:
+                yield where, "caption", caption
+            for output in cell.get("outputs", []):
+                texts = ["".join(output.get("text", ""))]
+                texts += ["".join(v) if isinstance(v, list) else str(v)
+                          for k, v in output.get("data", {}).items() if k in ("text/plain", "text/markdown")]
+                for text in texts:
+                    yield where, "output", text
+    for path in sorted((ROOT / "book").glob("*.md")):
+        yield path.name, "prose", path.read_text(encoding="utf-8")
+
+
+def test_one_error_bar_convention():
+    intervals, problems = 0, []
+    for where, kind, text in _book_texts():
+        for m in ONE_SE.finditer(text):
+            problems.append(f"{where} ({kind}): a one-standard-error interval: {text[max(0, m.start() - 40):m.end() + 10]!r}")
+        if kind != "output":
+            continue
+        for line in text.splitlines():
+            for m in PLUS_MINUS.finditer(line):
+                intervals += 1
+                rest = PLUS_MINUS.split(line[m.end():], maxsplit=1)[0]
+                if "95%" not in rest:
+                    problems.append(f"{where}: an interval without its level (print ± ci_halfwidth(se) (95%)): {line.strip()!r}")
+    assert intervals >= 10, f"only {intervals} printed intervals found: the check checks nothing"
+    assert not problems, "\n".join(problems)

@@ -85,6 +85,10 @@ def test_one_session_per_chapter_in_order():
     text = PLAN.read_text(encoding="utf-8")
     sessions = re.findall(r"^## Session (\d+):", text, re.M)
     assert sessions == [str(i) for i in range(1, len(sessions) + 1)] and len(sessions) >= 7
+    # The introduction counts them (it said "eight" after chapter 9 had its session).
+    count = {7: "seven", 8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}.get(len(sessions), str(len(sessions)))
+    stated = re.search(r"\bin (\w+) sessions\b", text)
+    assert stated and stated.group(1) == count, f"the introduction says {stated and stated.group(0)!r}; the page has {count} sessions"
     # Each session has its five parts.
     for block in re.split(r"^## Session \d+:", text, flags=re.M)[1:]:
         for part in ("**Read**", "**Run**", "**Exercises**", "**Discuss**", "**Time**"):

@@ -6,7 +6,7 @@ Computes every point of a grid (:mod:`prompticl._sweep_grid`) as one Dask task
 Everything that can be refused (the grid, its size, ``--out``, the scheduler) is refused before the
 first point runs.
 
-The book's page "Sweeps on a cluster" (book/sweeps.md) documents the command; chapters 07 and 08
+The book's page "Sweeps on a cluster" (book/sweeps.md) documents the command; chapters 7 and 8
 read its tables.
 """
 from __future__ import annotations

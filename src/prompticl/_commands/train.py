@@ -279,7 +279,7 @@ def format_deep(r: dict) -> str:
         f"spec {escape_control(r['spec'])}, regime {r['regime']} ({REGIME_TITLES[r['regime']]}), n = {r['n']}, seed {r['seed']}, "
         f"{r['layers']} {r['attention']} attention layer{'s' if r['layers'] > 1 else ''} (L-BFGS, float64)",
         f"test loss      {r['test_loss']:.5g}  (95% CI [{lo:.5g}, {hi:.5g}], {r['test_samples']} fresh prompts)",
-        f"one layer      {r['layer_optimum']:.5g}  (chapter 08's certified optimum of the layer)",
+        f"one layer      {r['layer_optimum']:.5g}  (chapter 8's certified optimum of the layer)",
         f"theory         {r['theory']:.5g}  (closed form of the reduced model; gap {r['rel_gap']:+.2%})",
         f"Bayes floor    {r['bayes']:.5g} +- {r['bayes_se']:.2g}  ({'task-blind' if r['regime'] == 'plain' else 'task-aware'})",
         f"normalised     {r['test_loss'] / sig:.5g} / {r['layer_optimum'] / sig:.5g} / {r['bayes'] / sig:.5g}  "
