@@ -20,7 +20,7 @@ from ._attention import AttentionParams, Effective, effective, effective_estimat
 from ._closed_forms import Solution
 from ._montecarlo import Z95
 from ._reduced import to_reduced
-from ._sampling import sample_grams, task_counts
+from ._sampling import gram_chunks, task_counts
 from ._spec import Spec
 
 #: Largest test sample drawn (prompts), whatever the pilot asks for.
@@ -65,17 +65,13 @@ def per_prompt_losses(
     Every model in ``effs`` is evaluated on the same prompts; returns shape (len(effs), count).
     """
     out = []
-    done = 0
-    while done < count:
-        m = min(CHUNK, count - done)
-        G, beta = sample_grams(spec, n, m, rng, task)
-        tasks = np.full(m, task)
+    for G, beta in gram_chunks(spec, n, count, rng, task, CHUNK):
+        tasks = np.full(len(beta), task)
         rows = []
         for eff in effs:
             err = effective_estimate(eff, G, tasks) - beta
             rows.append(np.einsum("bi,ij,bj->b", err, spec.x_cov, err))
         out.append(np.stack(rows))
-        done += m
     return np.concatenate(out, axis=1)
 
 

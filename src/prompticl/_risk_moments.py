@@ -31,7 +31,7 @@ import numpy as np
 
 from ._limits import check_context_length
 from ._progress import progress_bar
-from ._sampling import sample_grams, task_counts
+from ._sampling import gram_chunks, task_counts
 from ._spec import Spec
 
 #: Prompts per chunk when accumulating moments (bounds memory at about 100 MB for n = 50).
@@ -131,19 +131,15 @@ def sample_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, pro
     BB = np.zeros((K, d, d))
     bar = progress_bar(int(counts.sum()), progress, "sampling")
     for k in range(K):
-        done = 0
-        while done < counts[k]:
-            m = int(min(CHUNK, counts[k] - done))
-            G, beta = sample_grams(spec, n, m, rng, k)
+        for G, beta in gram_chunks(spec, n, counts[k], rng, k, CHUNK):
             Gf = G[:, iu, ju]
             GG[k] += Gf.T @ Gf
             BG[k] += beta.T @ Gf
             Gm[k] += Gf.sum(0)
             bm[k] += beta.sum(0)
             BB[k] += beta.T @ beta
-            done += m
             if bar is not None:
-                bar.update(m)
+                bar.update(len(beta))
         c = counts[k]
         GG[k] /= c
         BG[k] /= c

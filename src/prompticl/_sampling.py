@@ -176,6 +176,20 @@ def sample_grams(
     return G, beta
 
 
+def gram_chunks(spec: Spec, n: int, count: int, rng: np.random.Generator, task: int, chunk: int):
+    """``count`` draws of :func:`sample_grams` for one task, in chunks of at most ``chunk`` prompts.
+
+    The one order in which the sampled moments (chapter 7's training statistics, the streamed ones
+    and their replays) and the Rao–Blackwellised test losses consume ``rng``: yields ``(G, beta)``
+    per chunk.
+    """
+    done = 0
+    while done < count:
+        m = int(min(chunk, count - done))
+        yield sample_grams(spec, n, m, rng, task)
+        done += m
+
+
 def seed_streams(seed: int, n: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Independent generators for the training sample, the initialisation and the test sample of one run.
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._progress import progress_bar
 from ._risk_moments import CHUNK
-from ._sampling import sample_grams, task_counts
+from ._sampling import gram_chunks, task_counts
 from ._spec import Spec
 
 #: Largest number of Gram-matrix entries of one chunk (16 MiB of float64 per array): the
@@ -67,11 +67,7 @@ class StreamedStats:
             return
         rng = np.random.default_rng()
         rng.bit_generator.state = copy.deepcopy(self.states[k])
-        done = 0
-        while done < self.counts[k]:
-            m = int(min(self.chunk, self.counts[k] - done))
-            yield sample_grams(self.spec, self.n, m, rng, k)
-            done += m
+        yield from gram_chunks(self.spec, self.n, self.counts[k], rng, k, self.chunk)
 
     def contract(self, k: int, *, X=None, b=None, Q=None) -> dict:
         """Means over task ``k``'s prompts, in one pass: ``E[GXG]`` (key ``"GXG"``, ``X`` symmetric),
@@ -132,18 +128,14 @@ def streamed_stats(spec: Spec, n: int, samples: int, rng: np.random.Generator, p
     bar = progress_bar(int(counts.sum()), progress, "sampling")
     for k in range(K):
         states.append(copy.deepcopy(rng.bit_generator.state))
-        done = 0
-        while done < counts[k]:
-            m = int(min(chunk, counts[k] - done))
-            G, beta = sample_grams(spec, n, m, rng, k)
+        for G, beta in gram_chunks(spec, n, counts[k], rng, k, chunk):
             if keep:
                 cache[k].append((G, beta))
             Gm[k] += G.sum(0)
             bm[k] += beta.sum(0)
             BB[k] += beta.T @ beta
-            done += m
             if bar is not None:
-                bar.update(m)
+                bar.update(len(beta))
         Gm[k] /= counts[k]
         bm[k] /= counts[k]
         BB[k] /= counts[k]

@@ -147,3 +147,21 @@ def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
         a, c = f(G1, b1), f(G2, b2)
         z = (a.mean() - c.mean()) / np.sqrt(a.var() / m + c.var() / m)
         assert abs(z) < 4, z
+
+
+@pytest.mark.parametrize("count, chunk", [(5, 16), (16, 16), (37, 16), (0, 4)])
+def test_gram_chunks_draw_exactly_count_prompts_in_the_order_of_sample_grams(count, chunk):
+    """``gram_chunks`` (the draw loop of the sampled moments, the streamed moments and the test
+    losses) yields ``count`` prompts in chunks of at most ``chunk``, the same numbers as successive
+    ``sample_grams`` calls on the same generator."""
+    from prompticl._sampling import gram_chunks, sample_grams
+
+    spec = load_spec("zero-mean")
+    chunks = list(gram_chunks(spec, 12, count, np.random.default_rng(3), 1, chunk))
+    assert sum(len(beta) for _, beta in chunks) == count
+    assert all(0 < len(beta) <= chunk for _, beta in chunks)
+    rng = np.random.default_rng(3)
+    for G, beta in chunks:
+        G2, beta2 = sample_grams(spec, 12, len(beta), rng, 1)
+        np.testing.assert_array_equal(G, G2)
+        np.testing.assert_array_equal(beta, beta2)
