@@ -60,8 +60,8 @@ def test_bad_input_is_one_line_and_writes_nothing(case, capsys, tmp_path, monkey
 
 
 def test_unreachable_scheduler_is_refused_within_the_timeout(capsys, tmp_path, monkeypatch):
-    from prompticl._sweep_engine import CONNECT_TIMEOUT
-
+    CONNECT_TIMEOUT = 1  # the 5 s of the command line shortened: the wait, not what is waited for
+    monkeypatch.setattr("prompticl._sweep_engine.CONNECT_TIMEOUT", CONNECT_TIMEOUT)
     (tmp_path / "g.yaml").write_text(GRID)
     monkeypatch.chdir(tmp_path)
     port = _free_port()  # nothing listens there

@@ -15,11 +15,12 @@ from prompticl._sweep_grid import parse_grid
 from prompticl._sweep_models import MODELS, SweepModel, compute_point, register_model
 
 
-def test_unreachable_scheduler_is_an_engine_error():
+def test_unreachable_scheduler_is_an_engine_error(monkeypatch):
+    monkeypatch.setattr("prompticl._sweep_engine.CONNECT_TIMEOUT", 1)  # the wait, not what is waited for
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(EngineError, match=rf"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:{port}"):
+    with pytest.raises(EngineError, match=rf"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:{port} within 1 s"):
         connect(f"tcp://127.0.0.1:{port}")
 
 

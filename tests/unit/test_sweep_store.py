@@ -103,3 +103,31 @@ def test_figures_take_a_results_table_as_an_absolute_path(tmp_path, monkeypatch)
     for bad in ("nowhere", "plain"):
         with pytest.raises(FigureError, match=rf"parameter 'results': '{bad}' is not a sweep's results table"):
             _check_results(bad, "parameter 'results'")
+
+
+def test_a_write_cut_short_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    """A part is written under a hidden temporary name and renamed into place. While its bytes are
+    being written, a reader (or a SIGKILL, which runs no clean-up) sees no new part; a write stopped
+    there by Ctrl-C leaves neither a part nor a temporary file, and the folder reads as before (the
+    sweep recomputes those points)."""
+    import prompticl._sweep_store as store
+
+    folder, points = _folder(tmp_path / "out")
+    rows = [compute_point(p) for p in points]
+    folder.write(rows[:2])
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+
+    at_the_cut = []
+
+    def interrupted(fd):
+        at_the_cut.extend(sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        folder.write(rows[2:])
+    monkeypatch.undo()
+    assert at_the_cut == before  # what a killed sweep would have left: only whole parts
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
+    assert folder.done() == {p["hash"] for p in points[:2]}
+    assert len(read_sweep(tmp_path / "out")) == 2
