@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pickle
 import re
 import shlex
 import subprocess
@@ -36,10 +37,13 @@ def jupyter_book_build(*extra: str, env: "dict[str, str] | None" = None) -> subp
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=full_env)
 
 
-def site_build_lock():
-    """An exclusive lock on the builds into _build/ (the site, the student edition), held until closed."""
+def _run_lock(key: str):
+    """An exclusive lock on the work named ``key`` (a build into _build/, a print), held until closed.
+
+    One lock per piece of work: the site build, its print and the student edition's build each wait
+    only for themselves, so the two xdist workers can do two of them at once."""
     ROOT.joinpath("_build").mkdir(exist_ok=True)
-    lock = open(ROOT / "_build" / ".site-build.lock", "w")
+    lock = open(ROOT / "_build" / f".{key}.lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     return lock
 
@@ -110,18 +114,35 @@ def once_per_run(key: str, run) -> subprocess.CompletedProcess:
     worker comes first runs it, the others wait and reuse the result. (Two workers building the
     student edition each deleted the other's pages while its tests read them.)
     """
+    def encode(result: subprocess.CompletedProcess) -> bytes:
+        return json.dumps({"args": result.args, "returncode": result.returncode,
+                           "stdout": result.stdout, "stderr": result.stderr}).encode("utf-8")
+
+    def decode(data: bytes) -> subprocess.CompletedProcess:
+        done = json.loads(data)
+        return subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
+
+    return _shared(key, run, encode, decode)
+
+
+def shared_per_run(key: str, compute):
+    """``compute()`` once per test run, whichever worker asks first; the others get a copy (pickled).
+
+    For results that are data rather than a command (the browser survey of tests/book/test_site.py):
+    as :func:`once_per_run`, which explains why a session fixture alone would compute it per worker."""
+    return _shared(key, compute, pickle.dumps, pickle.loads)
+
+
+def _shared(key: str, compute, encode, decode):
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run_id is None:  # a single process: nothing to share
-        return run()
-    result_file = ROOT / "_build" / f".{key}-{run_id}.json"
-    with site_build_lock():  # released when the file closes
+        return compute()
+    result_file = ROOT / "_build" / f".{key}-{run_id}.result"
+    with _run_lock(key):  # released when the file closes
         if result_file.is_file():
-            done = json.loads(result_file.read_text())
-            return subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
-        for stale in ROOT.joinpath("_build").glob(f".{key}-*.json"):
+            return decode(result_file.read_bytes())
+        for stale in ROOT.joinpath("_build").glob(f".{key}-*.result"):
             stale.unlink()
-        result = run()
-        result_file.write_text(json.dumps(
-            {"args": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
-        ))
+        result = compute()
+        result_file.write_bytes(encode(result))
         return result

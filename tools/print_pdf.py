@@ -266,10 +266,10 @@ def _serve(directory: Path):
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
-def _print(context, url: str, scale: float = 1.0, sheet: bool = False, pages: "list[str]" = ()) -> "tuple[str, list, bytes, list]":
-    """Print one page of the site: its title (with the chapter number), its sections
-    [(title, destination name)], the PDF and what is cut at the edge of its box (see _FIT; the
-    formula sheet is not checked). ``pages`` are the book's pages (links to them stay)."""
+def _load(context, url: str, pages: "list[str]" = (), sheet: bool = False):
+    """Open one page of the site ready to print: MathJax done, solutions open, print media; returns
+    the page, its title (with the chapter number) and its sections [(title, destination name)].
+    ``pages`` are the book's pages (links to them stay)."""
     page = context.new_page()
     try:
         page.goto(url, wait_until="load", timeout=180_000)  # a loaded machine may take long
@@ -278,11 +278,20 @@ def _print(context, url: str, scale: float = 1.0, sheet: bool = False, pages: "l
         if sheet:
             page.add_style_tag(content=_SHEET_CSS)
         page.emulate_media(media="print")
-        cut = []
-        if not sheet:
-            page.set_viewport_size({"width": _text_width_px(PAPER, scale), "height": 1400})
-            cut = page.evaluate(_FIT, FIT_MIN)
-        return title, sections, page.pdf(scale=scale, **(SHEET_PAPER if sheet else PAPER)), cut
+    except BaseException:
+        page.close()
+        raise
+    return page, title, sections
+
+
+def _print(context, url: str, scale: float = 1.0, pages: "list[str]" = ()) -> "tuple[str, list, bytes, list]":
+    """Print one page of the book: its title, its sections, the PDF and what is cut at the edge of
+    its box (see _FIT)."""
+    page, title, sections = _load(context, url, pages)
+    try:
+        page.set_viewport_size({"width": _text_width_px(PAPER, scale), "height": 1400})
+        cut = page.evaluate(_FIT, FIT_MIN)
+        return title, sections, page.pdf(scale=scale, **PAPER), cut
     finally:
         page.close()
 
@@ -300,11 +309,16 @@ def print_formula_sheet(context, server: str, out: Path) -> "tuple[float, int]":
     """
     from pypdf import PdfReader
 
-    for scale in SHEET_SCALES:
-        _, _, pdf, _ = _print(context, f"{server}/{FORMULA_SHEET_PAGE}.html", scale, sheet=True)
-        pages = len(PdfReader(io.BytesIO(pdf)).pages)
-        if pages == 1:
-            break
+    # The page is typeset once; only Chromium's print scale changes between the tries.
+    page, _, _ = _load(context, f"{server}/{FORMULA_SHEET_PAGE}.html", sheet=True)
+    try:
+        for scale in SHEET_SCALES:
+            pdf = page.pdf(scale=scale, **SHEET_PAPER)
+            pages = len(PdfReader(io.BytesIO(pdf)).pages)
+            if pages == 1:
+                break
+    finally:
+        page.close()
     out.write_bytes(pdf)
     return scale, pages
 

@@ -12,11 +12,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from support import HTML, ROOT, jupyter_book_build, once_per_run
+
+CHROMIUM = "/usr/bin/chromium"
+#: Where the tests print the book (`make pdf` prints into _build/pdf): the book and the formula sheet.
+PRINTED = ROOT / "_build" / "test-pdf"
 
 
 def _build_site() -> subprocess.CompletedProcess:
@@ -54,3 +59,25 @@ def students(site) -> subprocess.CompletedProcess:
         shutil.rmtree(STUDENTS_HTML, ignore_errors=True)
         return jupyter_book_build("--path-output", str(STUDENTS_OUT), env={"PROMPTICL_EDITION": "students"})
     return once_per_run("students-build", run)
+
+
+@pytest.fixture(scope="session")
+def printed(site) -> Path:
+    """`make pdf` (tools/print_pdf.py) over the built site into PRINTED, once per test run: the book
+    (tests/book/test_site.py::test_pdf) and the formula sheet it prints beside it
+    (tests/book/test_pdf_formula_sheet.py); its output is PRINTED/print_pdf.log."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed - PDF not printed")
+
+    def run() -> subprocess.CompletedProcess:
+        shutil.rmtree(PRINTED, ignore_errors=True)
+        done = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--html", str(site),
+                               "--out", str(PRINTED)], cwd=ROOT, capture_output=True, text=True)
+        PRINTED.mkdir(parents=True, exist_ok=True)
+        (PRINTED / "print_pdf.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+        return done
+
+    done = once_per_run("print-pdf", run)
+    if done.returncode != 0:
+        pytest.fail(f"tools/print_pdf.py failed:\n{(done.stdout + done.stderr)[-3000:]}", pytrace=False)
+    return PRINTED

@@ -1,7 +1,7 @@
 """The one-page formula sheet that `make pdf` prints from "The four regimes at a glance".
 
-``tools/print_pdf.py --sheet-only`` prints book/at-a-glance.html from the built site (the ``site``
-fixture of tests/book/conftest.py: the one build that tests/book/test_site.py uses too).
+``tools/print_pdf.py`` prints book/at-a-glance.html from the built site beside the book (the
+``printed`` fixture of tests/book/conftest.py, which tests/book/test_site.py::test_pdf uses too).
 The PDF must have exactly one page, name each regime and contain no raw TeX, and it must not have
 been shrunk below a legible scale.
 """
@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import test_site as site_tests  # tests/book is on sys.path (pytest's default import mode)
-
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
 REGIMES = ["Plain training", "Fine-tuned prompts", "Joint training", "Joint training with task heads"]
 MIN_SCALE = 0.55  # below this the formulas print smaller than about 6 pt
 
 
 @pytest.fixture(scope="module")
-def sheet(site, tmp_path_factory) -> tuple[Path, float]:
-    if not Path(site_tests.CHROMIUM).exists():
-        pytest.skip(f"{site_tests.CHROMIUM} not installed - formula sheet not printed")
-    out = tmp_path_factory.mktemp("sheet")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--sheet-only", "--html", str(site),
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, f"tools/print_pdf.py --sheet-only failed:\n{run.stdout}{run.stderr}"
-    scale = float(re.search(r"scale ([0-9.]+)", run.stdout).group(1))
-    return out / "formula-sheet.pdf", scale
+def sheet(printed) -> tuple[Path, float]:
+    """The formula sheet that tools/print_pdf.py printed beside the book (conftest.py's `printed`),
+    and the scale it chose."""
+    log = (printed / "print_pdf.log").read_text(encoding="utf-8")
+    found = re.search(r"formula-sheet\.pdf \(1 page, scale ([0-9.]+)\)", log)
+    assert found, f"tools/print_pdf.py printed no one-page formula sheet:\n{log[-2000:]}"
+    return printed / "formula-sheet.pdf", float(found.group(1))
 
 
 def test_formula_sheet_is_one_legible_page(sheet):

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from prompticl._figures import toc_files
+from support import shared_per_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -168,75 +169,24 @@ async () => {
 """
 
 
-def test_pages_render_offline_in_chromium(site, server):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("PROMPTICL_REQUIRE_CHROMIUM"):
-            pytest.fail(f"{CHROMIUM} is missing but PROMPTICL_REQUIRE_CHROMIUM is set")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium) - browser check not run")
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
-
+def test_pages_render_offline_in_chromium(survey):
+    """Every page loads from the build alone (other hosts refused) with its maths typeset, no TeX
+    error or raw delimiter, no broken image and no console error: the survey's desktop pass."""
     problems: list[str] = []
-    checked_math = 0
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            remote: list[str] = []
-
-            def guard(route):
-                url = route.request.url
-                if url.startswith(server + "/") or url.split(":", 1)[0] in ("data", "blob", "about"):
-                    route.continue_()
-                else:
-                    remote.append(url)
-                    route.abort()
-
-            context.route("**/*", guard)
-            for path in [p for p in pages(site) if not is_redirect(p)]:
-                name = str(path.relative_to(site))
-                errors: list[str] = []
-                page = context.new_page()
-                page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
-                page.on("response", lambda r, e=errors: e.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
-                # Requests still in flight: Playwright's "networkidle" can time out on a loaded 2-core
-                # machine although nothing is pending, so a timeout only counts when something is.
-                in_flight: set = set()
-                page.on("request", lambda r, f=in_flight: f.add(r))
-                page.on("requestfinished", lambda r, f=in_flight: f.discard(r))
-                page.on("requestfailed", lambda r, f=in_flight: f.discard(r))
-                remote.clear()
-                response = page.goto(f"{server}/{path.relative_to(site).as_posix()}", wait_until="load")
-                if response is None or response.status != 200:
-                    problems.append(f"{name}: could not be loaded")
-                    continue
-                report = page.evaluate(_INSPECT)
-                try:
-                    page.wait_for_load_state("networkidle", timeout=15_000)
-                except PlaywrightTimeout:
-                    page.wait_for_timeout(2_000)
-                    if in_flight:
-                        problems.append(f"{name}: requests still pending after 17 s: {sorted(r.url for r in in_flight)[:5]}")
-                checked_math += report["mathElements"]
-                for key, label in [
-                    ("texErrors", "TeX errors"), ("unrendered", "math not rendered"),
-                    ("rawTex", "raw TeX delimiters left in the text"), ("brokenImages", "broken images"),
-                ]:
-                    if report[key]:
-                        problems.append(f"{name}: {label}: {report[key]}")
-                if report.get("mathjaxMissing"):
-                    problems.append(f"{name}: math on the page but MathJax did not load")
-                if remote:
-                    problems.append(f"{name}: requests to other hosts: {sorted(set(remote))}")
-                if errors:
-                    problems.append(f"{name}: console errors: {errors[:5]}")
-                page.close()
-        finally:
-            browser.close()
+    for name, report in survey["render"].items():
+        for key, label in [
+            ("texErrors", "TeX errors"), ("unrendered", "math not rendered"),
+            ("rawTex", "raw TeX delimiters left in the text"), ("brokenImages", "broken images"),
+            ("remote", "requests to other hosts"), ("errors", "console errors"), ("pending", "requests still pending after 17 s"),
+        ]:
+            if report[key]:
+                problems.append(f"{name}: {label}: {report[key][:5]}")
+        if report.get("mathjaxMissing"):
+            problems.append(f"{name}: math on the page but MathJax did not load")
     assert not problems, "\n".join(problems)
     if any("$" in p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.ipynb")):
-        assert checked_math > 0, "the chapters contain maths but no page had any .math element"
+        checked = sum(r["mathElements"] for r in survey["render"].values())
+        assert checked > 0, "the chapters contain maths but no page had any .math element"
 
 
 # --- What the reader sees ------------------------------------------------------------------------
@@ -534,15 +484,34 @@ def _navigation(page, width: int) -> list[str]:
 
 @pytest.fixture(scope="session")
 def survey(site, server):
-    """{width: {page: report}} for every page at both widths, plus HTTP failures and navigation."""
+    """{width: {page: report}} for every page at both widths, plus HTTP failures and navigation, and
+    (``render``) what test_pages_render_offline_in_chromium checks, from the desktop pass. Computed
+    once per test run, whichever xdist worker asks first (:func:`support.shared_per_run`)."""
     if not Path(CHROMIUM).exists():
+        if os.environ.get("PROMPTICL_REQUIRE_CHROMIUM"):
+            pytest.fail(f"{CHROMIUM} is missing but PROMPTICL_REQUIRE_CHROMIUM is set")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium) - browser checks not run")
+    return shared_per_run("survey", lambda: _survey(site, server))
+
+
+def _survey(site: Path, server: str) -> dict:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    result: dict = {"pages": {WIDE: {}, NARROW: {}}, "http": [], "nav": {}, "search": None}
+    result: dict = {"pages": {WIDE: {}, NARROW: {}}, "http": [], "nav": {}, "search": None, "render": {}}
     names = [str(p.relative_to(site)) for p in pages(site) if not is_redirect(p)]
     # Navigation is the same on every page: check a chapter and the landing page.
     nav_pages = [n for n in names if n.startswith("book/01")][:1] + [n for n in names if n.startswith("book/intro")][:1]
+    remote: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        if url.startswith(server + "/") or url.split(":", 1)[0] in ("data", "blob", "about"):
+            route.continue_()
+        else:  # the site must work offline: another host is refused and reported
+            remote.append(url)
+            route.abort()
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, ignore_default_args=NO_HIDDEN_SCROLLBARS
@@ -550,10 +519,7 @@ def survey(site, server):
         try:
             for width in (WIDE, NARROW):
                 context = browser.new_context(viewport={"width": width, "height": 900})
-                context.route(
-                    "**/*",
-                    lambda route: route.continue_() if route.request.url.startswith(server + "/") else route.abort(),
-                )
+                context.route("**/*", guard)
                 http_failures = result["http"]
                 context.on(
                     "response",
@@ -562,8 +528,35 @@ def survey(site, server):
                 )
                 for name in names:
                     page = context.new_page()
-                    page.goto(f"{server}/{name}", wait_until="load")
+                    errors: list[str] = []
+                    page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+                    page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
+                    # Requests still in flight: Playwright's "networkidle" can time out on a loaded
+                    # 2-core machine although nothing is pending, so a timeout only counts when
+                    # something is.
+                    in_flight: set = set()
+                    page.on("request", lambda r, f=in_flight: f.add(r))
+                    page.on("requestfinished", lambda r, f=in_flight: f.discard(r))
+                    page.on("requestfailed", lambda r, f=in_flight: f.discard(r))
+                    remote.clear()
+                    response = page.goto(f"{server}/{name}", wait_until="load")
+                    if width == WIDE:
+                        # Before the survey opens the solutions: the page as it loads.
+                        report = page.evaluate(_INSPECT) if response is not None and response.status == 200 else {
+                            k: [] for k in ("texErrors", "unrendered", "rawTex", "brokenImages")}
+                        report["mathElements"] = report.get("mathElements", 0)
+                        if response is None or response.status != 200:
+                            errors.append("the page could not be loaded")
                     result["pages"][width][name] = page.evaluate(_SURVEY)
+                    if width == WIDE:
+                        pending: list[str] = []
+                        try:
+                            page.wait_for_load_state("networkidle", timeout=15_000)
+                        except PlaywrightTimeout:
+                            page.wait_for_timeout(2_000)
+                            pending = sorted(r.url for r in in_flight)
+                        result["render"][name] = {**report, "errors": list(errors), "remote": sorted(set(remote)),
+                                                  "pending": pending}
                     page.close()
                 for name in nav_pages:
                     page = context.new_page()
@@ -785,17 +778,7 @@ def test_student_edition_has_no_solution(students, site):
     assert not marked, f"solution blocks in the student edition: {marked}"
 
 
-@pytest.fixture(scope="session")
-def printed(site, tmp_path_factory) -> Path:
-    """`make pdf` (tools/print_pdf.py) over the built site, into a scratch folder."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed - PDF not printed")
-    out = tmp_path_factory.mktemp("pdf")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "print_pdf.py"), "--html", str(site), "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, f"tools/print_pdf.py failed:\n{_tail(run.stdout + run.stderr)}"
-    (out / "print_pdf.log").write_text(run.stdout + run.stderr, encoding="utf-8")
-    return out
+# `printed` (tools/print_pdf.py over the built site, once per run) is a fixture of conftest.py.
 
 
 def _pdf_text(path: Path) -> str:

@@ -38,7 +38,7 @@ def student_site(students) -> Path:
 
 
 @pytest.fixture(scope="module")
-def printed(student_site) -> Path:
+def student_printed(student_site) -> Path:
     """The PDF steps of `make book-students`: the book without solutions, the formula sheet and the
     sheets, printed once per test run (the two xdist workers would otherwise both write them)."""
     if not Path(CHROMIUM).exists():
@@ -95,30 +95,30 @@ def _local_links(html: str) -> list[str]:
             if not urlsplit(h).scheme and not h.startswith(("//", "mailto:"))]
 
 
-def test_every_local_link_resolves(printed):
+def test_every_local_link_resolves(student_printed):
     broken = []
     # Pages only: _static/ holds the theme's Jinja macro files (*.html templates, not pages).
-    for page in (p for p in printed.rglob("*.html") if "_static" not in p.relative_to(printed).parts):
+    for page in (p for p in student_printed.rglob("*.html") if "_static" not in p.relative_to(student_printed).parts):
         for link in _local_links(page.read_text(encoding="utf-8")):
             target = (page.parent / unquote(urlsplit(link).path)).resolve()
             if not target.exists():
-                broken.append(f"{page.relative_to(printed)} -> {link}")
+                broken.append(f"{page.relative_to(student_printed)} -> {link}")
     assert not broken, "broken links in the student edition:\n" + "\n".join(sorted(set(broken))[:30])
-    intro = (printed / "book" / "intro.html").read_text(encoding="utf-8")
+    intro = (student_printed / "book" / "intro.html").read_text(encoding="utf-8")
     assert "../prompticl.pdf" in intro and "../sheets/session-1.pdf" in intro  # control: the PDF links were checked
 
 
-def test_sheets_have_no_solution(printed):
+def test_sheets_have_no_solution(student_printed):
     from pypdf import PdfReader
 
-    sheets = sorted((printed / "sheets").glob("session-*.pdf"))
+    sheets = sorted((student_printed / "sheets").glob("session-*.pdf"))
     assert len(sheets) >= 8
     for sheet in sheets:
         text = " ".join(page.extract_text() for page in PdfReader(sheet).pages)
         assert "Exercise" in text and "Solution" not in text, sheet.name
 
 
-def test_student_pdf_has_no_solution(printed):
+def test_student_pdf_has_no_solution(student_printed):
     """_build/pdf/prompticl-students.pdf: every exercise, no solution (not its box, not a sentence of one)."""
     from pypdf import PdfReader
 
