@@ -119,9 +119,10 @@ test: $(VENV_STAMP) $(MATHJAX_STAMP) $(ACTIONLINT_STAMP)
 test-long: $(VENV_STAMP)
 	$(BLAS_SERIAL) $(VPY) -m pytest tests/book -m long $(PYTEST_FLAGS)
 
-# The fast tier while editing: tests/unit, nothing marked slow.
+# The fast tier while editing: tests/unit, nothing marked slow, a fifth of each property test's examples
+# (Hypothesis profile `check`, tests/unit/conftest.py); `make test` runs them all.
 check: $(VENV_STAMP) $(ACTIONLINT_STAMP)
-	$(BLAS_SERIAL) $(VPY) -m pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
+	$(BLAS_SERIAL) $(VPY) -m pytest tests/unit -m "not slow" --hypothesis-profile=check $(PYTEST_FLAGS)
 
 clean:
 	rm -rf _build .cache/site-extra $(MATHJAX_STAMP)

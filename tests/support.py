@@ -25,6 +25,15 @@ HTML = ROOT / "_build" / "html"
 JB_FLAGS_FILE = ROOT / "tools" / "jupyter-book-flags"
 
 
+def examples(count: int) -> int:
+    """A property test's number of examples under the loaded Hypothesis profile: ``count`` in
+    ``make test`` (profile ``full``), a fifth of it, at least 4, in ``make check`` (profile ``check``;
+    tests/unit/conftest.py registers both)."""
+    from hypothesis import settings
+
+    return max(4, round(count * settings.default.max_examples / 100))
+
+
 def jb_flags() -> list[str]:
     return JB_FLAGS_FILE.read_text(encoding="utf-8").split()
 

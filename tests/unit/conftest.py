@@ -11,6 +11,14 @@ import json
 import sys
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis profiles: `full` (the default, `make test`) runs each property test's own number of
+# examples; `check` (`make check`, `--hypothesis-profile=check`) a fifth of it, at least 4
+# (support.examples scales the numbers the tests give). Both derandomized: the same examples each run.
+settings.register_profile("full", max_examples=100, derandomize=True)
+settings.register_profile("check", max_examples=20, derandomize=True)
+settings.load_profile("full")
 
 NO_KERNEL = "tests/unit starts no Jupyter kernel: move this test to tests/book and mark it slow"
 

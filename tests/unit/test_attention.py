@@ -9,6 +9,7 @@ from prompticl import load_spec
 from prompticl._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token, to_params
 from prompticl._sampling import sample_batch
 from prompticl._training import init_params
+from support import examples
 
 
 def _data(spec_name="three-task", n=6, batch=9, seed=0):
@@ -72,7 +73,7 @@ def test_to_params_rejects_unreachable_biases():
         to_params(eff, heads=False, prompt_len=1)  # [A; bᵀ] has rank 1
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(st.integers(1, 6), st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_attention_depends_on_data_through_gram_matrix(d, n, seed):
     """ŷ = s xᵀ A G b with A = first d rows of W_Qᵀ W_K, b = last row of W_V and s = 1/√(d+1)
@@ -109,7 +110,7 @@ def test_forward_tokens_matches_a_token_loop():
 
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
 def test_reduction_weights_reproduce_the_reduced_model(name, n, seed):
     """The maps (2.4) give a layer that predicts xᵀWXᵀy for every W and prompt (chapter 02).
@@ -125,7 +126,7 @@ def test_reduction_weights_reproduce_the_reduced_model(name, n, seed):
     np.testing.assert_allclose(layer, reduced, rtol=1e-9, atol=1e-9 * np.abs(reduced).max())
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
 def test_prompt_tokens_realise_any_bias(name, n, seed):
     """Lemma 3.1: with W invertible, a prompt token per task makes the layer predict
@@ -143,7 +144,7 @@ def test_prompt_tokens_realise_any_bias(name, n, seed):
     np.testing.assert_allclose(layer, reduced, rtol=1e-8, atol=1e-8 * (1 + np.abs(reduced).max()))
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 @given(st.sampled_from(["zero-mean", "three-task", "anisotropic", "noisy"]), st.integers(1, 60), st.integers(0, 2**32 - 1))
 def test_prompt_tokens_and_heads_realise_biases_and_centres(name, n, seed):
     """With W invertible, prompt tokens and task heads make the layer predict

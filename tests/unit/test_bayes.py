@@ -14,6 +14,7 @@ from prompticl._montecarlo import Z_TOL, mean_and_se
 from prompticl._regimes import REGIMES
 from prompticl._sampling import sample_batch
 from prompticl._spec import load_spec, spec_from_dict
+from support import examples
 
 
 def _spec(d=4, noise=0.3, tasks=None, x_cov=None):
@@ -135,7 +136,7 @@ mixtures = st.builds(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixtures, st.sampled_from([1, 2, 5]))
 def test_floor_never_above_the_one_layer_optimum(mix, n):
     """Property over random mixtures (anisotropic covariances, correlated features): blind ≤ plain and
@@ -175,6 +176,7 @@ def _run(capsys, argv):
     return rc, out, err
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_cli_bayes_json(capsys):
     rc, out, err = _run(capsys, ["theory", "noisy", "--n", "5", "20", "--model", "bayes", "--json"])
     assert rc == 0 and err == ""

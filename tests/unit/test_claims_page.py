@@ -77,6 +77,7 @@ def test_calls_are_found_in_notebooks_and_text_notebooks(tmp_path):
     assert [k for k, _ in prompticl_claims._cells(md)] == ["markdown", "code", "markdown"]
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_the_student_edition_lists_no_claim_of_a_solution():
     """Claims made in a solution's cells (between solution-start and solution-end) would give the
     answer away: the student edition's page leaves them out; the full edition lists them."""

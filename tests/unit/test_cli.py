@@ -219,6 +219,7 @@ def _run_program(*args, cwd):
     )
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_python_dash_m_success(tmp_path):
     proc = _run_program("theory", "noisy", "--n", "2", "30", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -237,6 +238,7 @@ def test_python_dash_m_errors(tmp_path, args):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.slow  # more than a second: make test only
 @pytest.mark.parametrize("args, status", [(("specs",), 0), (("theory", "zero-mean", "--n", "x"), 2)])
 def test_console_script_wrapper_exit_status(tmp_path, args, status):
     """The generated ``prompticl`` script runs ``sys.exit(main())``: main's return is the status."""

@@ -18,6 +18,7 @@ def run_main(capsys, argv):
     return rc, out, err
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_full_json_has_the_reduced_keys_and_the_layer_optima(capsys):
     ns = [3, 10]
     rc, out, err = run_main(capsys, ["theory", "three-task", "--n", *map(str, ns), "--model", "full", "--json"])

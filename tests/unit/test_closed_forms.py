@@ -22,6 +22,7 @@ from prompticl._montecarlo import Z_TOL, check_z, max_z_score, mc_loss
 from prompticl._spec import Spec, load_spec, spec_from_dict, spec_names, with_overrides
 from prompticl._regimes import REGIMES
 from prompticl._closed_forms import moments, optimal_losses, optimum, population_loss, signal
+from support import examples
 
 MC_SAMPLES = 100_000
 
@@ -276,6 +277,7 @@ def test_finetuned_attention_is_not_optimal_for_the_prompted_model():
     assert optimum(spec, n, "joint").loss < ft.loss - 1e-3
 
 
+@pytest.mark.slow  # more than a second: make test only
 @pytest.mark.parametrize("regime", REGIMES)
 def test_closed_form_is_the_global_minimum_found_numerically(regime):
     """BFGS on population_loss over the regime's free parameters, from a random start."""
@@ -430,7 +432,7 @@ def random_specs(draw):
     return spec_from_dict(data), n
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_ordering_heads_joint_finetune_plain(spec_n):
     """L_D <= L_JT <= L_FT <= L_PT on random mixtures and n.  Claims: in-brief-ordering, glance-ordering, hd-order."""
@@ -444,7 +446,7 @@ def test_ordering_heads_joint_finetune_plain(spec_n):
     assert losses["plain"] <= signal(spec) + spec.noise**2 + slack  # W = 0 is available
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_n):
     """Each gap formula (equations (3.5), (4.6), Proposition 5.1) equals the difference of the two
@@ -471,7 +473,7 @@ def test_gap_formulas_are_the_differences_and_strict_with_means_and_spread(spec_
         np.testing.assert_allclose(optimum(spec, n, "joint").W, optimum(spec, n, "plain").W, atol=1e-10 * (1 + np.abs(optimum(spec, n, "plain").W).max()))
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_optimal_biases_are_the_stated_formula(spec_n):
     """The optimum's biases are c_k = mu_k - nW(mu_k - m_k), (I - nW)mu_k without heads and mu_k
@@ -486,7 +488,7 @@ def test_optimal_biases_are_the_stated_formula(spec_n):
         np.testing.assert_allclose(sol.biases, stated, atol=1e-8 * scale, rtol=1e-8, err_msg=regime)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
     """On random specs (rank-deficient covariances, correlated features): the closed-form loss is
@@ -511,6 +513,7 @@ def test_closed_forms_are_consistent_and_stationary_on_random_specs(spec_n):
 # --------------------------------------------------------------------------- (g) Figure 1 value
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_heads_loss_at_n50_on_the_zero_mean_mixture(mc_check):
     """L_D at n = 50 on the paper's Figure 1 mixture (the authors' trained model reaches about 3.6
     there), checked without the closed form: a 1-D minimisation of population_loss over W = wI
@@ -561,7 +564,7 @@ def test_optimal_losses_batched_over_n_match_one_n_at_a_time(name):
         np.testing.assert_allclose(batched[regime], single, rtol=1e-12, atol=1e-14)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.integers(0, 2**32 - 1))
 def test_whitening_preserves_the_loss_at_random_parameters(spec_n, seed):
     """Theorem 1.1: the loss at (W, c_k, m_k) equals the whitened problem's loss at the mapped
@@ -577,7 +580,7 @@ def test_whitening_preserves_the_loss_at_random_parameters(spec_n, seed):
     assert abs(original - whitened) <= 1e-9 * max(1.0, abs(original)), (original, whitened)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.integers(0, 2**32 - 1))
 def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
     """Theorem 2.1: population_loss at W_PT is L_PT, equal to the spectral form (2.12); at any W the
@@ -597,7 +600,7 @@ def test_plain_optimum_spectral_form_and_completed_square(spec_n, seed):
     assert excess >= -1e-12 * scale
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_best_scalar_step_without_noise(spec_n):
     """Chapter 02, exercise ex-plain-scalar: with σ = 0 the best scalar step η*I, η* = tr Σ̃ / tr Q,
@@ -615,7 +618,7 @@ def test_best_scalar_step_without_noise(spec_n):
     assert abs(loss / signal(spec) - (spec.d + 1) / (n + spec.d + 1)) <= 1e-9
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.integers(0, 2**32 - 1))
 def test_finetune_decomposition_delta_and_centring_cost(spec_n, seed):
     """Chapter 03: perturbing the optimal prompts by eta_k raises the loss by sum_k pi_k |eta_k|^2
@@ -641,7 +644,7 @@ def test_finetune_decomposition_delta_and_centring_cost(spec_n, seed):
         assert cost > 0
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs())
 def test_joint_loss_profiled_and_monotone_in_the_means(spec_n):
     """Chapter 04: the profiled loss at W_JT is L_JT (jt-loss); scaling the means up raises L_JT
@@ -664,7 +667,7 @@ def test_joint_loss_profiled_and_monotone_in_the_means(spec_n):
     assert abs(l_jt[0] - l_d[0]) <= 1e-9 * scale and np.all(l_jt[1:] > l_d[1:])
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.sampled_from([0.1, 0.5, 2.0]))
 def test_noise_raises_every_minimised_loss_by_at_least_sigma_squared(spec_n, extra):
     """Chapter 07, exercise ex-exp-noise plain, joint and heads losses are
@@ -687,7 +690,7 @@ def test_fine_tuning_can_rise_by_less_than_sigma_squared():
     assert rise == pytest.approx(0.2480, abs=1e-4) and rise < 0.25
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.integers(0, 2**32 - 1))
 def test_heads_loss_does_not_depend_on_the_means(spec_n, seed):
     """Chapter 05 (hd-thm): W_D and L_D depend on Sigma_bar and σ only, so moving the task means

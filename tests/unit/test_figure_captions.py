@@ -115,6 +115,7 @@ def test_caption_command_is_validated(registry):
         plan_run(registry, [name], [("no_such_parameter", "1")])
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_ci_halfwidth_is_the_95_percent_normal_interval():
     from scipy.stats import norm
 

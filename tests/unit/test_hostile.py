@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 from prompticl import cli
 from prompticl._spec import spec_from_dict, load_spec
 from prompticl._closed_forms import optimal_losses
+from support import examples
 
 SRC = Path(os.environ.get("PROMPTICL_HOSTILE_SRC", Path(__file__).resolve().parents[2] / "src"))
 #: Address-space cap of each subprocess: numpy with one BLAS thread needs about 0.4 GB.
@@ -621,7 +622,7 @@ def _valid_n(text: str) -> bool:
 
 
 # (the corpus holds '+5', '1_000', ' 5 ', a fullwidth 5 and 5000 nines, each with its message)
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40), deadline=None, derandomize=True)
 @given(st.text(max_size=12).filter(lambda t: not _valid_n(t)))
 def test_any_bad_n_is_refused(text):
     rc, out, err = run_main(["theory", "zero-mean", "--n", text])
@@ -640,7 +641,7 @@ _POISON = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(["d", "noise", "name", "description", "tasks", "x_cov"]), poison=_POISON,
        command=st.sampled_from(["theory", "train"]))
 @example(field="d", poison="2001-13-45", command="train")
@@ -655,7 +656,7 @@ def test_any_poisoned_spec_is_refused(field, poison, command):
     assert_refused(rc, out, err)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=examples(25), deadline=None, derandomize=True)
 @given(d=st.integers(501, 10**300), K=st.integers(1, 3))
 def test_any_too_large_d_is_refused_at_once(d, K):
     tasks = ", ".join(["{weight: %r, mean: 0, cov: 1}" % (1 / K)] * K) if K != 3 else \

@@ -7,7 +7,7 @@ from prompticl import load_spec, optimal_losses, spec_from_dict
 from prompticl._reduced import to_reduced
 from prompticl._layer_optimum import layer_optimum
 from prompticl._layer_closed_forms import centred_spec, heads_scale_loss, joint_shift_losses, task_optimum_losses
-from support import DIAG3, SHAPES, SYMMETRIC
+from support import DIAG3, SHAPES, SYMMETRIC, examples
 
 
 
@@ -86,7 +86,7 @@ def _label_derivative(spec, n):
     return sol, D, grad
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(_heads_mixtures())
 def test_label_column_derivative_at_the_reduced_heads_optimum(case):
     """dL/da_y = 2n Σ_k π_k D_k μ_k (a finite difference of the library's exact loss agrees),
@@ -134,7 +134,7 @@ def test_label_column_gains_on_crossed_means():
         assert o.certified and o.loss == pytest.approx(value, abs=1e-7), model
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 6), st.integers(-30, 30).map(lambda i: i / 10), st.integers(-30, 30).map(lambda i: i / 10),
        st.sampled_from([0.1, 0.3, 0.5, 0.9]), st.integers(1, 80), st.integers(0, 2**32 - 1))
 def test_deterministic_collinear_mixture_reaches_zero_in_the_full_layer(d, m1, m2, w, n, seed):
@@ -178,7 +178,7 @@ def _symmetric_mixture(d, seed, noise):
         {"weight": 0.5, "mean": (centre - half).tolist(), "cov": cov}]})
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(8), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(1, 3), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.5]), st.integers(1, 30))
 def test_symmetric_mixture_shift_optimum_is_stationary_in_the_label_column(d, seed, noise, n):
     """Chapter 08, Proposition 'mixtures symmetric about their mean': the joint shift optimum is a

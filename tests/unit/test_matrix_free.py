@@ -50,6 +50,7 @@ def test_hessian_vector_products_equal_the_dense_hessian():
     assert np.allclose(Hv, H, rtol=0, atol=1e-12 * np.abs(H).max())
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_lanczos_certificate_and_newton_cg_equal_the_dense_ones(monkeypatch):
     spec = load_spec("three-task")
     dense = lo.layer_optima(spec, 10, "full")

@@ -46,7 +46,7 @@ def test_token_covariance_is_the_covariance_of_a_token():
     assert max_z_score(mean, se, token_covariance(spec.x_cov, beta, spec.noise)) < Z_TOL
 
 
-@pytest.mark.parametrize("name,n", [("three-task", 4), ("nonzero-mean", 12), ("noisy", 3)])
+@pytest.mark.parametrize("name,n", [("three-task", 4), pytest.param("nonzero-mean", 12, marks=pytest.mark.slow), ("noisy", 3)])
 def test_exact_risk_matches_monte_carlo_at_random_parameters(name, n):
     spec = load_spec(name)
     st = population_stats(spec, n)

@@ -122,7 +122,7 @@ def test_zero_covariance_and_zero_noise_are_exact():
     np.testing.assert_allclose(batch.y, np.einsum("bnd,bd->bn", batch.X, batch.beta), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("spec_name,n", [("noisy", 30), ("noisy", 10), ("three-task", 9)])
+@pytest.mark.parametrize("spec_name,n", [pytest.param("noisy", 30, marks=pytest.mark.slow), pytest.param("noisy", 10, marks=pytest.mark.slow), ("three-task", 9)])
 def test_bartlett_gram_sampler_matches_token_sampler(spec_name, n):
     """The O(d²) Gram sampler has the law of Σ z zᵀ over sampled tokens: compare quartic statistics
     (what the training risk depends on) with a two-sample z-test at 4 standard errors."""

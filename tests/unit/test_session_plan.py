@@ -71,6 +71,7 @@ def test_a_wrong_command_is_rejected(registry):
             plan_run(registry, names, params, smoke=smoke)
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_theory_commands_run(capsys):
     from prompticl.cli import main
 

@@ -1,6 +1,8 @@
-"""The two test tiers: tests/unit (`make check`) needs no kernel and no browser; everything under
-tests/book is marked ``slow`` explicitly (a ``pytestmark`` in each module), so ``-m "not slow"``
-leaves the whole book tier out."""
+"""The two test tiers: tests/unit needs no kernel and no browser; everything under tests/book is
+marked ``slow`` explicitly (a ``pytestmark`` in each module), so ``-m "not slow"`` (`make check`)
+leaves the whole book tier out. In tests/unit single tests that take more than about a second
+(JAX training, command-line subprocesses, large Monte Carlo checks) are marked ``slow`` one by one,
+so that `make check` still runs a fast test of every module; `make test` runs them all."""
 from __future__ import annotations
 
 import ast
@@ -31,9 +33,21 @@ def test_every_book_test_is_marked_slow():
     unmarked = [str(p.relative_to(ROOT)) for p in modules
                 if "pytest.mark.slow" not in _marks(ast.parse(p.read_text(encoding="utf-8")))]
     assert not unmarked, f"book-tier modules without `pytestmark = pytest.mark.slow` (make check would run them): {unmarked}"
-    # The unit tier marks nothing slow: what is slow belongs in tests/book.
-    slow_units = [p.name for p in UNIT.glob("test_*.py") if "mark.slow" in p.read_text(encoding="utf-8") and p != Path(__file__).resolve()]
-    assert not slow_units, f"slow tests in tests/unit (move them to tests/book): {slow_units}"
+
+
+def test_make_check_runs_a_fast_test_of_every_unit_module():
+    """No tests/unit module is slow as a whole: its slow tests are marked one by one."""
+    whole, all_slow = [], []
+    for p in sorted(UNIT.glob("test_*.py")):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        if any("slow" in m for m in _marks(tree)):
+            whole.append(p.name)
+        tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+        fast = [n for n in tests if not any("mark.slow" in ast.unparse(d) for d in n.decorator_list)]
+        if tests and not fast:
+            all_slow.append(p.name)
+    assert not whole, f"tests/unit modules marked slow as a whole (mark single tests): {whole}"
+    assert not all_slow, f"tests/unit modules whose every test is slow (make check would skip the module): {all_slow}"
 
 
 def test_unit_tier_drives_no_browser():

@@ -63,6 +63,7 @@ def pull_request_workflow() -> tuple[Path, dict]:
     return found[0]
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_workflows_pass_actionlint():
     files = _workflow_files()
     assert files, f"no workflow in {WORKFLOWS}"
