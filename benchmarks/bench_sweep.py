@@ -4,8 +4,8 @@
 
 Measures, on this machine:
 
-* **scaling**: the wall time of a fixed grid (24 trained points: zero-mean, n = 5, 10, the four
-  regimes, 3 seeds, 10,000 training prompts, ±2% test intervals) in a plain loop, and as Dask tasks on
+* **scaling**: the wall time of a fixed grid (96 trained points: zero-mean, n = 5, 10, the four
+  regimes, 12 seeds (``--seeds``), 10,000 training prompts, ±2% test intervals) in a plain loop, and as Dask tasks on
   a LocalCluster of 1 and of 2 single-threaded worker processes (cluster start-up timed apart);
 * **per-task overhead**: 400 closed-form points (``model: reduced``, about a millisecond each) in a
   plain loop and on one Dask worker; the difference per point is what Dask adds to every task;
@@ -91,6 +91,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results-sweep.json"))
     parser.add_argument("--sample", type=int, default=12, help="points timed per shipped grid")
+    parser.add_argument("--seeds", type=int, default=12,
+                        help="seeds of the fixed grid (8 points each; 3 seeds, 3 s of work, was too little to show scaling)")
     args = parser.parse_args()
     from prompticl._figures.export import write_atomic
     from prompticl._sweep_grid import load_grid
@@ -98,7 +100,7 @@ def main() -> None:
 
     info = {"machine": platform.machine(), "cpus": os.cpu_count(), "load_before": _load(),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
-    fixed = _grid("mixtures: [zero-mean]\nn: [5, 10]\nmodel: {name: trained, samples: 10000, ci: 0.02}\nseeds: 3\n").points()
+    fixed = _grid("mixtures: [zero-mean]\nn: [5, 10]\nmodel: {name: trained, samples: 10000, ci: 0.02}\nseeds: %d\n" % args.seeds).points()
     _loop(fixed[:1])  # warm the imports
     loop_s = _loop(fixed)
     cpu_s = _cpu_of(fixed)

@@ -29,7 +29,7 @@ _MODULES: dict = {
     "_layer_closed_forms": ('centred_spec', 'heads_scale_loss', 'joint_shift_losses', 'task_optimum_losses',),
     "_layer_optimum": ('GRAD_TOL', 'HESS_TOL', 'NESTED', 'LayerClass', 'LayerOptimum', 'layer_advantage', 'layer_optima', 'layer_optimum', 'mechanism_table', 'ordering_check',),
     "_limits": ('LimitError',),
-    "_montecarlo": ('Z95', 'Z_TOL', 'check_z', 'max_z_score', 'mc_loss', 'mc_signal', 'mc_task_second_moment', 'mc_wishart_sas', 'mean_and_se',),
+    "_montecarlo": ('Z95', 'Z_TOL', 'check_z', 'expected_normal_minimum', 'max_z_score', 'mc_loss', 'mc_signal', 'mc_task_second_moment', 'mc_wishart_sas', 'mean_and_se',),
     "_plotting": ('ERROR_BAR_NOTE', 'REGIME_COLORS', 'ci_halfwidth', 'setup_style', 'spec_title', 'task_color',),
     "_reduced": ('ReducedView', 'reduced_predict', 'reduced_to_params', 'to_reduced',),
     "_regimes": ('REGIME_TITLES', 'REGIMES',),
@@ -94,6 +94,7 @@ if TYPE_CHECKING:  # static analysis and IDEs see the real imports
         Z95,
         Z_TOL,
         check_z,
+        expected_normal_minimum,
         max_z_score,
         mc_loss,
         mc_signal,
@@ -153,7 +154,7 @@ __all__ = [
     "mean_share", "mean_share_family", "scale_means", "whiten_parameters", "unwhiten_parameters",
     # sampling (_sampling.py) and Monte Carlo (_montecarlo.py)
     "Batch", "sample_batch", "sample_grams", "seed_streams",
-    "Z95", "Z_TOL", "check_z", "max_z_score", "mean_and_se", "mc_loss", "mc_signal", "mc_task_second_moment",
+    "Z95", "Z_TOL", "check_z", "expected_normal_minimum", "max_z_score", "mean_and_se", "mc_loss", "mc_signal", "mc_task_second_moment",
     "mc_wishart_sas",
     # the attention model (_attention.py) and the reduced model's maps (_reduced.py)
     "AttentionParams", "Effective", "context_tokens", "query_token", "gram", "forward_tokens", "forward_gram",

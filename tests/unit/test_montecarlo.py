@@ -137,3 +137,20 @@ def test_check_z_reports_instead_of_raising_with_a_readers_parameters(monkeypatc
     assert claimed["id"] == "mc-within-z" and claimed["holds"] is False and claimed["check"] == "monte-carlo"
     assert claimed["numbers"] == {"z": 10.0, "tolerance": 4.0}
     assert "note: claim mc-within-z does not hold: test loss: 10.00 standard errors" in capsys.readouterr().out
+
+
+def test_expected_normal_minimum_exact_small_cases_and_simulation():
+    from prompticl import expected_normal_minimum
+
+    # closed forms: E min of 1, 2, 3 standard normals = 0, -1/sqrt(pi), -3/(2 sqrt(pi))
+    assert expected_normal_minimum(1) == pytest.approx(0.0, abs=1e-12)
+    assert expected_normal_minimum(2) == pytest.approx(-1 / np.sqrt(np.pi), abs=1e-10)
+    assert expected_normal_minimum(3) == pytest.approx(-1.5 / np.sqrt(np.pi), abs=1e-10)
+    # the paper's 50 runs, against a simulation (four standard errors)
+    mins = np.random.default_rng(7).standard_normal((100_000, 50)).min(axis=1)
+    check_z(mins.mean(), mins.std(ddof=1) / np.sqrt(len(mins)), expected_normal_minimum(50), what="E min of 50")
+    values = [expected_normal_minimum(s) for s in (1, 2, 5, 50, 1000)]
+    assert all(b < a for a, b in zip(values, values[1:]))
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="runs must be a positive integer"):
+            expected_normal_minimum(bad)
