@@ -679,6 +679,7 @@ RULES: dict[str, Rule] = {
     "centres": per_task,
     "noise": _NONNEG,
     "samples": _COUNT,
+    "runs": _COUNT,
     "batch": _COUNT,
     "steps": _COUNT,
     "chunk": _COUNT,

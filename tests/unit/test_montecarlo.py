@@ -152,5 +152,5 @@ def test_expected_normal_minimum_exact_small_cases_and_simulation():
     values = [expected_normal_minimum(s) for s in (1, 2, 5, 50, 1000)]
     assert all(b < a for a, b in zip(values, values[1:]))
     for bad in (0, -1, 2.0, True):
-        with pytest.raises(ValueError, match="runs must be a positive integer"):
+        with pytest.raises((ValueError, TypeError), match="runs must be an integer >= 1"):
             expected_normal_minimum(bad)
