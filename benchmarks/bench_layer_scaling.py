@@ -111,6 +111,21 @@ def exponent(rows: list, key: str) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def merge_rows(data: dict, label: str, result: dict) -> None:
+    """Fold ``result`` into ``data[label]``: rows of an earlier run with the same sample size and n are
+    kept unless this run measured the same d (so d = 100 can be measured in its own run)."""
+    for what, res in result.items():
+        if what.startswith("_"):
+            continue
+        old = data.get(label, {}).get(what)
+        if old and old.get("samples") == res["samples"] and old.get("n", 50) == res.get("n", 50):
+            fresh = {r["d"] for r in res["rows"] if r.get("finished")}
+            kept = [r for r in old["rows"] if r["d"] not in fresh and r.get("finished")]
+            res["rows"] = sorted(kept + [r for r in res["rows"] if r.get("finished") or r["d"] not in {o["d"] for o in kept}],
+                                 key=lambda r: r["d"])
+            res["exponents"] = {key: exponent(res["rows"], key) for key in ("seconds", "cpu_seconds", "extra_mib")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--what", choices=["layer", "train", "both", "cli"], default="both")
@@ -122,9 +137,22 @@ def main() -> None:
     parser.add_argument("--ci", type=float, default=0.02, help="cli: relative 95%% half-width of the test loss")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
     parser.add_argument("--out", default="", help="merge the rows into this JSON file under --label")
+    parser.add_argument("--merge-from", nargs="+", default=[], metavar="FILE",
+                        help="measure nothing: fold the --label rows of these earlier --out files into --out")
     args = parser.parse_args()
     whats = ["layer", "train"] if args.what == "both" else [args.what]
     result = {}
+    if args.merge_from:
+        for name in args.merge_from:  # in order: a later file's rows win for the same d
+            earlier = json.loads(Path(name).read_text())
+            for what, res in earlier[args.label].items():
+                if what in result:
+                    merge_rows({args.label: {what: result[what]}}, args.label, {what: res})
+                result[what] = res
+            for key, value in earlier.get("info", {}).items():
+                if key == args.label:
+                    result.setdefault("_info", []).append(value)
+        whats = []
     for what in whats:
         rows = []
         for d in args.ds:
@@ -153,9 +181,12 @@ def main() -> None:
     if args.out:
         path = Path(args.out)
         data = json.loads(path.read_text()) if path.exists() else {}
+        infos = result.pop("_info", None)
+        merge_rows(data, args.label, result)
         data.setdefault(args.label, {}).update(result)
-        data.setdefault("info", {})[args.label] = {"cpus": os.cpu_count(), "load": " ".join(f"{v:.2f}" for v in os.getloadavg()),
-                                                   "src": args.src, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        data.setdefault("info", {})[args.label] = infos if infos else {
+            "cpus": os.cpu_count(), "load": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+            "src": args.src, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         path.write_text(json.dumps(data, indent=1) + "\n")
         print(f"wrote {path}")
 

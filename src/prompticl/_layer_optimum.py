@@ -209,7 +209,11 @@ def _pack(eff: Effective) -> np.ndarray:
 
 
 def _balance(eff: Effective) -> Effective:
-    t = np.sqrt(np.linalg.norm(eff.b) / max(np.linalg.norm(eff.A), 1e-300))
+    # a factor that is exactly 0 (A = b = 0 is the optimum of a noisy deterministic mixture) leaves nothing to balance
+    na, nb = np.linalg.norm(eff.A), np.linalg.norm(eff.b)
+    if na == 0 or nb == 0:
+        return eff
+    t = np.sqrt(nb / na)
     return Effective(eff.A * t, eff.b / t, eff.c)
 
 
