@@ -64,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = [c for c in plan_commands()
                 if (not args.only or re.search(args.only, c)) and not (args.skip_long and c in LONG)]
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    on_page = set(plan_commands())
+    results = {c: row for c, row in results.items() if c in on_page}  # a command the page no longer has is dropped
     for command in commands:
         row = measure(command)
         results[command] = row
         print(f"{row['quoted_s']:>6} s ({row['quoted']}; wall {row['wall_s']} s, cpu {row['cpu_s']} s, "
               f"load {row['load_before']}->{row['load_after']}, exit {row['exit']})  {command}", flush=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")  # after each: a long run may be stopped
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

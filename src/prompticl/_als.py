@@ -206,7 +206,10 @@ def als(
         bar.close()
     A, c = _solve_A_c(st, b, with_bias, ridge, a_free)  # final (A, c) consistent with the last b
     # balance the two factors (‖A‖_F = ‖b‖) so the raw parameters are well scaled
-    t = np.sqrt(np.linalg.norm(b) / max(np.linalg.norm(A), 1e-300))
+    # (when one factor is exactly 0, as at A = 0, b = 0 on a noisy deterministic mixture, AGb = 0 and
+    # there is nothing to balance; dividing would give 0/0)
+    na, nb = np.linalg.norm(A), np.linalg.norm(b)
+    t = np.sqrt(nb / na) if na > 0 and nb > 0 else 1.0
     eff = Effective(A * t, b / t, c)
     return eff, ALSTrace(np.array(risks), it, converged)
 

@@ -52,9 +52,11 @@ MAX_TRAIN_K = 16
 #: Largest context length for ``train``: measured test loss within its 95% interval of theory up to
 #: here (nonzero-mean, plain and joint, n = 10⁶: -0.11%); at n = 10⁹ the gap was +14.9%.
 MAX_TRAIN_N = 10**6
-#: Largest ``samples·(d+1)²`` for ``train``: the default 100,000 prompts at d = 30 (7.6 s);
-#: 10⁶ prompts at d = 20 did not finish in 60 s on the loaded machine.
-SAMPLE_WORK = 100_000 * 31**2
+#: Largest ``samples·(d+1)²`` for ``train``: the fewest prompts the command accepts, 2(d+1)², at the
+#: largest d, :data:`MAX_TRAIN_D` (2·101⁴ ≈ 2.1e8; sampling them took about 17 s).  The earlier
+#: 100,000·31² (the default sample at d = 30) refused every ``--samples`` beyond d = 82, since 2(d+1)²
+#: prompts were then already too many.  The time of the fit is the joint budget's business.
+SAMPLE_WORK = 2 * (MAX_TRAIN_D + 1) ** 4
 #: Largest prompt length (prompt tokens per task) for ``train``.
 MAX_PROMPT_LEN = 1000
 

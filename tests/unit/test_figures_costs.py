@@ -110,6 +110,8 @@ def test_parallel_chapters_add_their_memory(registry, tmp_path, monkeypatch):
     ("06-prompt-vs-finetune", "mono_n_max", [10, 300, 1000]),
     ("07-experiments", "train_samples", [1000, 30000, 1000000]),
     ("08-layer-optimum", "mc_samples", [2000, 200000, 1000000]),
+    ("08-layer-optimum", "dim_ds", [[2], [2, 5, 10, 20, 40], [2, 5, 10, 20, 40, 60, 80, 100]]),
+    ("08-layer-optimum", "limit_ns", [[10], [10, 100, 1000], [10, 20, 50, 100, 200, 500, 1000]]),
     ("09-bayes-floor", "bayes_samples", [20, 2000, 200000]),
 ])
 def test_a_chapters_estimate_grows_with_the_parameter_that_drives_it(registry, chapter, key, values):

@@ -195,3 +195,62 @@ def test_symmetric_mixture_shift_optimum_is_stationary_in_the_label_column(d, se
         slope = (empirical_risk(st_, Effective(A + step, opt.eff.b, opt.eff.c))
                  - empirical_risk(st_, Effective(A - step, opt.eff.b, opt.eff.c))) / (2 * h)
         assert abs(slope) * np.linalg.norm(A) <= 1e-5 * opt.loss, (i, slope)
+
+
+def _random_mixture(rng, d, K, noise, *, deterministic=False):
+    """K tasks with random weights, means and (unless deterministic) covariances, and random Σ_x."""
+    a = rng.standard_normal((d, d))
+    tasks = []
+    for w in rng.dirichlet(np.ones(K)):
+        c = rng.standard_normal((d, d))
+        cov = 0.0 if deterministic else (c @ c.T / d + 0.05 * np.eye(d)).tolist()
+        tasks.append({"weight": float(w), "mean": (rng.uniform(0.2, 3.0) * rng.standard_normal(d)).tolist(), "cov": cov})
+    return spec_from_dict({"d": d, "noise": noise, "x_cov": (a @ a.T / d + 0.3 * np.eye(d)).tolist(), "tasks": tasks})
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 8), st.integers(1, 4), st.sampled_from([0.0, 0.3, 2.0]), st.integers(1, 10**6),
+       st.integers(0, 2**32 - 1))
+def test_reduced_joint_context_gain_fades_as_the_means_take_over(d, K, noise, n, seed):
+    """Chapter 08, Proposition 'without heads the context fades as ρ → 1':
+    1 - n(1 - ρ) <= (L_JT - σ²)/tr Σ̄ <= 1 on random mixtures (any Σ_x, any noise, any n).
+    Claims: layer-context-fades."""
+    from prompticl import mean_share, moments
+
+    spec = _random_mixture(np.random.default_rng(seed), d, K, noise)
+    ratio = (optimal_losses(spec, [n])["joint"][0] - noise**2) / np.trace(moments(spec).sigma_bar)
+    rho = mean_share(spec)
+    assert 1 - n * (1 - rho) - 1e-9 <= ratio <= 1 + 1e-9
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 4), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_deterministic_mixtures_where_loss_zero_is_attained(d, n, seed):
+    """Chapter 08, Theorem 'deterministic mixtures' on random mixtures (random Σ_x):
+    part 1: three distinct collinear means defeat the two-task construction, whichever tasks A and b serve;
+    part 2: with heads b_k = [-μ_k; 1], A = [I, 0] and the tokens p_k = [μ_k; 1 + |μ_k|²] give loss 0 for any means;
+    part 4: with σ > 0 the certified joint optimum of the full layer is σ² = L_JT.
+    (The construction for two collinear means is the test above.)
+    Claims: layer-deterministic-domain."""
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(d)
+    m = rng.permutation([rng.uniform(0.3, 2.0), -rng.uniform(0.3, 2.0), rng.uniform(2.5, 4.0)])
+    three = spec_from_dict({"d": d, "noise": 0.0, "tasks": [
+        {"weight": w, "mean": (mk * u).tolist(), "cov": 0.0} for w, mk in zip(rng.dirichlet(np.ones(3)), m)]})
+    st3 = population_stats(three, n)
+    for ka in range(3):
+        for kb in range(3):
+            if ka != kb:
+                A = np.hstack([-np.outer(u, three.means[ka]), u[:, None]])
+                b = np.concatenate([-three.means[kb], [1.0]])
+                assert empirical_risk(st3, Effective(A, np.tile(b, (3, 1)), three.means.copy())) > 1e-6
+    spec = _random_mixture(rng, d, 3, 0.0, deterministic=True)
+    A = np.hstack([np.eye(d), np.zeros((d, 1))])
+    b = np.hstack([-spec.means, np.ones((3, 1))])
+    p = np.hstack([spec.means, 1 + np.sum(spec.means**2, axis=1, keepdims=True)])
+    np.testing.assert_allclose(np.einsum("ij,kj,kl,kl->ki", A, p, p, b), spec.means, atol=1e-12 * (1 + np.abs(p).max() ** 2))
+    size = max(np.linalg.norm(g) ** 2 for g in population_stats(spec, n).G) * (1 + np.abs(b).max() ** 2)
+    assert abs(empirical_risk(population_stats(spec, n), Effective(A, b, spec.means.copy()))) <= 1e-13 * size
+    noisy = _random_mixture(rng, d, 2, 0.5, deterministic=True)
+    opt = layer_optimum(noisy, n, "joint", "full")
+    assert opt.loss == pytest.approx(0.25, rel=1e-8) and optimal_losses(noisy, [n])["joint"][0] == pytest.approx(0.25, rel=1e-12)

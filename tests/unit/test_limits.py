@@ -24,6 +24,13 @@ def test_train_limits_name_the_dimension():
         check_train(MAX_TRAIN_D + 1, 2, 10, 1000, 1)
 
 
+@pytest.mark.parametrize("d", [10, 30, 82, 83, MAX_TRAIN_D])
+def test_train_accepts_its_fewest_prompts_up_to_the_largest_d(d):
+    """``train`` refuses fewer than 2(d+1)² prompts (the CLI), so check_train must accept that many at every
+    d it accepts: with the old samples·(d+1)² limit (the default sample at d = 30) no --samples passed beyond d = 82."""
+    check_train(d, 2, 50, 2 * (d + 1) ** 2, 1)
+
+
 @pytest.mark.parametrize("n", [0, -1, 2.5, float("nan"), float("inf"), None, "3"])
 def test_context_length_must_be_a_positive_integer(n):
     with pytest.raises(ValueError, match="context length must be an integer >= 1"):

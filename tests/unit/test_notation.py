@@ -19,6 +19,7 @@ SYMBOLS = [
     r"$E$", r"$t$", r"$\tau$", r"$\alpha_k$", r"$\gamma_k$", r"$C(\beta)$", r"$\ell(\beta)$", r"$B$",  # once missing
     r"$\lambda$", r"$q_{ki}$", r"$F^\star$", r"$\varepsilon_N$", r"$p$", r"$\kappa_k$",
     r"$\eta$", r"$\phi$", r"$Z$",  # the new names of a scalar step, the scale class's diagonal, chapter 09's design
+    r"$u$", r"$U_k$",  # chapter 08's deterministic mixtures (the collinear direction, the noiseless token map)
 ]
 
 

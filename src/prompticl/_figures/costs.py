@@ -266,7 +266,12 @@ def _layer(p: Mapping[str, Any], size: Sizes) -> Estimate:
                   "mc_samples")
     scan = _part(len(p["scan_rhos"]) * len(p["scan_ns"]) * layer_cost(10, 2, 1) * 0.5, KERNEL_BYTES,
                     "scan_rhos, scan_ns")
-    return est + moments + mc + (scan if not p.get("results") else Estimate())
+    # the section "Dimension and the limit rho -> 1": one joint-training optimum per point (measured 0.1-0.4 s
+    # at d = 10 under load, about 0.15 of layer_cost's four regimes) and the checks of the theorem (four optima)
+    dim = _part(sum(0.15 * layer_cost(dd, 2, 1) for dd in p["dim_ds"]), KERNEL_BYTES, "dim_ds")
+    limit = _part(len(p["limit_rhos"]) * len(p["limit_ns"]) * 0.15 * layer_cost(10, 2, 1) + layer_cost(10, 2, 1),
+                  KERNEL_BYTES, "limit_rhos, limit_ns")
+    return est + moments + mc + (scan if not p.get("results") else Estimate()) + dim + limit
 
 
 def _bayes(p: Mapping[str, Any], size: Sizes) -> Estimate:

@@ -245,6 +245,13 @@ RANGES: Mapping[str, tuple[str, str]] = {
                   "certified layer optima per n unless drawn from a sweep's table (grids/advantage-fine.yaml has 100)"),
     "scan_ns": ("len 1 .. 20, 1 .. 1000", "each (rho, n) is one set of certified layer optima of about a second"),
     "mono_sigmas": ("len 1 .. 10, >= 0, <= 1000", "standard deviations"),
+    # chapter 8's section "Dimension and the limit rho -> 1": one certified joint optimum per point
+    "dim_ds": ("len 1 .. 10, 1 .. 100", "dimensions; each is one certified layer optimum (4.4 s at d = 100)"),
+    "dim_ratio": ("1 .. 100", "context length per dimension, n = dim_ratio·d"),
+    "dim_rho": (">= 0, < 1", "a mean share (1 leaves no within-task covariance)"),
+    "limit_rhos": ("len 1 .. 20, >= 0, < 1", "mean shares (1 leaves no within-task covariance: the theorem on "
+                   "deterministic mixtures covers it); each is one certified layer optimum per n"),
+    "limit_ns": ("len 1 .. 10, 1 .. 1000", "each (rho, n) is one certified layer optimum of a fraction of a second"),
 }
 
 
