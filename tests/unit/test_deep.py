@@ -167,6 +167,8 @@ def test_cli_train_layers_json(capsys, tmp_path):
     (["--layers", "2", "--method", "adam"], "leave out --method"),
     (["--layers", "3", "--n", "150"], "--allow-long"),
     (["--attention", "tanh"], "invalid choice"),
+    (["--attention", "softmax", "--starts", "0"], "no certified start"),
+    (["--layers", "2", "--starts", "-1"], "--starts"),
 ])
 def test_cli_train_layers_bad_input(capsys, argv, needle):
     base = ["train", "noisy", "--regime", "joint"] + ([] if "--n" in argv else ["--n", "5"])
