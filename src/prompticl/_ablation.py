@@ -86,7 +86,8 @@ def layer_ablation(spec: Spec, ns: Sequence[int], regime: str, layers: Sequence[
     For each ``n`` the depths ``1..max(layers)`` are trained in turn, each grown from the one before
     (:func:`prompticl.train_deep`: the validation loss cannot increase with ``L``), and tested on
     fresh prompts with a 95% interval (:func:`prompticl.deep_test_loss`).  The reference is
-    :func:`prompticl.train_gd_steps` with ``L`` steps, the floor is task-blind for ``plain`` and
+    :func:`prompticl.train_gd_steps` with ``L`` steps, each grown from the one before in the same way;
+    the floor is task-blind for ``plain`` and
     task-aware otherwise (:func:`prompticl.bayes_floor`).
 
     Parameters
@@ -131,12 +132,14 @@ def layer_ablation(spec: Spec, ns: Sequence[int], regime: str, layers: Sequence[
     rows = []
     for i, n in enumerate(ns):
         one = float(layer_optimum(spec, n, regime, "full").loss)
-        prev = None
+        prev = prev_gd = None
         for L in range(1, max(layers) + 1):
             t0 = time.process_time()
             res = train_deep(spec, n, regime, L, attention=attention, samples=samples, starts=starts, seed=seed,
                              warm=prev)
             prev = res
+            if gd:
+                prev_gd = train_gd_steps(spec, n, regime, L, samples=samples, seed=seed, warm=prev_gd)
             if L not in layers:
                 continue
             est = deep_test_loss(spec, res, samples=test_samples, seed=seed + 1)
@@ -145,8 +148,7 @@ def layer_ablation(spec: Spec, ns: Sequence[int], regime: str, layers: Sequence[
                    "train_loss": res.train_loss, "val_loss": res.val_loss, "layer_optimum": one,
                    "bayes": float(values[regime][i]), "bayes_se": float(ses[regime][i]), "signal": signal}
             if gd:
-                ref = train_gd_steps(spec, n, regime, L, samples=samples, seed=seed)
-                g = deep_test_loss(spec, ref, samples=test_samples, seed=seed + 1)
+                g = deep_test_loss(spec, prev_gd, samples=test_samples, seed=seed + 1)
                 row.update(gd_loss=g.loss, gd_se=g.se)
             row["seconds"] = time.process_time() - t0
             rows.append(row)

@@ -305,7 +305,11 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
     Chapter 9 trains and compares them (the layer-count ablation).
 
     Minimises the stratified training loss plus the weight decay,
-    :math:`\sum_k \pi_k rac1N \sum_{i\in k} (\hat y_i - y_i)^2 + rac\lambda2\|	heta\|^2`
+
+    .. math::
+
+        \sum_k \pi_k \frac1N \sum_{i\in k} (\hat y_i - y_i)^2 + \frac\lambda2 \lVert\theta\rVert^2
+
     (``N`` = ``samples`` prompts per task, :math:`\lambda` = ``decay``), in float64 with L-BFGS from
     ``starts`` seeded random starts, plus: for one linear layer (and ``layer_start``), chapter 8's
     certified optimum of the regime; for ``layers ≥ 2``, the ``(L−1)``-layer result (``warm``, trained here when not given)
@@ -403,7 +407,8 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
 
 
 def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int = DEEP_SAMPLES, seed: int = 0,
-                   maxiter: int = 3000, validation: "int | None" = None) -> DeepResult:
+                   maxiter: int = 3000, validation: "int | None" = None,
+                   warm: "DeepResult | None" = None) -> DeepResult:
     r"""Fit ``steps`` steps of preconditioned gradient descent directly, the deep models' reference.
 
     Chapter 9 trains and compares them (the layer-count ablation).
@@ -432,6 +437,10 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
         L-BFGS iterations.
     validation : int, optional
         Validation prompts per task (default ``samples // 2``; 0 turns early stopping off).
+    warm : DeepResult, optional
+        A ``(steps−1)``-step reference of the same regime and samples: the fit starts from it with one
+        more step of zero preconditioner (the same predictor), so that the validation loss does not
+        increase with ``steps`` (without it, every step starts at ``Γ = I/(n + d)``).
 
     Returns
     -------
@@ -454,18 +463,25 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
         val_plain = _loss_factory({**vdata, "task": np.zeros_like(vdata["task"])}, "gd", jnp, forward=_gd_forward)
     scale = 1.0 / (n + spec.d)
     gamma0 = np.stack([scale * np.eye(d)] * steps)
+    start0 = np.zeros((K, d))
+    if warm is not None:
+        if warm.attention != "gd" or warm.layers != steps - 1:
+            raise ValueError(f"warm must be a {steps - 1}-step reference of train_gd_steps")
+        gamma0 = np.concatenate([warm.params["Gamma"], np.zeros((1, d, d))])
+        start0 = np.array(warm.params["start"], dtype=float)
     if regime == "plain":
-        params, value, vvalue, iters = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax,
+        params, value, vvalue, iters = _fit(loss_plain, {"Gamma": gamma0, "start": start0}, {}, maxiter, jax,
                                             jnp, val_fn=val_plain)
     elif regime == "finetune":
-        first, _, _, it1 = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp,
-                                val_fn=val_plain)
-        params, value, vvalue, it2 = _fit(loss_task, {"start": np.repeat(first["start"][:1], K, axis=0)},
+        first, _, _, it1 = _fit(loss_plain, {"Gamma": gamma0, "start": start0[:1].repeat(K, axis=0)}, {}, maxiter,
+                                jax, jnp, val_fn=val_plain)
+        params, value, vvalue, it2 = _fit(loss_task, {"start": start0 if warm is not None else
+                                                      np.repeat(first["start"][:1], K, axis=0)},
                                           {"Gamma": first["Gamma"]}, maxiter, jax, jnp, val_fn=val_task)
         params = {"Gamma": first["Gamma"], **params}
         iters = it1 + it2
     else:
-        params, value, vvalue, iters = _fit(loss_task, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax,
+        params, value, vvalue, iters = _fit(loss_task, {"Gamma": gamma0, "start": start0}, {}, maxiter, jax,
                                             jnp, val_fn=val_task)
     if regime == "plain":
         params["start"] = np.repeat(params["start"][:1], K, axis=0)

@@ -175,3 +175,13 @@ def test_cli_train_layers_bad_input(capsys, argv, needle):
     rc = cli.main(base + argv)
     out, err = capsys.readouterr()
     assert rc == 2 and out == "" and needle in err
+
+
+def test_gd_reference_grown_step_by_step():
+    """The L-step reference grown from the (L−1)-step one (one more step with Γ = 0, the same
+    predictor) keeps the validation loss from increasing with L; a wrong warm start is refused."""
+    one = train_gd_steps(TINY, 3, "joint", 1, samples=400)
+    two = train_gd_steps(TINY, 3, "joint", 2, samples=400, warm=one)
+    assert two.val_loss <= one.val_loss + 1e-12 and two.params["Gamma"].shape == (2, 2, 2)
+    with pytest.raises(ValueError):
+        train_gd_steps(TINY, 3, "joint", 3, samples=400, warm=one)
