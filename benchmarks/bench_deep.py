@@ -95,9 +95,11 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-deep-") as folder:  # their script makes a results/ folder
-        theirs = json.loads(subprocess.run([args.torch_python, "-c", THEIRS, str(Path(args.authors).resolve()),
-                                            str(args.steps), str(args.every), "0"],
-                                           check=True, capture_output=True, text=True, env=env, cwd=folder).stdout)
+        proc = subprocess.run([args.torch_python, "-c", THEIRS, str(Path(args.authors).resolve()),
+                               str(args.steps), str(args.every), "0"],
+                              check=True, capture_output=True, text=True, env=env, cwd=folder)
+    # their script prints at import time (experiment tables, tqdm): the result is the last line
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
     mine = ours(2, args.samples, args.starts)
     curve = theirs["curve"]
     at_equal_effort = [c for c in curve if c["seconds"] <= mine["seconds"]]

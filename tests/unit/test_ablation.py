@@ -10,7 +10,7 @@ from prompticl import AUTHORS_LAYER_COVS, authors_layer_spec, mean_share, signal
 @pytest.mark.parametrize("ratio,single,two", [(0.1, 0.1, 0.0420), (0.5, 0.5, 0.3012), (0.9, 0.9, 0.9575)])
 def test_mean_shares_of_the_authors_mixtures(ratio, single, two):
     """One task: the nominal ratio ‖μ‖²/(‖μ‖² + tr Σ) = 1/(1 + c); two tasks: ρ = 1/(1 + c) with their
-    covariances, which is not the nominal ratio."""
+    covariances, which is not the nominal ratio.  Claims: ex-bayes-ratios."""
     s1, s2 = authors_layer_spec("single-task", ratio), authors_layer_spec("two-task", ratio)
     assert mean_share(s1) == pytest.approx(single, abs=1e-4)
     assert mean_share(s2) == pytest.approx(two, abs=1e-4)
