@@ -5,7 +5,7 @@ covariances 2.32·I, weights ½ each, σ = 0), joint training of prompts and att
 
 * Theirs: their ``prompt_icl.py`` (UCR-Vision-and-Learning-Group/prompt_ICL, fetched separately and
   NOT part of this repository) is executed up to its experiment loop, in a separate Python with a
-  CPU PyTorch (``python3 -m venv /work/torchvenv && /work/torchvenv/bin/pip install torch``).  Their
+  CPU PyTorch (``python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0``).  Their
   ``MultiLayerLinearAttn``, ``data_generator`` and ``evaluation`` are used as they are; the training
   step is the body of their ``joint_training`` (Adam, lr 1e-3, weight decay 1e-3, batch 3072 fresh
   prompts per task), run with checkpoints: every ``--every`` steps the loss is evaluated with their
@@ -16,7 +16,7 @@ covariances 2.32·I, weights ½ each, σ = 0), joint training of prompts and att
 Reports wall time and loss at equal effort (their loss after our wall time) and at equal loss (their
 time to reach our test loss, if reached within ``--steps``).  Writes ``benchmarks/results-deep.json``.
 
-    python benchmarks/bench_deep.py --authors /path/to/prompt_icl.py --torch-python /work/torchvenv/bin/python
+    python benchmarks/bench_deep.py --authors /path/to/prompt_icl.py --torch-python /tmp/torchvenv/bin/python
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def ours(layers: int, samples: int, starts: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--authors", required=True, help="path of the authors' prompt_icl.py (not in this repository)")
-    ap.add_argument("--torch-python", default="/work/torchvenv/bin/python")
+    ap.add_argument("--torch-python", default="/tmp/torchvenv/bin/python")
     ap.add_argument("--steps", type=int, default=2000, help="their Adam steps (they ran 100000)")
     ap.add_argument("--every", type=int, default=250)
     ap.add_argument("--samples", type=int, default=2000, help="our training prompts per task")
@@ -92,8 +92,14 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results-deep.json"))
     args = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    theirs = json.loads(subprocess.run([args.torch_python, "-c", THEIRS, args.authors, str(args.steps), str(args.every), "0"],
-                                       check=True, capture_output=True, text=True, env=env).stdout)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-deep-") as folder:  # their script makes a results/ folder
+        proc = subprocess.run([args.torch_python, "-c", THEIRS, str(Path(args.authors).resolve()),
+                               str(args.steps), str(args.every), "0"],
+                              check=True, capture_output=True, text=True, env=env, cwd=folder)
+    # their script prints at import time (experiment tables, tqdm): the result is the last line
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
     mine = ours(2, args.samples, args.starts)
     curve = theirs["curve"]
     at_equal_effort = [c for c in curve if c["seconds"] <= mine["seconds"]]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 #: ``import prompticl`` (and ``prompticl --version``) does not load numpy, scipy and matplotlib.
 _MODULES: dict = {
     "_bayes": ('BAYES_SAMPLES', 'BayesFloor', 'aware_bounds', 'bayes_floor', 'posterior_mean',),
+    "_ablation": ('AUTHORS_LAYER_COVS', 'authors_layer_spec', 'layer_ablation',),
     "_deep": ('ATTENTIONS', 'DEEP_SAMPLES', 'DeepResult', 'DeepTestLoss', 'deep_test_loss', 'train_deep', 'train_gd_steps',),
     "_attention": ('AttentionParams', 'Effective', 'context_tokens', 'effective', 'forward_gram', 'forward_tokens', 'gram', 'query_token',),
     "_claims": ('ClaimError', 'claim',),
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # static analysis and IDEs see the real imports
     from ._attention import AttentionParams, Effective, context_tokens, effective, forward_gram, forward_tokens, gram, query_token
     from ._bayes import BAYES_SAMPLES, BayesFloor, aware_bounds, bayes_floor, posterior_mean
     from ._deep import ATTENTIONS, DEEP_SAMPLES, DeepResult, DeepTestLoss, deep_test_loss, train_deep, train_gd_steps
+    from ._ablation import AUTHORS_LAYER_COVS, authors_layer_spec, layer_ablation
     from ._claims import ClaimError, claim
     from ._closed_forms import (
         Moments,
@@ -175,6 +177,8 @@ __all__ = [
     "BayesFloor", "bayes_floor", "posterior_mean", "aware_bounds", "BAYES_SAMPLES",
     # deeper and softmax attention trained with JAX, and the L-step gradient-descent reference (_deep.py)
     "DeepResult", "DeepTestLoss", "train_deep", "train_gd_steps", "deep_test_loss", "ATTENTIONS", "DEEP_SAMPLES",
+    # the authors' layer-count ablation (_ablation.py)
+    "authors_layer_spec", "layer_ablation", "AUTHORS_LAYER_COVS",
     # figures: style (_plotting.py) and export (_figures/export.py)
     "REGIME_COLORS", "setup_style", "ERROR_BAR_NOTE", "ci_halfwidth", "spec_title", "task_color",
     "save_figure", "regenerate_command",

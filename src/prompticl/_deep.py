@@ -18,17 +18,22 @@ returns ``attention(Z) + Z`` and the model adds ``Z`` again, so a layer maps ``Z
 layer with zero value map doubles the stream instead of leaving it alone).
 
 The trainer fits a fixed, seeded training sample (sample-average approximation) in float64 with
-L-BFGS (:func:`scipy.optimize.minimize`, gradients from :func:`jax.value_and_grad`), from several
-starts: seeded random ones and, for ``L ≥ 2``, the ``(L−1)``-layer solution with one more layer of
-zero value map (the identity), so the best training loss cannot increase with ``L``.
+L-BFGS (:func:`scipy.optimize.minimize`, gradients from :func:`jax.value_and_grad`), optionally with
+the authors' weight decay ``(λ/2)‖θ‖²``, from several starts: seeded random ones; for one linear
+layer, chapter 8's certified optimum of the regime written in this parameterisation; for ``L ≥ 2``,
+the ``(L−1)``-layer solution with one more layer of zero value map (the identity).  A second seeded
+sample, the *validation* sample, is scored every few iterations; each start keeps its best
+validated point and stops when the validation loss has not improved for a while (early stopping),
+and the start with the best validation loss wins.  Because the grown start's first point is the
+``(L−1)``-layer model itself, the validation loss of the result never increases with ``L``; the
+test loss, on a third, fresh sample, then follows up to sampling noise.
 
 :func:`train_gd_steps` fits the reference of ``L`` steps of preconditioned gradient descent,
 ``β_{l+1} = β_l + Γ_l Xᵀ(y − Xβ_l)``, started at a task's prompt ``β_0 = c_k``.
 
 JAX is an optional dependency (``pip install prompticl[deep]``), imported on first use.
-No chapter reports trained deep models yet (issue 20): chapter 8 is the one-layer model that
-``layers=1`` reduces to, and chapter 9 gives the Bayes floor that every depth is measured against
-and states the question of depth.
+Chapter 9 ("How far one layer carries") trains these models against the L-step reference and the
+Bayes floor; chapter 8 is the one-layer model that ``layers=1`` reduces to.
 """
 from __future__ import annotations
 
@@ -49,6 +54,10 @@ ATTENTIONS = ("linear", "softmax")
 DEEP_SAMPLES = 4000
 #: Default fresh test prompts per task.
 DEEP_TEST_SAMPLES = 20000
+#: Validation checks: every ``CHECK_EVERY`` L-BFGS iterations; a start stops after ``PATIENCE``
+#: checks without a better validation loss.
+CHECK_EVERY = 10
+PATIENCE = 15
 
 
 def _jax():
@@ -64,7 +73,7 @@ def _jax():
 class DeepResult:
     r"""A trained deep attention model or gradient-descent reference.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
+    Chapter 9 trains and compares them (the layer-count ablation).
 
     Attributes
     ----------
@@ -84,13 +93,15 @@ class DeepResult:
         (K, 1, d+1) or None, ``heads`` (K, d+1) or None; for the reference ``Gamma`` (L, d, d) and
         ``start`` (K, d)).
     train_loss : float
-        Loss on the training sample.
+        Loss on the training sample (without the weight decay) at the kept point.
     iterations : int
         L-BFGS iterations of the best start (summed over stages for fine-tuning).
     seconds : float
         Wall time of the fit.
     start_losses : list of float
-        Training loss reached from each start.
+        Validation loss reached from each start (the training loss where there is no validation).
+    val_loss : float
+        Loss on the validation sample at the kept point (``nan`` without validation).
     """
 
     spec_name: str
@@ -103,6 +114,7 @@ class DeepResult:
     iterations: int
     seconds: float
     start_losses: list = field(default_factory=list)
+    val_loss: float = float("nan")
 
 
 def _tokens(batch, d: int):
@@ -164,25 +176,60 @@ def _gd_forward(params: dict, ctx, zq, task, jnp):
     return jnp.einsum("bd,bd->b", zq[:, :-1], beta)
 
 
-def _fit(loss_fn, init: dict, frozen: dict, maxiter: int, jax, jnp):
-    """Minimise ``loss_fn(params)`` over ``init``'s entries (``frozen`` fixed) with L-BFGS-B."""
+def _fit(loss_fn, init: dict, frozen: dict, maxiter: int, jax, jnp, val_fn=None, decay: float = 0.0):
+    """Minimise ``loss_fn(params) + (decay/2)‖params‖²`` over ``init``'s entries (``frozen`` fixed)
+    with L-BFGS-B.
+
+    With ``val_fn``, the validation loss is scored at the start and every :data:`CHECK_EVERY`
+    iterations; the best validated point is returned and the run stops after :data:`PATIENCE`
+    checks without improvement.  Returns ``(params, train_loss, val_loss, iterations)`` with the
+    losses at the returned point (``val_loss`` is ``nan`` without ``val_fn``).
+    """
     from jax.flatten_util import ravel_pytree
     from scipy.optimize import minimize
 
     flat0, unravel = ravel_pytree(init)
 
-    @jax.jit
-    def value_grad(flat):
-        return jax.value_and_grad(lambda f: loss_fn({**frozen, **unravel(f)}))(flat)
+    def objective(f):
+        return loss_fn({**frozen, **unravel(f)}) + 0.5 * decay * jnp.sum(f * f)
+
+    value_grad = jax.jit(jax.value_and_grad(objective))
+    train_only = jax.jit(lambda f: loss_fn({**frozen, **unravel(f)}))
 
     def fg(x):
         v, g = value_grad(jnp.asarray(x))
         return float(v), np.asarray(g, dtype=float)
 
-    res = minimize(fg, np.asarray(flat0, dtype=float), jac=True, method="L-BFGS-B",
+    x0 = np.asarray(flat0, dtype=float)
+    state = {"it": 0, "best": np.inf, "x": x0, "it_best": 0, "stale": 0}
+    callback = None
+    if val_fn is not None:
+        val = jax.jit(lambda f: val_fn({**frozen, **unravel(f)}))
+        state["best"] = float(val(jnp.asarray(x0)))
+
+        def callback(intermediate_result):
+            state["it"] += 1
+            if state["it"] % CHECK_EVERY:
+                return
+            v = float(val(jnp.asarray(intermediate_result.x)))
+            if v < state["best"]:
+                state.update(best=v, x=np.array(intermediate_result.x), it_best=state["it"], stale=0)
+            else:
+                state["stale"] += 1
+                if state["stale"] >= PATIENCE:
+                    raise StopIteration
+
+    res = minimize(fg, x0, jac=True, method="L-BFGS-B", callback=callback,
                    options={"maxiter": maxiter, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10})
-    best = {k: np.asarray(v) for k, v in unravel(jnp.asarray(res.x)).items()}
-    return best, float(res.fun), int(res.nit)
+    if val_fn is None:
+        x, v_best, iters = res.x, float("nan"), int(res.nit)
+    else:
+        v_end = float(val(jnp.asarray(res.x)))
+        if v_end < state["best"]:
+            state.update(best=v_end, x=np.array(res.x), it_best=int(res.nit))
+        x, v_best, iters = state["x"], state["best"], int(res.nit)
+    best = {k: np.asarray(v) for k, v in unravel(jnp.asarray(x)).items()}
+    return best, float(train_only(jnp.asarray(x))), v_best, iters
 
 
 def _random_init(rng: np.random.Generator, L: int, D: int, K: int, prompts: bool, heads: bool) -> dict:
@@ -207,6 +254,39 @@ def _grow(params: dict, rng: np.random.Generator) -> dict:
     return out
 
 
+def _from_layer_optimum(spec: Spec, n: int, regime: str) -> dict:
+    """Chapter 8's certified one-layer optimum of ``regime`` as parameters of this model.
+
+    One linear layer predicts ``ŷ = h_k·z_q + xᵀ A (G + p_k p_kᵀ) W_V h_k`` with ``A = W_Q[:d]/√D``
+    (``h_k = e_D`` without heads, whose residual term is then zero).  So ``W_Q[:d] = √D A``; without
+    heads ``W_V e_D = b``; with heads ``W_V = I`` and ``h_k = b_k``, and the prompt token adds
+    ``c_k − b_{k,x}`` (the residual's ``b_{k,x}·x`` taken off): with ``M = [A; b_kᵀ]`` invertible,
+    ``p = M⁻¹ [c; 1]`` has ``A p pᵀ b_k = c`` (as :func:`prompticl.to_params`).
+    """
+    from ._layer_optimum import layer_optimum
+
+    eff = layer_optimum(spec, n, regime, "full").eff
+    d, D, K = spec.d, spec.d + 1, spec.K
+    Wq = np.zeros((1, D, D))
+    Wq[0, :d] = np.sqrt(D) * eff.A
+    Wv = np.zeros((1, D, D))
+    out = {"Wq": Wq, "Wv": Wv}
+    heads = regime == "joint-heads"
+    if heads:
+        Wv[0] = np.eye(D)
+        out["heads"] = np.array(eff.b, dtype=float)
+    else:
+        Wv[0, :, -1] = eff.b[0]
+    if regime != "plain":
+        prompts = np.zeros((K, 1, D))
+        for k in range(K):
+            c = eff.c[k] - (eff.b[k, :d] if heads else 0.0)
+            M = np.vstack([eff.A, eff.b[k]])
+            prompts[k, 0] = np.linalg.lstsq(M, np.append(c, 1.0), rcond=None)[0]
+        out["prompts"] = prompts
+    return out
+
+
 def _loss_factory(data: dict, attention: str, jnp, forward=None):
     ctx, zq, y, task, w = (jnp.asarray(data[k]) for k in ("ctx", "zq", "y", "task", "w"))
 
@@ -218,17 +298,26 @@ def _loss_factory(data: dict, attention: str, jnp, forward=None):
 
 
 def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str = "linear", samples: int = DEEP_SAMPLES,
-               starts: int = 3, seed: int = 0, maxiter: int = 3000, warm: "DeepResult | None" = None) -> DeepResult:
+               starts: int = 3, seed: int = 0, maxiter: int = 3000, warm: "DeepResult | None" = None,
+               validation: "int | None" = None, decay: float = 0.0, layer_start: bool = True) -> DeepResult:
     r"""Train ``layers`` residual attention layers in one regime on a fixed seeded sample.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
+    Chapter 9 trains and compares them (the layer-count ablation).
 
-    Minimises the stratified training loss ``Σ_k π_k (1/N) Σ_{i∈k} (ŷ_i − y_i)²`` (``N`` =
-    ``samples`` prompts per task) in float64 with L-BFGS from ``starts`` seeded random starts, plus,
-    when ``warm`` (an ``(L−1)``-layer result of the same regime) is given or ``layers ≥ 2``, the
-    ``(L−1)``-layer optimum grown by an identity layer, so that the best training loss is
-    non-increasing in ``L``.  ``finetune`` pretrains the plain model, then fits one prompt per task
-    with the attention frozen.
+    Minimises the stratified training loss plus the weight decay,
+
+    .. math::
+
+        \sum_k \pi_k \frac1N \sum_{i\in k} (\hat y_i - y_i)^2 + \frac\lambda2 \lVert\theta\rVert^2
+
+    (``N`` = ``samples`` prompts per task, :math:`\lambda` = ``decay``), in float64 with L-BFGS from
+    ``starts`` seeded random starts, plus: for one linear layer (and ``layer_start``), chapter 8's
+    certified optimum of the regime; for ``layers ≥ 2``, the ``(L−1)``-layer result (``warm``, trained here when not given)
+    grown by an identity layer.  Each start is early-stopped on a seeded validation sample of
+    ``validation`` prompts per task and keeps its best validated point; the start with the lowest
+    validation loss wins, so the validation loss is non-increasing in ``L`` (the grown start begins
+    at the ``(L−1)``-layer model).  ``finetune`` pretrains the plain model, then fits one prompt per
+    task with the attention frozen.
 
     Parameters
     ----------
@@ -245,65 +334,90 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
     samples : int
         Training prompts per task.
     starts : int
-        Random starts (``>= 1``).
+        Random starts (``>= 0``; at least one start in all, counting the chapter-8 and grown ones).
     seed : int
-        Seed of the sample and the starts.
+        Seed of the samples and the starts.
     maxiter : int
         L-BFGS iterations per start.
     warm : DeepResult, optional
-        An ``(L−1)``-layer result to grow; trained here when ``layers ≥ 2`` and not given.
+        An ``(L−1)``-layer result to grow (same regime, attention, samples and seed); trained here when
+        ``layers ≥ 2`` and not given.
+    validation : int, optional
+        Validation prompts per task (default ``samples // 2``; 0 turns early stopping off and selects
+        by training loss).
+    decay : float
+        Weight decay :math:`\lambda` (the authors use 1e-3 with Adam); 0 by default.
+    layer_start : bool
+        Add chapter 8's certified optimum as a start of one linear layer (default); ``False`` trains
+        from the random starts alone (the trainer's own check).
 
     Returns
     -------
     DeepResult
-        The best start's parameters and training loss.
+        The best start's parameters, training and validation losses.
     """
     check_regime(regime)
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
-    if layers < 1 or starts < 1 or samples < 2:
-        raise ValueError(f"need layers >= 1, starts >= 1 and samples >= 2, got {layers}, {starts}, {samples}")
+    validation = samples // 2 if validation is None else validation
+    chapter8 = layers == 1 and attention == "linear" and layer_start
+    if layers < 1 or starts < 0 or samples < 2 or validation < 0 or decay < 0 or (starts == 0 and layers == 1 and not chapter8):
+        raise ValueError(f"need layers >= 1, starts >= 0 (>= 1 for one softmax layer), samples >= 2, validation >= 0 "
+                         f"and decay >= 0, got {layers}, {starts}, {samples}, {validation}, {decay}")
     jax, jnp = _jax()
     t0 = time.perf_counter()
     data = _sample(spec, n, samples, np.random.default_rng([seed, n, 20]))
     loss = _loss_factory(data, attention, jnp)
+    val = None
+    if validation:
+        val = _loss_factory(_sample(spec, n, validation, np.random.default_rng([seed, n, 22])), attention, jnp)
     D, K = spec.d + 1, spec.K
     if layers >= 2 and warm is None:
         warm = train_deep(spec, n, regime, layers - 1, attention=attention, samples=samples, starts=starts, seed=seed,
-                          maxiter=maxiter)
+                          maxiter=maxiter, validation=validation, decay=decay, layer_start=layer_start)
     rng = np.random.default_rng([seed, n, layers, 21])
     inits = [_random_init(rng, layers, D, K, regime != "plain", regime == "joint-heads") for _ in range(starts)]
-    if warm is not None:
+    if chapter8:
+        inits.append(_from_layer_optimum(spec, n, regime))
+    if warm is not None and layers >= 2:
         inits.append(_grow({k: v for k, v in warm.params.items() if v is not None and k != "Wk"}, rng))
+
+    def fit(init, frozen, fn=loss, vfn=val):
+        return _fit(fn, init, frozen, maxiter, jax, jnp, val_fn=vfn, decay=decay)
+
+    def score(r):  # validation loss, or the training loss without validation
+        return r[2] if validation else r[1]
+
     results = []
     if regime == "finetune":
         # Pretrain the plain model from every start, keep the best, then fit the prompts alone.
-        plain = [_fit(loss, {k: init[k] for k in ("Wq", "Wv")}, {}, maxiter, jax, jnp) for init in inits]
-        attn, _, it1 = min(plain, key=lambda r: r[1])
+        plain = [fit({k: init[k] for k in ("Wq", "Wv")}, {}) for init in inits]
+        attn, _, _, it1 = min(plain, key=score)
         for init in inits:
-            fitted, value, it2 = _fit(loss, {"prompts": init.get("prompts", rng.standard_normal((K, 1, D)))}, attn,
-                                      maxiter, jax, jnp)
-            results.append(({**attn, **fitted}, value, it1 + it2))
+            fitted, value, vvalue, it2 = fit({"prompts": init.get("prompts", rng.standard_normal((K, 1, D)))}, attn)
+            results.append(({**attn, **fitted}, value, vvalue, it1 + it2))
     else:
-        results = [_fit(loss, init, {}, maxiter, jax, jnp) for init in inits]
-    best = min(range(len(results)), key=lambda i: results[i][1])
-    params, value, iters = results[best]
+        results = [fit(init, {}) for init in inits]
+    best = min(range(len(results)), key=lambda i: score(results[i]))
+    params, value, vvalue, iters = results[best]
     params = {"Wq": params["Wq"], "Wk": np.stack([np.eye(D)] * layers), "Wv": params["Wv"],
               "prompts": params.get("prompts"), "heads": params.get("heads")}
     return DeepResult(spec.name, regime, int(n), int(layers), attention, params, value, iters,
-                      time.perf_counter() - t0, [r[1] for r in results])
+                      time.perf_counter() - t0, [score(r) for r in results], vvalue)
 
 
 def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int = DEEP_SAMPLES, seed: int = 0,
-                   maxiter: int = 3000) -> DeepResult:
+                   maxiter: int = 3000, validation: "int | None" = None,
+                   warm: "DeepResult | None" = None) -> DeepResult:
     r"""Fit ``steps`` steps of preconditioned gradient descent directly, the deep models' reference.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
+    Chapter 9 trains and compares them (the layer-count ablation).
 
     The model is :math:`\beta_0 = c_k`, :math:`\beta_{l+1} = \beta_l + \Gamma_l X^\top (y - X\beta_l)`,
     :math:`\hat y = x^\top \beta_L`, with a learned :math:`\Gamma_l` per step and a learned start:
     shared (``plain``) or one per task (the prompt regimes; ``finetune`` fits the steps on the plain
-    model first, then the starts).  Same sample, optimiser and seeds as :func:`train_deep`.
+    model first, then the starts).  Same samples (training and validation), optimiser, early stopping
+    and seeds as :func:`train_deep`.
 
     Parameters
     ----------
@@ -321,6 +435,12 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
         Seed of the sample.
     maxiter : int
         L-BFGS iterations.
+    validation : int, optional
+        Validation prompts per task (default ``samples // 2``; 0 turns early stopping off).
+    warm : DeepResult, optional
+        A ``(steps−1)``-step reference of the same regime and samples: the fit starts from it with one
+        more step of zero preconditioner (the same predictor), so that the validation loss does not
+        increase with ``steps`` (without it, every step starts at ``Γ = I/(n + d)``).
 
     Returns
     -------
@@ -335,29 +455,45 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
     plain = data if regime not in ("plain", "finetune") else {**data, "task": np.zeros_like(data["task"])}
     loss_plain = _loss_factory(plain, "gd", jnp, forward=_gd_forward)
     loss_task = _loss_factory(data, "gd", jnp, forward=_gd_forward)
+    validation = samples // 2 if validation is None else validation
+    val_plain = val_task = None
+    if validation:
+        vdata = _sample(spec, n, validation, np.random.default_rng([seed, n, 22]))
+        val_task = _loss_factory(vdata, "gd", jnp, forward=_gd_forward)
+        val_plain = _loss_factory({**vdata, "task": np.zeros_like(vdata["task"])}, "gd", jnp, forward=_gd_forward)
     scale = 1.0 / (n + spec.d)
     gamma0 = np.stack([scale * np.eye(d)] * steps)
+    start0 = np.zeros((K, d))
+    if warm is not None:
+        if warm.attention != "gd" or warm.layers != steps - 1:
+            raise ValueError(f"warm must be a {steps - 1}-step reference of train_gd_steps")
+        gamma0 = np.concatenate([warm.params["Gamma"], np.zeros((1, d, d))])
+        start0 = np.array(warm.params["start"], dtype=float)
     if regime == "plain":
-        params, value, iters = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
+        params, value, vvalue, iters = _fit(loss_plain, {"Gamma": gamma0, "start": start0}, {}, maxiter, jax,
+                                            jnp, val_fn=val_plain)
     elif regime == "finetune":
-        first, _, it1 = _fit(loss_plain, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
-        params, value, it2 = _fit(loss_task, {"start": np.repeat(first["start"][:1], K, axis=0)},
-                                  {"Gamma": first["Gamma"]}, maxiter, jax, jnp)
+        first, _, _, it1 = _fit(loss_plain, {"Gamma": gamma0, "start": start0[:1].repeat(K, axis=0)}, {}, maxiter,
+                                jax, jnp, val_fn=val_plain)
+        params, value, vvalue, it2 = _fit(loss_task, {"start": start0 if warm is not None else
+                                                      np.repeat(first["start"][:1], K, axis=0)},
+                                          {"Gamma": first["Gamma"]}, maxiter, jax, jnp, val_fn=val_task)
         params = {"Gamma": first["Gamma"], **params}
         iters = it1 + it2
     else:
-        params, value, iters = _fit(loss_task, {"Gamma": gamma0, "start": np.zeros((K, d))}, {}, maxiter, jax, jnp)
+        params, value, vvalue, iters = _fit(loss_task, {"Gamma": gamma0, "start": start0}, {}, maxiter, jax,
+                                            jnp, val_fn=val_task)
     if regime == "plain":
         params["start"] = np.repeat(params["start"][:1], K, axis=0)
     return DeepResult(spec.name, regime, int(n), int(steps), "gd", params, value, iters, time.perf_counter() - t0,
-                      [value])
+                      [vvalue if validation else value], vvalue)
 
 
 @dataclass(frozen=True)
 class DeepTestLoss:
     r"""Test loss of a deep model on fresh prompts, with its 95% interval.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
+    Chapter 9 trains and compares them (the layer-count ablation).
 
     Attributes
     ----------
@@ -380,7 +516,7 @@ class DeepTestLoss:
 def deep_test_loss(spec: Spec, result: DeepResult, *, samples: int = DEEP_TEST_SAMPLES, seed: int = 0) -> DeepTestLoss:
     r"""The population loss of a trained :class:`DeepResult` on fresh prompts, with a 95% interval.
 
-    Trained deep models are issue 20, not yet in a chapter; chapter 9 states the question of depth.
+    Chapter 9 trains and compares them (the layer-count ablation).
 
     ``samples`` fresh prompts per task (a seed stream disjoint from training's), stratified:
     :math:`\hat L = \sum_k \pi_k \bar\ell_k`, :math:`\mathrm{se}^2 = \sum_k \pi_k^2 s_k^2 / N`.

@@ -10,7 +10,11 @@ The models are entries of :data:`MODELS`, added with :func:`register_model`:
 * ``reduced``: the reduced model's closed form (chapters 2-5), exact, no seed;
 * ``full``: the certified optimum of the full attention layer (chapter 8), exact, no seed;
 * ``trained``: the one-layer model trained by alternating least squares on a seeded sample and tested
-  on fresh prompts with a 95% interval, as ``prompticl train`` does (chapter 7).
+  on fresh prompts with a 95% interval, as ``prompticl train`` does (chapter 7);
+* ``deep``: ``layers`` residual attention layers trained with JAX (each depth grown from the one
+  before, early-stopped on a validation sample), tested on fresh prompts, with the ``layers``-step
+  gradient-descent reference, chapter 8's one-layer optimum and the Bayes floor as extras
+  (chapter 9, :func:`prompticl.layer_ablation`).
 
 A later model (a deep or softmax stack, a Bayes predictor) is one more :class:`SweepModel` passed to
 :func:`register_model`; nothing else of the sweep changes.  The book's page "Sweeps on a cluster"
@@ -153,6 +157,47 @@ register_model(SweepModel(
     options={"samples": Option(30000, _whole(1000, 10**6), "training prompts per run"),
              "ci": Option(0.005, _fraction, "target relative half-width of the test loss's 95% interval")},
     extras=("test_samples", "train_loss", "iterations", "layer", "exact_loss"),
+))
+
+
+# --- deep: L trained layers with their references (chapter 9) ---------------------------------------
+def _attention_kind(value: Any) -> "str | None":
+    return None if value in ("linear", "softmax") else "'linear' or 'softmax'"
+
+
+def _run_deep(spec, n: int, regime: str, seed: int, options: dict) -> dict:
+    from ._ablation import layer_ablation
+
+    row = layer_ablation(spec, [n], regime, [options["layers"]], attention=options["attention"],
+                         samples=options["samples"], test_samples=options["test_samples"], seed=seed)[0]
+    return {"loss": row["test_loss"], "ci_low": row["ci_low"], "ci_high": row["ci_high"], "se": row["se"],
+            **{k: float(row[k]) for k in ("train_loss", "val_loss", "gd_loss", "gd_se", "layer_optimum", "bayes",
+                                          "bayes_se")}}
+
+
+def _validate_deep(spec, ns, regimes, options) -> None:
+    import importlib.util
+
+    from ._commands._common import require_signal
+    from ._commands.train import require_well_scaled
+    from ._limits import check_deep, check_layer
+
+    require_signal(spec)
+    require_well_scaled(spec)
+    check_deep(spec.d, spec.K, max(ns), options["layers"])
+    check_layer(spec.d, [max(ns)], spec.K)
+    if importlib.util.find_spec("jax") is None:
+        raise ValueError("model 'deep' needs JAX: pip install 'prompticl[deep]'")
+
+
+register_model(SweepModel(
+    "deep", "L residual attention layers trained with JAX (grown, early-stopped), with the L-step GD reference and the Bayes floor",
+    True, _run_deep, _validate_deep,
+    options={"layers": Option(2, _whole(1, 4), "number of residual layers L"),
+             "attention": Option("linear", _attention_kind, "'linear' or 'softmax' scores"),
+             "samples": Option(1000, _whole(100, 10**6), "training prompts per task (validation: half as many)"),
+             "test_samples": Option(5000, _whole(1000, 10**6), "fresh test prompts per task")},
+    extras=("train_loss", "val_loss", "gd_loss", "gd_se", "layer_optimum", "bayes", "bayes_se"),
 ))
 
 

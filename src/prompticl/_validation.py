@@ -748,12 +748,23 @@ RULES: dict[str, Rule] = {
     "attention": choice("linear", "softmax"),
     "maxiter": _COUNT,
     "warm": optional(instance("_deep", "DeepResult", "train_deep gives one")),
+    "validation": optional(integer(0)),
+    "decay": _NONNEG,
+    "layer_start": boolean,
+    "family": choice("single-task", "two-task"),
+    "mu_ratio": real(0.0, 1.0),
+    "gd": boolean,
+    "test_samples": _COUNT,
+    "bayes_samples": integer(2),
     "result": instance("_deep", "DeepResult", "train_deep or train_gd_steps gives one"),
 }
 
 #: Where a name means something else in one function: ``(function, parameter) -> rule``.
 OVERRIDES: dict[tuple[str, str], Rule] = {
     ("with_overrides", "noise"): optional(_NONNEG),
+    ("train_deep", "starts"): integer(0),
+    ("layer_ablation", "layers"): context_lengths,
+    ("layer_ablation", "starts"): integer(0),
     ("curvature", "n"): n_or_array,
     ("optimal_W_whitened", "n"): n_or_array,
     ("one_minus_nW", "n"): n_or_array,

@@ -10,7 +10,9 @@ jax = pytest.importorskip("jax")
 
 from prompticl import cli  # noqa: E402
 from prompticl._closed_forms import optimal_losses  # noqa: E402
-from prompticl._deep import _forward, _grow, _jax, _sample, deep_test_loss, train_deep, train_gd_steps  # noqa: E402
+from prompticl._attention import effective_predict  # noqa: E402
+from prompticl._deep import _forward, _from_layer_optimum, _grow, _jax, _sample, deep_test_loss, train_deep, train_gd_steps  # noqa: E402
+from prompticl._layer_optimum import layer_optimum  # noqa: E402
 from prompticl._experiments import within_tolerance  # noqa: E402
 from prompticl._layer_optimum import layer_optima  # noqa: E402
 from prompticl._spec import spec_from_dict  # noqa: E402
@@ -64,19 +66,41 @@ def test_a_grown_layer_is_the_identity():
 
 @pytest.mark.parametrize("regime", ["plain", "joint-heads"])
 def test_one_linear_layer_lands_on_the_certified_optimum(regime):
-    """The trainer's first check: L = 1, linear, trained from random starts, within the tolerance of
-    chapter 07 (4 standard errors plus the excess risk p/N of N training prompts) of chapter 08's
-    certified optimum."""
+    """The trainer's first check: L = 1, linear, trained from random starts alone (no chapter-8
+    start), within the tolerance of chapter 7 (4 standard errors plus the excess risk p/N of N
+    training prompts) of chapter 8's certified optimum."""
     samples = 3000
-    res = train_deep(TINY, 3, regime, 1, samples=samples, starts=3, seed=0)
+    res = train_deep(TINY, 3, regime, 1, samples=samples, starts=3, seed=0, layer_start=False)
     est = deep_test_loss(TINY, res, samples=20000, seed=1)
     target = layer_optima(TINY, 3, "full")[regime].loss
     p = 3 * 3 + 2 * 3 + 2 * 3  # A, b_k, prompt biases (d = 2, K = 2)
     assert within_tolerance(est.loss, est.se, target, p / (2 * samples)), (est.loss, est.se, target)
     # control: a start that stopped early (one L-BFGS iteration) is not within the tolerance
-    bad = train_deep(TINY, 3, regime, 1, samples=samples, starts=1, seed=0, maxiter=1)
+    bad = train_deep(TINY, 3, regime, 1, samples=samples, starts=1, seed=0, maxiter=1, layer_start=False)
     bad_est = deep_test_loss(TINY, bad, samples=20000, seed=1)
     assert not within_tolerance(bad_est.loss, bad_est.se, target, p / (2 * samples))
+
+
+@pytest.mark.parametrize("regime", ["plain", "finetune", "joint", "joint-heads"])
+def test_chapter_8_start_is_the_certified_layer(regime):
+    """The chapter-8 start written as W_Q, W_V, prompts and heads predicts exactly xᵀ(A G b_k + c_k)
+    of the certified optimum (the heads' residual term h_k·z_q included)."""
+    _, jnp = _jax()
+    rng = np.random.default_rng(3)
+    data = _sample(TINY, 3, 6, rng)
+    p = _from_layer_optimum(TINY, 3, regime)
+    p.setdefault("prompts", None)
+    p.setdefault("heads", None)
+    pred = np.asarray(_forward(p, jnp.asarray(data["ctx"]), jnp.asarray(data["zq"]), data["task"], "linear", jnp))
+    eff = layer_optimum(TINY, 3, regime, "full").eff
+    G = np.einsum("bni,bnj->bij", data["ctx"], data["ctx"])
+    want = effective_predict(eff, G, data["zq"][:, :2], data["task"])
+    assert np.allclose(pred, want, rtol=1e-9, atol=1e-12)
+    # and it is a start: one linear layer trained with it lands on the optimum from no random start
+    res = train_deep(TINY, 3, regime, 1, samples=2000, starts=0, seed=0)
+    est = deep_test_loss(TINY, res, samples=20000, seed=1)
+    target = layer_optima(TINY, 3, "full")[regime].loss
+    assert within_tolerance(est.loss, est.se, target, 21 / 4000), (est.loss, est.se, target)
 
 
 def test_one_gd_step_from_zero_is_the_reduced_plain_model():
@@ -90,11 +114,30 @@ def test_one_gd_step_from_zero_is_the_reduced_plain_model():
     assert est.loss >= 0.8 * target  # not far below: a learned start is only a mean correction
 
 
-def test_nested_training_loss_non_increasing():
+def test_nested_validation_loss_non_increasing():
+    """The grown start begins at the (L−1)-layer model and each start keeps its best validated point,
+    so the validation loss cannot increase with L; the reported val_loss is that of the returned
+    parameters."""
     one = train_deep(TINY, 2, "joint", 1, samples=500, starts=1, seed=0, maxiter=300)
     two = train_deep(TINY, 2, "joint", 2, samples=500, starts=1, seed=0, maxiter=300, warm=one)
-    assert two.train_loss <= one.train_loss + 1e-12
+    assert two.val_loss <= one.val_loss + 1e-12
     assert len(two.start_losses) == 2  # one random start and the grown one
+    _, jnp = _jax()
+    val = _sample(TINY, 2, 250, np.random.default_rng([0, 2, 22]))
+    pred = np.asarray(_forward({k: None if v is None else jnp.asarray(v) for k, v in two.params.items()},
+                               jnp.asarray(val["ctx"]), jnp.asarray(val["zq"]), val["task"], "linear", jnp))
+    assert np.sum(val["w"] * (pred - val["y"]) ** 2) == pytest.approx(two.val_loss, rel=1e-10)
+
+
+def test_depth_does_not_raise_the_test_loss():
+    """Two layers grown from one, both early-stopped: the fresh-prompt test loss is not above one
+    layer's (3 s.e.), and the validation loss (held out, as the test) agrees with the test loss."""
+    one = train_deep(TINY, 3, "joint", 1, samples=1500, starts=0, seed=0)
+    two = train_deep(TINY, 3, "joint", 2, samples=1500, starts=0, seed=0, warm=one)
+    e1, e2 = deep_test_loss(TINY, one, samples=20000, seed=1), deep_test_loss(TINY, two, samples=20000, seed=1)
+    assert e2.loss <= e1.loss + 3 * np.hypot(e1.se, e2.se), (e1.loss, e2.loss)
+    for res, est in ((one, e1), (two, e2)):
+        assert abs(est.loss - res.val_loss) <= 0.1 * est.loss, (res.val_loss, est.loss)
 
 
 def test_softmax_trains():
@@ -124,9 +167,21 @@ def test_cli_train_layers_json(capsys, tmp_path):
     (["--layers", "2", "--method", "adam"], "leave out --method"),
     (["--layers", "3", "--n", "150"], "--allow-long"),
     (["--attention", "tanh"], "invalid choice"),
+    (["--attention", "softmax", "--starts", "0"], "no certified start"),
+    (["--layers", "2", "--starts", "-1"], "--starts"),
 ])
 def test_cli_train_layers_bad_input(capsys, argv, needle):
     base = ["train", "noisy", "--regime", "joint"] + ([] if "--n" in argv else ["--n", "5"])
     rc = cli.main(base + argv)
     out, err = capsys.readouterr()
     assert rc == 2 and out == "" and needle in err
+
+
+def test_gd_reference_grown_step_by_step():
+    """The L-step reference grown from the (L−1)-step one (one more step with Γ = 0, the same
+    predictor) keeps the validation loss from increasing with L; a wrong warm start is refused."""
+    one = train_gd_steps(TINY, 3, "joint", 1, samples=400)
+    two = train_gd_steps(TINY, 3, "joint", 2, samples=400, warm=one)
+    assert two.val_loss <= one.val_loss + 1e-12 and two.params["Gamma"].shape == (2, 2, 2)
+    with pytest.raises(ValueError):
+        train_gd_steps(TINY, 3, "joint", 3, samples=400, warm=one)

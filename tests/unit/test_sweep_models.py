@@ -71,3 +71,22 @@ def test_a_new_model_is_one_registration():
         assert np.isclose(rows[0]["loss"], 2 * rows[0]["theory"]) and rows[0]["twice"] == 2 * rows[0]["loss"]
     finally:
         del MODELS["scaled"]
+
+
+def test_deep_model_point():
+    """The deep model (chapter 9): one point trains depths 1..L, tests, and carries its references."""
+    pytest.importorskip("jax")
+    from prompticl._sweep_grid import load_grid
+    from pathlib import Path
+
+    spec = {"name": "tiny", "d": 2, "noise": 0.2, "tasks": [{"weight": 0.4, "mean": [1.0, -0.5], "cov": [0.5, 0.3]},
+                                                          {"weight": 0.6, "mean": [-0.5, 0.5], "cov": 1.0}]}
+    point = {"mixture": "tiny", "family": "", "rho": float("nan"), "spec": spec, "n": 3, "regime": "joint",
+             "model": "deep", "options": {"layers": 2, "attention": "linear", "samples": 300, "test_samples": 1000},
+             "seed": 0, "hash": "x"}
+    row = compute_point(point)
+    assert row["ci_low"] < row["loss"] < row["ci_high"] and row["layers"] == 2
+    assert row["bayes"] <= row["layer_optimum"] and row["gd_loss"] > 0 and row["val_loss"] > 0
+    # the chapter's grid files parse and name the deep model at L = 1, 2, 3
+    root = Path(__file__).resolve().parents[2] / "grids"
+    assert [load_grid(root / f"layer-ablation-L{L}.yaml").options["layers"] for L in (1, 2, 3)] == [1, 2, 3]

@@ -157,8 +157,9 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                         "sample, float64; needs the 'deep' extra); adds layer_optimum and bayes to the report")
     parser.add_argument("--attention", choices=("linear", "softmax"), default=None,
                         help="with --layers: linear scores (default) or a softmax over the prompt and context tokens")
-    parser.add_argument("--starts", type=lambda t: parse_whole_number(t, 1, 20), default=3,
-                        help="with --layers: random starts of L-BFGS (default %(default)s)")
+    parser.add_argument("--starts", type=lambda t: parse_whole_number(t, 0, 20), default=3,
+                        help="with --layers: random starts of L-BFGS besides chapter 8's optimum (one linear layer) "
+                        "and the grown shallower model (deeper ones); softmax needs at least 1 (default %(default)s)")
     parser.add_argument("--deep-samples", type=lambda t: parse_whole_number(t, 100, 10**6), default=2000,
                         help="with --layers: training prompts per task (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -260,6 +261,7 @@ def deep_report(spec, regime: str, n: int, seed: int, layers: int, attention: st
         "bayes_se": ses[regime][0],
         "signal": signal(spec),
         "train_loss": result.train_loss,
+        "val_loss": result.val_loss,
         "iterations": result.iterations,
         "seconds": result.seconds,
         "eval_seconds": eval_seconds,
@@ -284,7 +286,8 @@ def format_deep(r: dict) -> str:
         f"Bayes floor    {r['bayes']:.5g} +- {r['bayes_se']:.2g}  ({'task-blind' if r['regime'] == 'plain' else 'task-aware'})",
         f"normalised     {r['test_loss'] / sig:.5g} / {r['layer_optimum'] / sig:.5g} / {r['bayes'] / sig:.5g}  "
         "(trained / one layer / Bayes, divided by tr Sigma_tilde)",
-        f"training       {r['seconds']:.1f} s, {r['iterations']} iterations, training loss {r['train_loss']:.5g}",
+        f"training       {r['seconds']:.1f} s, {r['iterations']} iterations, training loss {r['train_loss']:.5g}, "
+        f"validation {r['val_loss']:.5g} (test - train {r['test_loss'] - r['train_loss']:+.3g})",
     ])
 
 
@@ -298,7 +301,9 @@ def run_deep(args: argparse.Namespace) -> int:
     if args.method != "als" or args.prompt_len != 1:
         raise CLIError("--layers/--attention train with L-BFGS and one prompt token per task: leave out --method and --prompt-len")
     check_deep(spec.d, spec.K, args.n, layers)
-    check_budget(deep_cost(spec.d, spec.K, args.n, layers, args.deep_samples, args.starts),
+    if attention == "softmax" and args.starts == 0:
+        raise CLIError("--attention softmax has no certified start: give --starts 1 or more")
+    check_budget(deep_cost(spec.d, spec.K, args.n, layers, args.deep_samples, args.starts + 1),
                  f"train --layers {layers} at d = {spec.d}, K = {spec.K} tasks, n = {args.n} with {args.starts} starts "
                  f"and {args.deep_samples} prompts per task", args.allow_long, "lower --starts or --deep-samples")
     if importlib.util.find_spec("jax") is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .._limits import bayes_cost, layer_cost
+from .._limits import DEEP_FIXED_SECONDS, bayes_cost, deep_cost, layer_cost
 from .params import RunPlan
 from .registry import FigureError
 
@@ -279,7 +279,22 @@ def _bayes(p: Mapping[str, Any], size: Sizes) -> Estimate:
     for d, K in size.get("spec_names", []):
         est = est + _part(bayes_cost(d, K, p["ns"], p["bayes_samples"]) + layer_cost(d, K, len(p["layer_ns"])),
                              8.0 * 4 * p["bayes_samples"] * max(p["ns"]) * d, "spec_names, ns, bayes_samples, layer_ns")
-    return est + _mc(p["check_samples"], p["check_n"], 10, "check_samples, check_n", 2)
+    est = est + _mc(p["check_samples"], p["check_n"], 10, "check_samples, check_n", 2)
+    # the layer-count ablation (d = 10, K <= 2): per mixture, n and depth, one grown fit and one
+    # gradient-descent fit (about 2 s of JIT compilation each) plus half the work of deep_cost
+    # (early stopping ends most fits before its 300 iterations), the softmax comparison (two one-layer
+    # fits), and the test prompts.  Measured: 33 s CPU at the defaults (load 12); the whole chapter
+    # 160 s wall at load 15.5 in bench_figure_costs.py, against 50 s before the section
+    if "ablation_ns" in p:
+        L = max(p["ablation_layers"])
+        fits = len(p["ablation_families"]) * len(p["ablation_ratios"]) * len(p["ablation_ns"])
+        work = sum(deep_cost(10, 2, n, L, p["deep_samples"], 1) - DEEP_FIXED_SECONDS for n in p["ablation_ns"])
+        seconds = (fits * L * 2 * 2.0 + 0.5 * len(p["ablation_families"]) * len(p["ablation_ratios"]) * work
+                   + 2 * (2.0 + deep_cost(10, 2, p["softmax_n"], 1, p["deep_samples"], 1) - DEEP_FIXED_SECONDS)
+                   + fits * L * 2 * mc_seconds(2 * p["deep_test_samples"], max(p["ablation_ns"]), 10))
+        est = est + _part(seconds, KERNEL_BYTES + 8.0 * 3 * p["deep_samples"] * 2 * (max(p["ablation_ns"]) + 2) * 11,
+                          "ablation_families, ablation_ratios, ablation_ns, ablation_layers, deep_samples, deep_test_samples, softmax_n")
+    return est
 
 
 #: Each chapter of the book: its cost as a function of its effective parameters and the sizes
