@@ -34,6 +34,7 @@ def main() -> int:
     ap.add_argument("--test-samples", type=int, default=5000, help="fresh test prompts per task")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results-ablation.json"))
     ap.add_argument("--resume", action="store_true", help="keep the rows of --out and compute only the missing ones")
+    ap.add_argument("--redo", nargs="*", default=[], help="with --resume: recompute (replace) the rows of these regimes")
     ap.add_argument("--refit-gd", action="store_true",
                     help="only refit the L-step references of the rows in --out, each grown from the one before")
     args = ap.parse_args()
@@ -47,7 +48,8 @@ def main() -> int:
         old = json.loads(Path(args.out).read_text())
         result["rows"] = old["rows"]
         t0 -= old.get("cpu_seconds", 0.0)
-        done = {(r["family"], r["mu_ratio"], r["regime"], r["n"]) for r in old["rows"]}
+        done = {(r["family"], r["mu_ratio"], r["regime"], r["n"]) for r in old["rows"]
+                if (r["family"], r["mu_ratio"], r["regime"], r["n"]) and r["regime"] not in args.redo}
     for ratio in args.ratios:
         for family in args.families:
             spec = authors_layer_spec(family, ratio)
@@ -58,10 +60,12 @@ def main() -> int:
                     rows = layer_ablation(spec, [n], regime, (1, 2, 3), samples=args.samples,
                                           test_samples=args.test_samples, seed=0)
                     for r in rows:
-                        r.update(family=family, mu_ratio=ratio, mean_share=mean_share(spec))
+                        r.update(family=family, mu_ratio=ratio, mean_share=mean_share(spec),
+                                 validation_per_task=4 * args.samples, gd_grown=True)
                         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}),
                               flush=True)
-                    result["rows"] += rows
+                    result["rows"] = [r for r in result["rows"] if (r["family"], r["mu_ratio"], r["regime"], r["n"])
+                                      != (family, ratio, regime, n)] + rows
                     result["cpu_seconds"] = time.process_time() - t0
                     result["load_average_end"] = os.getloadavg()
                     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
@@ -78,7 +82,8 @@ def refit_gd(out: Path) -> int:
     s = result["settings"]
     groups = {}
     for r in result["rows"]:
-        groups.setdefault((r["family"], r["mu_ratio"], r["regime"], r["n"]), []).append(r)
+        if not r.get("gd_grown"):
+            groups.setdefault((r["family"], r["mu_ratio"], r["regime"], r["n"]), []).append(r)
     for (family, ratio, regime, n), rows in groups.items():
         spec = authors_layer_spec(family, ratio)
         prev = None

@@ -103,7 +103,7 @@ def layer_ablation(spec: Spec, ns: Sequence[int], regime: str, layers: Sequence[
     attention : str
         ``"linear"`` or ``"softmax"``.
     samples : int
-        Training prompts per task (the validation sample is half as many).
+        Training prompts per task (the validation sample is four times as many).
     test_samples : int
         Fresh test prompts per task.
     starts : int

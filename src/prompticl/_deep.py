@@ -343,8 +343,11 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
         An ``(L−1)``-layer result to grow (same regime, attention, samples and seed); trained here when
         ``layers ≥ 2`` and not given.
     validation : int, optional
-        Validation prompts per task (default ``samples // 2``; 0 turns early stopping off and selects
-        by training loss).
+        Validation prompts per task (default ``4 * samples``; 0 turns early stopping off and selects
+        by training loss).  It must be large: a deeper model's predictions are polynomials of high
+        degree in the prompt with heavy tails, and on the authors' single-task mixture at mu_ratio 0.9
+        (plain, n = 5, 1000 training prompts) a validation sample of 500 prompts let through a
+        two-layer model with test loss 8.3 (one layer: 3.9), one of 4000 kept a model at 2.6.
     decay : float
         Weight decay :math:`\lambda` (the authors use 1e-3 with Adam); 0 by default.
     layer_start : bool
@@ -359,7 +362,7 @@ def train_deep(spec: Spec, n: int, regime: str, layers: int, *, attention: str =
     check_regime(regime)
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
-    validation = samples // 2 if validation is None else validation
+    validation = 4 * samples if validation is None else validation
     chapter8 = layers == 1 and attention == "linear" and layer_start
     if layers < 1 or starts < 0 or samples < 2 or validation < 0 or decay < 0 or (starts == 0 and layers == 1 and not chapter8):
         raise ValueError(f"need layers >= 1, starts >= 0 (>= 1 for one softmax layer), samples >= 2, validation >= 0 "
@@ -436,7 +439,8 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
     maxiter : int
         L-BFGS iterations.
     validation : int, optional
-        Validation prompts per task (default ``samples // 2``; 0 turns early stopping off).
+        Validation prompts per task (default ``4 * samples``, as :func:`train_deep`; 0 turns early
+        stopping off).
     warm : DeepResult, optional
         A ``(steps−1)``-step reference of the same regime and samples: the fit starts from it with one
         more step of zero preconditioner (the same predictor), so that the validation loss does not
@@ -455,7 +459,7 @@ def train_gd_steps(spec: Spec, n: int, regime: str, steps: int, *, samples: int 
     plain = data if regime not in ("plain", "finetune") else {**data, "task": np.zeros_like(data["task"])}
     loss_plain = _loss_factory(plain, "gd", jnp, forward=_gd_forward)
     loss_task = _loss_factory(data, "gd", jnp, forward=_gd_forward)
-    validation = samples // 2 if validation is None else validation
+    validation = 4 * samples if validation is None else validation
     val_plain = val_task = None
     if validation:
         vdata = _sample(spec, n, validation, np.random.default_rng([seed, n, 22]))

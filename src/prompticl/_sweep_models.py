@@ -195,7 +195,7 @@ register_model(SweepModel(
     True, _run_deep, _validate_deep,
     options={"layers": Option(2, _whole(1, 4), "number of residual layers L"),
              "attention": Option("linear", _attention_kind, "'linear' or 'softmax' scores"),
-             "samples": Option(1000, _whole(100, 10**6), "training prompts per task (validation: half as many)"),
+             "samples": Option(1000, _whole(100, 10**6), "training prompts per task (validation: four times as many)"),
              "test_samples": Option(5000, _whole(1000, 10**6), "fresh test prompts per task")},
     extras=("train_loss", "val_loss", "gd_loss", "gd_se", "layer_optimum", "bayes", "bayes_se"),
 ))

@@ -123,7 +123,7 @@ def test_nested_validation_loss_non_increasing():
     assert two.val_loss <= one.val_loss + 1e-12
     assert len(two.start_losses) == 2  # one random start and the grown one
     _, jnp = _jax()
-    val = _sample(TINY, 2, 250, np.random.default_rng([0, 2, 22]))
+    val = _sample(TINY, 2, 2000, np.random.default_rng([0, 2, 22]))
     pred = np.asarray(_forward({k: None if v is None else jnp.asarray(v) for k, v in two.params.items()},
                                jnp.asarray(val["ctx"]), jnp.asarray(val["zq"]), val["task"], "linear", jnp))
     assert np.sum(val["w"] * (pred - val["y"]) ** 2) == pytest.approx(two.val_loss, rel=1e-10)
