@@ -25,6 +25,7 @@ def test_unknown_family_or_ratio(family, ratio):
         authors_layer_spec(family, ratio)
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_ablation_rows():
     pytest.importorskip("jax")
     from prompticl import layer_ablation

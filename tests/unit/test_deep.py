@@ -64,6 +64,7 @@ def test_a_grown_layer_is_the_identity():
         assert not np.allclose(before, np.asarray(_forward(grown, *args)))
 
 
+@pytest.mark.slow  # more than a second: make test only
 @pytest.mark.parametrize("regime", ["plain", "joint-heads"])
 def test_one_linear_layer_lands_on_the_certified_optimum(regime):
     """The trainer's first check: L = 1, linear, trained from random starts alone (no chapter-8
@@ -114,6 +115,7 @@ def test_one_gd_step_from_zero_is_the_reduced_plain_model():
     assert est.loss >= 0.8 * target  # not far below: a learned start is only a mean correction
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_nested_validation_loss_non_increasing():
     """The grown start begins at the (L−1)-layer model and each start keeps its best validated point,
     so the validation loss cannot increase with L; the reported val_loss is that of the returned
@@ -129,6 +131,7 @@ def test_nested_validation_loss_non_increasing():
     assert np.sum(val["w"] * (pred - val["y"]) ** 2) == pytest.approx(two.val_loss, rel=1e-10)
 
 
+@pytest.mark.slow  # more than a second: make test only
 def test_depth_does_not_raise_the_test_loss():
     """Two layers grown from one, both early-stopped: the fresh-prompt test loss is not above one
     layer's (3 s.e.), and the validation loss (held out, as the test) agrees with the test loss."""
