@@ -97,7 +97,7 @@ def run_cli(d: int, src: str, samples: int, n: int, ci: float, timeout: float) -
         return float(re.search(rf"{re.escape(name)}: ([0-9.]+)", out.stderr).group(1))
 
     report = json.loads(out.stdout)
-    return {"what": "cli", "d": d, "finished": True, "command": " ".join(["prompticl", *cmd[4:]]).replace(tmp + "/", ""),
+    return {"what": "cli", "d": d, "finished": True, "command": " ".join(cmd[4:]).replace(tmp + "/", ""),
             "seconds": wall, "cpu_seconds": field("User time (seconds)") + field("System time (seconds)"),
             "peak_mib": field("Maximum resident set size (kbytes)") / 1024, "base_mib": 0.0,
             "test_loss": report.get("test_loss"), "theory": report.get("theory")}
@@ -117,6 +117,9 @@ def merge_rows(data: dict, label: str, result: dict) -> None:
     for what, res in result.items():
         if what.startswith("_"):
             continue
+        for r in res["rows"]:  # rows of the first version of run_cli named the program twice
+            if r.get("command", "").startswith("prompticl prompticl "):
+                r["command"] = r["command"][len("prompticl "):]
         old = data.get(label, {}).get(what)
         if old and old.get("samples") == res["samples"] and old.get("n", 50) == res.get("n", 50):
             fresh = {r["d"] for r in res["rows"] if r.get("finished")}

@@ -14,7 +14,12 @@ the project, each case in a fresh process:
   (over 60 s when the machine is loaded) and 1.2 GB while the sample's moments (K·(d+1)⁴ numbers)
   are stored; beyond 2²⁴ of them the trainer keeps the sample and contracts the (d+1)² statistics a
   sweep needs (``prompticl._streamed_stats``): memory then grows like (d+1)², time like
-  samples·(d+1)³ per sweep (``benchmarks/bench_layer_scaling.py``, issue 23).
+  samples·(d+1)³ per sweep (``benchmarks/bench_layer_scaling.py``, issue 23).  End to end at d = 100
+  with the fewest prompts the command accepts, 2(d+1)² = 20,402 (n = 50, ``--ci 0.02``): 781 s CPU and
+  a peak of 509 MiB; d = 60 with the same sample: 366 s and 280 MiB (``results-layer-scaling.json``,
+  label ``cli``).  The joint budget's estimate (:data:`STREAM_SECONDS_PER_UNIT`) is four (d = 60)
+  to eight (d = 100) times these CPU times, so ``--allow-long`` is asked for well before a run would
+  take the budget's 120 s.
   Sampling time grows like samples·(d+1)² and with K.  The prompt length only sizes the returned prompt
   tokens, K·prompt_len·(d+1) numbers.
 * the theory's closed forms are accurate to a relative 1e-12 up to n = 10⁹ (cancellation-free forms in
