@@ -151,11 +151,12 @@ async ([prefix, pages, xref]) => {
     const id = decodeURIComponent(url.hash.slice(1));
     a.setAttribute('href', xref + page + (id ? '#' + (page === here ? prefix : page.replace(/[^A-Za-z0-9]+/g, '-') + '--') + id : ''));
   });
-  // A label written before a section title, `(label)=`, is an empty span before the heading: moved
-  // into the heading, so that a page break between the two cannot part a link's target from its title.
+  // A label written before a section title, `(label)=`, is an empty span before the heading: its id
+  // moves to the heading, so that a page break between the two cannot part a link's target from its
+  // title (Chromium placed an empty span's destination on the page before the heading).
   document.querySelectorAll('.bd-article span[id]:empty').forEach(s => {
     const next = s.nextElementSibling;
-    if (next && /^H[1-6]$/.test(next.tagName)) next.prepend(s);
+    if (next && /^H[1-6]$/.test(next.tagName) && !next.id) { next.id = s.id; s.remove(); }
   });
   // Named destinations: the merged chapters need unique names (every chapter has its
   // "#exercises"), hence the page's prefix; Chromium writes a destination only for an element a

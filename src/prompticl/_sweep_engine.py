@@ -56,8 +56,10 @@ def connect(scheduler: "str | None" = None, workers: "int | None" = None):
     from distributed import Client, LocalCluster
 
     # Dask logs what it handles itself (a lost result "rescheduling", a closed connection) on stderr;
-    # the command's stderr carries only its own errors.
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    # the command's stderr carries only its own errors. Dask's logging configuration gives some
+    # loggers their own level (distributed.client: warning), which the parent's level does not override.
+    for name in ["distributed", *(n for n in list(logging.root.manager.loggerDict) if n.startswith("distributed."))]:
+        logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)

@@ -22,6 +22,8 @@ def test_unreachable_scheduler_is_an_engine_error(monkeypatch):
         port = s.getsockname()[1]
     with pytest.raises(EngineError, match=rf"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:{port} within 1 s"):
         connect(f"tcp://127.0.0.1:{port}")
+    # what Dask handles itself (a killed worker's result "rescheduling") stays off the command's stderr
+    assert logging.getLogger("distributed.client").getEffectiveLevel() >= logging.ERROR
 
 
 def test_rows_equal_a_serial_run_and_failures_are_counted():
