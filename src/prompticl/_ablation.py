@@ -122,11 +122,11 @@ def layer_ablation(spec: Spec, ns: Sequence[int], regime: str, layers: Sequence[
         gd_loss, gd_se, layer_optimum, bayes, bayes_se, signal, seconds``.
     """
     from ._bayes import bayes_floor
-    from ._closed_forms import moments
+    from ._closed_forms import signal as signal_of
     from ._deep import deep_test_loss, train_deep, train_gd_steps
     from ._layer_optimum import layer_optimum
 
-    signal = float(np.trace(moments(spec).sigma_tilde))
+    signal = signal_of(spec)  # tr Σ̃, the figures' normaliser
     floor = bayes_floor(spec, list(ns), samples=bayes_samples, seed=seed)
     values, ses = floor.by_regime()
     rows = []
